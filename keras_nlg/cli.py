@@ -1,0 +1,235 @@
+"""`keras-nlg`: the command-line front end. Parses, calls the library, prints.
+
+Bad input never shows a traceback: it is one line on stderr and exit code 2.
+"""
+
+import argparse
+import logging
+import os
+import sys
+
+EXIT_BAD_INPUT = 2
+_ARCHES = ("transformer", "lstm")
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer ≥ 0, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number ≥ 0, got {text!r}"
+        ) from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def build_parser():
+    parser = _ArgumentParser(
+        prog="keras-nlg",
+        description="Train and generate with keras_nlg language models.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_ArgumentParser
+    )
+
+    train = commands.add_parser("train", help="train a language model on text files")
+    train.add_argument("--arch", choices=_ARCHES, default="transformer")
+    train.add_argument(
+        "--data",
+        nargs="+",
+        metavar="PATH",
+        help="UTF-8 text files (default: Tiny Shakespeare)",
+    )
+    train.add_argument(
+        "--out", required=True, metavar="DIR", help="model directory to write"
+    )
+    train.add_argument(
+        "--preset", default="small", help="model size (tiny, small, ...)"
+    )
+    length = train.add_mutually_exclusive_group()
+    length.add_argument(
+        "--steps", type=_positive_int, help="optimizer steps (default 1000)"
+    )
+    length.add_argument("--epochs", type=_positive_int, help="passes over the data")
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--sequence-length", type=_positive_int)
+    train.add_argument("--learning-rate", type=_positive_float)
+    train.add_argument(
+        "--steps-per-epoch",
+        type=_positive_int,
+        default=200,
+        help="with --steps: steps between validation, logs and backups",
+    )
+    train.add_argument("--validation-steps", type=_positive_int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--sample-prompt", default="ROMEO:", help="prompt of the final sample"
+    )
+    train.add_argument("--max-new-tokens", type=_positive_int, default=300)
+
+    generate = commands.add_parser(
+        "generate", help="continue prompts with a trained model"
+    )
+    generate.add_argument("--model", required=True, metavar="DIR")
+    generate.add_argument("--prompt", action="append", required=True, metavar="TEXT")
+    generate.add_argument("--max-new-tokens", type=_positive_int, default=200)
+    generate.add_argument(
+        "--temperature", type=_non_negative_float, default=0.8, help="0 means greedy"
+    )
+    generate.add_argument(
+        "--greedy", action="store_true", help="same as --temperature 0"
+    )
+    generate.add_argument("--top-k", type=_non_negative_int, default=0)
+    generate.add_argument("--seed", type=int)
+    return parser
+
+
+def _train(args):
+    from keras_nlg.generation import reference_generate
+    from keras_nlg.models import preset_names
+    from keras_nlg.training import train
+
+    if args.preset not in preset_names(args.arch):
+        raise ValueError(
+            f"unknown preset {args.preset!r} for --arch {args.arch} "
+            f"(choose from {', '.join(preset_names(args.arch))})"
+        )
+    result = train(
+        args.out,
+        arch=args.arch,
+        data_paths=args.data,
+        preset=args.preset,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.validation_steps,
+        seed=args.seed,
+    )
+    (sample,) = reference_generate(
+        result.model,
+        result.tokenizer,
+        args.sample_prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=0.8,
+        top_k=40,
+        seed=args.seed,
+    )
+    metrics = result.metrics
+    print(f"\n--- sample ---\n{args.sample_prompt}{sample}\n--------------")
+    if "val_loss" in metrics:
+        print(
+            f"validation loss {metrics['val_loss']:.3f} nats/token "
+            f"({metrics['val_bits_per_token']:.3f} bits/token)"
+        )
+    print(f"model directory: {os.path.abspath(result.out_dir)}")
+    print(f"TensorBoard logs: {os.path.abspath(result.log_dir)}")
+    print(f"  view them with: tensorboard --logdir {result.log_dir}")
+
+
+def _generate(args):
+    from keras_nlg import load
+    from keras_nlg.generation import reference_generate
+
+    loaded = load(args.model)
+    temperature = 0.0 if args.greedy else args.temperature
+    texts = reference_generate(
+        loaded.model,
+        loaded.tokenizer,
+        args.prompt,
+        max_new_tokens=args.max_new_tokens,
+        temperature=temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+    )
+    for prompt, text in zip(args.prompt, texts, strict=True):
+        print(prompt + text)
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow's C++ runtime prints several lines at import and device
+    discovery (absl, oneDNN, CUDA probes) that TF_CPP_MIN_LOG_LEVEL no longer silences; without this,
+    a one-line error would arrive under a screenful of noise.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow
+
+        import keras_nlg.models  # noqa: F401
+
+        # Device discovery logs a cuInit error on machines without a GPU.
+        tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _import_tensorflow_quietly()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        {"train": _train, "generate": _generate}[args.command](args)
+    except (ValueError, TypeError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the library wrote
+        print(f"keras-nlg {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except FloatingPointError as error:
+        print(f"keras-nlg {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("keras-nlg: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""Token streams → shuffled `(x, y)` next-token windows in `tf.data`."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+
+def tokenize_documents(texts, tokenizer):
+    """Tokenizes each text and joins them with end-of-text between documents.
+
+    Returns an int32 NumPy array of the whole corpus.
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    pieces = []
+    for text in texts:
+        pieces.append(np.asarray(tokenizer.tokenize(text), dtype=np.int32))
+        pieces.append(np.asarray([tokenizer.end_of_text_id], dtype=np.int32))
+    return np.concatenate(pieces[:-1])
+
+
+@dataclasses.dataclass
+class LanguageModelData:
+    """Training and validation datasets plus their sizes (in windows)."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    train_windows: int
+    validation_windows: int
+    sequence_length: int
+    batch_size: int
+
+    @property
+    def steps_per_epoch(self):
+        return self.train_windows // self.batch_size
+
+
+def _example_fn(tokens, sequence_length):
+    """Maps a window start to `(x, y)`, with `y` being `x` shifted by one token."""
+    tokens = tf.constant(tokens)
+
+    def to_example(start):
+        window = tokens[start : start + sequence_length + 1]
+        return window[:-1], window[1:]
+
+    return to_example
+
+
+def language_model_datasets(
+    token_ids,
+    sequence_length,
+    batch_size,
+    validation_fraction=0.1,
+    seed=0,
+):
+    """Builds `(x, y)` datasets of `sequence_length` tokens from one stream.
+
+    The stream is split by position: the first `1 - validation_fraction` of
+    the tokens train, the rest validate, so no window of one split contains
+    tokens of the other. Each split is cut into windows of
+    `sequence_length + 1` tokens at a stride of `sequence_length`; the
+    training windows are shuffled with `seed` (a new deterministic order each
+    epoch) and batched with `drop_remainder=True` so every batch has a static
+    shape.
+
+    Args:
+        token_ids: 1-D int array, the whole corpus.
+        sequence_length: tokens per example.
+        batch_size: examples per batch.
+        validation_fraction: share of the stream held out, in [0, 1).
+        seed: shuffle seed; the same seed gives the same batches.
+
+    Returns:
+        A `LanguageModelData`.
+    """
+    for name, value in (
+        ("sequence_length", sequence_length),
+        ("batch_size", batch_size),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(
+                f"`{name}` must be a positive integer. Received: {name}={value!r}"
+            )
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(
+            "`validation_fraction` must be in [0, 1). "
+            f"Received: validation_fraction={validation_fraction!r}"
+        )
+    token_ids = np.asarray(token_ids, dtype=np.int32)
+    window = sequence_length + 1
+    split = int(round(len(token_ids) * (1.0 - validation_fraction)))
+    train_tokens, validation_tokens = token_ids[:split], token_ids[split:]
+    if len(train_tokens) < window:
+        raise ValueError(
+            f"The training text has {len(train_tokens)} tokens, fewer than one window "
+            f"of sequence_length + 1 = {window}. Use more text or a smaller "
+            "sequence_length."
+        )
+    if validation_fraction and len(validation_tokens) < window:
+        raise ValueError(
+            f"The validation split has {len(validation_tokens)} tokens, fewer than one "
+            f"window of {window}. Use more text, a larger validation_fraction or a "
+            "smaller sequence_length."
+        )
+
+    def starts(tokens):
+        return np.arange(0, len(tokens) - window + 1, sequence_length)
+
+    train_starts = starts(train_tokens)
+    if len(train_starts) < batch_size:
+        raise ValueError(
+            f"The training text gives {len(train_starts)} windows, fewer than one "
+            "batch. "
+            f"Use more text or a batch_size ≤ {len(train_starts)}. "
+            f"Received: batch_size={batch_size}"
+        )
+    train = (
+        tf.data.Dataset.from_tensor_slices(train_starts)
+        .shuffle(len(train_starts), seed=seed, reshuffle_each_iteration=True)
+        .map(
+            _example_fn(train_tokens, sequence_length),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    validation, validation_windows = None, 0
+    if validation_fraction:
+        validation_starts = starts(validation_tokens)
+        validation_windows = len(validation_starts)
+        validation = (
+            tf.data.Dataset.from_tensor_slices(validation_starts)
+            .map(
+                _example_fn(validation_tokens, sequence_length),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+    return LanguageModelData(
+        train=train,
+        validation=validation,
+        train_windows=len(train_starts),
+        validation_windows=validation_windows,
+        sequence_length=sequence_length,
+        batch_size=batch_size,
+    )

@@ -1,0 +1,24 @@
+"""Corpora bundled with the package (see each folder's README for provenance)."""
+
+import os
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def tiny_shakespeare_path():
+    """Path of the bundled Tiny Shakespeare text (1,115,394 bytes, ASCII)."""
+    return os.path.join(_HERE, "tinyshakespeare", "input.txt")
+
+
+def tiny_shakespeare():
+    """Returns Tiny Shakespeare as one `str`.
+
+    Karpathy's char-rnn corpus: 40,000 lines of Shakespeare's plays (public
+    domain), from karpathy/char-rnn (MIT). Use `tiny_shakespeare_path()` for
+    the file itself.
+    """
+    with open(tiny_shakespeare_path(), encoding="utf-8") as f:
+        return f.read()
+
+
+__all__ = ["tiny_shakespeare", "tiny_shakespeare_path"]

@@ -1,0 +1,112 @@
+"""The simple uncached generator: the reference the fast engine is tested against.
+
+Every step runs the model on the whole context again (no cache, no
+compilation), so it is slow but obviously right.
+"""
+
+import numpy as np
+
+
+def _check_prompts(prompts):
+    single = isinstance(prompts, str)
+    prompts = [prompts] if single else prompts
+    if not isinstance(prompts, (list, tuple)) or not all(
+        isinstance(p, str) for p in prompts
+    ):
+        raise TypeError(
+            "`prompts` must be a string or a list of strings. "
+            f"Received: prompts={prompts!r}"
+        )
+    return list(prompts)
+
+
+def check_sampling_arguments(max_new_tokens, temperature, top_k, vocabulary_size):
+    """Raises `ValueError` naming the first argument out of range."""
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(
+            "`max_new_tokens` must be a positive integer. "
+            f"Received: max_new_tokens={max_new_tokens!r}"
+        )
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(
+            "`temperature` must be ≥ 0 (0 means greedy). "
+            f"Received: temperature={temperature!r}"
+        )
+    if not isinstance(top_k, int) or not 0 <= top_k <= vocabulary_size:
+        raise ValueError(
+            f"`top_k` must be an integer in [0, {vocabulary_size}] (0 = no limit). "
+            f"Received: top_k={top_k!r}"
+        )
+
+
+def next_token(logits, temperature, top_k, rng):
+    """Picks a token from one row of logits: argmax, or a (top-k) sample."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if temperature == 0:
+        return int(np.argmax(logits))
+    logits = logits / temperature
+    if top_k:
+        kth_largest = np.partition(logits, -top_k)[-top_k]
+        logits = np.where(logits < kth_largest, -np.inf, logits)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    return int(rng.choice(len(probabilities), p=probabilities))
+
+
+def reference_generate(
+    model,
+    tokenizer,
+    prompts,
+    max_new_tokens=64,
+    temperature=0.0,
+    top_k=0,
+    seed=None,
+    return_token_ids=False,
+):
+    """Continues each prompt by recomputing the full context every step.
+
+    Greedy when `temperature == 0`; otherwise samples from
+    softmax(logits / temperature), restricted to the `top_k` most likely
+    tokens when `top_k > 0`. Stops at the tokenizer's end-of-text token. An
+    empty prompt starts from end-of-text. Contexts longer than the model's
+    `max_length` keep their last `max_length` tokens.
+
+    Args:
+        model: a model mapping `(batch, length)` ids to logits.
+        tokenizer: the model's tokenizer.
+        prompts: a string or a list of strings.
+        max_new_tokens: tokens to generate per prompt.
+        temperature: 0 for greedy, else the sampling temperature.
+        top_k: sample among the k most likely tokens (0 = all).
+        seed: seed of the NumPy generator; the same seed gives the same text.
+        return_token_ids: also return the generated ids per prompt.
+
+    Returns:
+        A list of continuations (strings, prompt excluded), or `(texts,
+        token_ids)` with `return_token_ids=True`.
+    """
+    prompts = _check_prompts(prompts)
+    check_sampling_arguments(
+        max_new_tokens, temperature, top_k, tokenizer.vocabulary_size
+    )
+    rng = np.random.default_rng(seed)
+    max_length = getattr(model, "max_length", None)
+    texts, all_ids = [], []
+    for prompt in prompts:
+        context = list(np.asarray(tokenizer.tokenize(prompt))) or [
+            tokenizer.end_of_text_id
+        ]
+        generated = []
+        for _ in range(max_new_tokens):
+            window = context[-max_length:] if max_length else context
+            logits = model(np.asarray([window], dtype=np.int32), training=False)
+            token = next_token(np.asarray(logits)[0, -1], temperature, top_k, rng)
+            if token == tokenizer.end_of_text_id:
+                break
+            generated.append(token)
+            context.append(token)
+        all_ids.append(generated)
+        texts.append(
+            tokenizer.detokenize(np.asarray(generated, np.int32)).numpy().decode()
+        )
+    return (texts, all_ids) if return_token_ids else texts

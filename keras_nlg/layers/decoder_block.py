@@ -1,0 +1,179 @@
+"""A GPT-style Transformer decoder block: causal self-attention then an MLP."""
+
+import keras
+
+from keras_nlg.layers.attention import MultiHeadAttention
+
+
+@keras.saving.register_keras_serializable(package="keras_nlg")
+class TransformerDecoderBlock(keras.layers.Layer):
+    """Causal self-attention and a GELU MLP, each with a residual connection.
+
+    With `normalize_first=True` (pre-LN, GPT-2):
+    `h = x + Drop(Attn(LN₁(x)))`, `y = h + Drop(MLP(LN₂(h)))`.
+    With `normalize_first=False` (post-LN, the original Transformer):
+    `h = LN₁(x + Drop(Attn(x)))`, `y = LN₂(h + Drop(MLP(h)))`.
+
+    Args:
+        num_heads: attention heads; must divide the input size.
+        intermediate_dim: hidden size of the MLP.
+        dropout: dropout rate on attention probabilities and on both
+            residual branches.
+        normalize_first: pre-LN when True, post-LN when False.
+        layer_norm_epsilon: LayerNorm epsilon (GPT-2 uses 1e-5).
+        approximate_gelu: tanh approximation of GELU (GPT-2) or exact erf.
+        use_bias: biases in all projections.
+        kernel_initializer: initializer of all kernels.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: `(batch, length, hidden_dim)`.
+        attention_mask: optional boolean `(batch, length, key_length)`, ANDed
+            with the causal mask.
+        cache: optional `(batch, 2, max_length, num_heads, head_dim)`.
+        cache_index: position of `inputs[:, 0]` in the cache.
+        return_attention_scores: also return the attention probabilities.
+        training: whether dropout is active.
+
+    Returns:
+        `outputs`, then the attention scores if requested, then the new cache
+        if `cache` was given.
+
+    Example:
+
+    >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=64)
+    >>> block(keras.random.normal((2, 8, 32))).shape
+    (2, 8, 32)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        normalize_first=True,
+        layer_norm_epsilon=1e-5,
+        approximate_gelu=True,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("num_heads", num_heads),
+            ("intermediate_dim", intermediate_dim),
+        ):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
+                )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.approximate_gelu = approximate_gelu
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        hidden_dim = input_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"The input size must be divisible by num_heads={self.num_heads}. "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+
+        def layer_norm(name):
+            norm = keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+            )
+            norm.build(input_shape)
+            return norm
+
+        def dense(units, name):
+            return keras.layers.Dense(
+                units,
+                use_bias=self.use_bias,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.attention_norm = layer_norm("attention_norm")
+        self.attention = MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=hidden_dim // self.num_heads,
+            dropout=self.dropout,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="attention",
+        )
+        self.attention.build(input_shape)
+        self.mlp_norm = layer_norm("mlp_norm")
+        self.mlp_in = dense(self.intermediate_dim, "mlp_in")
+        self.mlp_in.build(input_shape)
+        self.mlp_out = dense(hidden_dim, "mlp_out")
+        self.mlp_out.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.residual_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy
+        )
+        self.built = True
+
+    def call(
+        self,
+        inputs,
+        attention_mask=None,
+        cache=None,
+        cache_index=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        x = self.attention_norm(inputs) if self.normalize_first else inputs
+        attended = self.attention(
+            x,
+            x,
+            attention_mask=attention_mask,
+            use_causal_mask=True,
+            return_attention_scores=return_attention_scores,
+            cache=cache,
+            cache_index=cache_index,
+            training=training,
+        )
+        attended = attended if isinstance(attended, tuple) else (attended,)
+        output, extras = attended[0], attended[1:]  # extras: (scores?, cache?)
+        h = inputs + self.residual_dropout(output, training=training)
+        if not self.normalize_first:
+            h = self.attention_norm(h)
+
+        x = self.mlp_norm(h) if self.normalize_first else h
+        x = self.mlp_in(x)
+        x = keras.activations.gelu(x, approximate=self.approximate_gelu)
+        x = self.mlp_out(x)
+        outputs = h + self.residual_dropout(x, training=training)
+        if not self.normalize_first:
+            outputs = self.mlp_norm(outputs)
+        return (outputs, *extras) if extras else outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "normalize_first": self.normalize_first,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "approximate_gelu": self.approximate_gelu,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config

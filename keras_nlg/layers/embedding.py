@@ -1,0 +1,133 @@
+"""Token plus absolute position embeddings."""
+
+import math
+
+import keras
+from keras import ops
+
+POSITION_EMBEDDINGS = ("learned", "sinusoidal")
+
+
+def sinusoidal_positions(length, dim, start=0, dtype="float32"):
+    """Sinusoidal position table `(length, dim)` of Vaswani et al. (2017).
+
+    Even channels hold sin(pos / 10000^(2i/dim)), odd channels the cosine.
+    """
+    positions = ops.cast(ops.arange(length) + start, "float32")[:, None]  # (T, 1)
+    channel_pairs = ops.cast(ops.arange(dim // 2), "float32")  # (dim/2,)
+    inverse_freq = ops.exp(channel_pairs * (-2.0 * math.log(10000.0) / dim))
+    angles = positions * inverse_freq[None, :]  # (T, dim/2)
+    table = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)  # (T, dim/2, 2)
+    return ops.cast(ops.reshape(table, (length, dim)), dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_nlg")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Sum of a token embedding and an absolute position embedding.
+
+    Args:
+        vocabulary_size: number of token ids.
+        max_length: longest sequence (number of positions).
+        embedding_dim: output size.
+        position_embedding: `"learned"` (a trainable table, as in GPT-2) or
+            `"sinusoidal"` (fixed, no weights).
+        embeddings_initializer: initializer of the learned tables.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        token_ids: int tensor `(batch, length)`.
+        start_index: absolute position of `token_ids[:, 0]` (an int or a
+            scalar tensor), so cached decoding embeds position `cache_index`.
+
+    The token table is `token_embeddings` (`(vocabulary_size, embedding_dim)`)
+    so a language model can tie its output projection to it.
+
+    Example:
+
+    >>> embed = TokenAndPositionEmbedding(258, max_length=64, embedding_dim=32)
+    >>> embed(keras.ops.ones((2, 10), "int32")).shape
+    (2, 10, 32)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        max_length,
+        embedding_dim,
+        position_embedding="learned",
+        embeddings_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("vocabulary_size", vocabulary_size),
+            ("max_length", max_length),
+            ("embedding_dim", embedding_dim),
+        ):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
+                )
+        if position_embedding not in POSITION_EMBEDDINGS:
+            raise ValueError(
+                f"`position_embedding` must be one of {POSITION_EMBEDDINGS}. "
+                f"Received: position_embedding={position_embedding!r}"
+            )
+        if position_embedding == "sinusoidal" and embedding_dim % 2:
+            raise ValueError(
+                "Sinusoidal positions need an even `embedding_dim`. "
+                f"Received: embedding_dim={embedding_dim}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.max_length = max_length
+        self.embedding_dim = embedding_dim
+        self.position_embedding = position_embedding
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+    def build(self, input_shape=None):
+        self.token_embeddings = self.add_weight(
+            name="token_embeddings",
+            shape=(self.vocabulary_size, self.embedding_dim),
+            initializer=self.embeddings_initializer,
+        )
+        if self.position_embedding == "learned":
+            self.position_embeddings = self.add_weight(
+                name="position_embeddings",
+                shape=(self.max_length, self.embedding_dim),
+                initializer=self.embeddings_initializer,
+            )
+        self.built = True
+
+    def call(self, token_ids, start_index=0):
+        length = ops.shape(token_ids)[-1]
+        tokens = ops.take(self.token_embeddings, ops.cast(token_ids, "int32"), axis=0)
+        if self.position_embedding == "learned":
+            # A dynamic slice (not strided) so `start_index` may be a tensor under XLA.
+            positions = ops.slice(
+                self.position_embeddings,
+                [ops.cast(start_index, "int32"), 0],
+                [length, self.embedding_dim],
+            )
+        else:
+            positions = sinusoidal_positions(length, self.embedding_dim, start_index)
+        return ops.cast(tokens, self.compute_dtype) + ops.cast(
+            positions, self.compute_dtype
+        )
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "max_length": self.max_length,
+                "embedding_dim": self.embedding_dim,
+                "position_embedding": self.position_embedding,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,74 @@
+"""The model directory: one format that every command after `train` reads.
+
+```
+DIR/
+  model.keras      architecture + weights (no optimizer state)
+  tokenizer.json   tokenizer class and config (plus its files, if any)
+  config.json      architecture, tokenizer and training settings
+  metrics.json     final training/validation figures
+  logs/            TensorBoard event files
+  checkpoints/     best model so far and the crash-recovery backup
+```
+"""
+
+import collections
+import json
+import os
+
+import keras
+
+# Registers our layers and models with Keras' serializer before any load.
+import keras_nlg.models  # noqa: F401
+from keras_nlg.tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+
+LoadedModel = collections.namedtuple("LoadedModel", ["model", "tokenizer", "config"])
+
+
+def _write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def save_model_directory(directory, model, tokenizer, config, metrics=None):
+    """Writes the model (without optimizer state), tokenizer, config and metrics."""
+    os.makedirs(directory, exist_ok=True)
+    # A fresh copy of the weights: the trained instance carries the compiled
+    # optimizer and (under a distribution strategy) mirrored variables; the
+    # shipped file needs neither.
+    inference_model = type(model).from_config(model.get_config())
+    inference_model.build((None, None))
+    inference_model.set_weights(model.get_weights())
+    inference_model.save(os.path.join(directory, MODEL_FILE))
+    save_tokenizer(tokenizer, directory)
+    _write_json(os.path.join(directory, CONFIG_FILE), config)
+    if metrics is not None:
+        _write_json(os.path.join(directory, METRICS_FILE), metrics)
+
+
+def load(directory):
+    """Loads a model directory written by `keras-nlg train`.
+
+    Returns:
+        `LoadedModel(model, tokenizer, config)`.
+
+    Raises:
+        ValueError: if `directory` is not a keras_nlg model directory.
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise ValueError(f"Model directory not found: {directory}")
+    for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE):
+        if not os.path.isfile(os.path.join(directory, name)):
+            raise ValueError(
+                f"Not a keras_nlg model directory (no {name}): {directory}"
+            )
+    model = keras.saving.load_model(os.path.join(directory, MODEL_FILE), safe_mode=True)
+    tokenizer = load_tokenizer(directory)
+    with open(os.path.join(directory, CONFIG_FILE)) as f:
+        config = json.load(f)
+    return LoadedModel(model, tokenizer, config)

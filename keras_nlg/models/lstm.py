@@ -1,0 +1,140 @@
+"""The LSTM baseline language model."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_nlg")
+class LSTMLanguageModel(keras.Model):
+    """Embedding → stacked LSTM → Dense logits.
+
+    Incremental decoding uses the same interface as
+    `TransformerLanguageModel`: `call_with_cache(token_ids, states,
+    cache_index)` where `states` is one tensor `(batch, num_layers, 2, units)`
+    holding `(h, c)` of every layer (from `empty_cache`). A recurrent state
+    needs no position, so `cache_index` is accepted and ignored; sharing the
+    signature lets one generation loop and one export path serve both models.
+
+    Args:
+        vocabulary_size: number of token ids.
+        embedding_dim: token embedding size.
+        units: LSTM units per layer.
+        num_layers: stacked LSTM layers.
+        dropout: dropout between layers (outside the cells, so the fused
+            cuDNN kernel stays usable).
+        **kwargs: base `keras.Model` arguments.
+
+    Call arguments:
+        token_ids: int tensor `(batch, length)`.
+        training: whether dropout is active.
+
+    Returns float32 logits `(batch, length, vocabulary_size)`.
+
+    Example:
+
+    >>> model = LSTMLanguageModel(258, embedding_dim=16, units=32, num_layers=1)
+    >>> model(keras.ops.ones((1, 8), "int32")).shape
+    (1, 8, 258)
+    """
+
+    # No context limit: the reference generator never crops the prompt.
+    max_length = None
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim,
+        units,
+        num_layers=1,
+        dropout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("vocabulary_size", vocabulary_size),
+            ("embedding_dim", embedding_dim),
+            ("units", units),
+            ("num_layers", num_layers),
+        ):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
+                )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, dtype=self.dtype_policy, name="embedding"
+        )
+        self.recurrent_layers = [
+            keras.layers.LSTM(
+                units,
+                return_sequences=True,
+                return_state=True,
+                dtype=self.dtype_policy,
+                name=f"lstm_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.output_projection = keras.layers.Dense(
+            vocabulary_size, dtype=self.dtype_policy, name="output_projection"
+        )
+
+    def build(self, input_shape=None):
+        self.embedding.build((None, None))
+        features = self.embedding_dim
+        for layer in self.recurrent_layers:
+            layer.build((None, None, features))
+            features = self.units
+        self.output_projection.build((None, None, self.units))
+        self.built = True
+
+    def _run(self, token_ids, states=None, training=None):
+        x = self.embedding(token_ids)  # (B, T, E)
+        new_states = []
+        for i, layer in enumerate(self.recurrent_layers):
+            x = self.dropout_layer(x, training=training)
+            initial_state = (
+                None if states is None else [states[:, i, 0], states[:, i, 1]]
+            )
+            x, h, c = layer(x, initial_state=initial_state, training=training)
+            new_states.append(ops.stack([h, c], axis=1))  # (B, 2, units)
+        x = self.dropout_layer(x, training=training)
+        logits = ops.cast(self.output_projection(x), "float32")  # (B, T, V)
+        return logits, ops.stack(new_states, axis=1)  # (B, L, 2, units)
+
+    def call(self, token_ids, training=None):
+        return self._run(token_ids, training=training)[0]
+
+    def empty_cache(self, batch_size, dtype=None):
+        """Zero states `(batch, num_layers, 2, units)`."""
+        return ops.zeros(
+            (batch_size, self.num_layers, 2, self.units), dtype or self.compute_dtype
+        )
+
+    def call_with_cache(self, token_ids, cache, cache_index=None):
+        """Advances the LSTM over `token_ids` from the states in `cache`.
+
+        Returns `(logits, states)`; `cache_index` is ignored (see class doc).
+        """
+        return self._run(token_ids, states=cache)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "units": self.units,
+                "num_layers": self.num_layers,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,63 @@
+"""Named model sizes, in one place, and the factory that builds from them."""
+
+from keras_nlg.models.lstm import LSTMLanguageModel
+from keras_nlg.models.transformer import TransformerLanguageModel
+
+ARCHITECTURES = {"transformer": TransformerLanguageModel, "lstm": LSTMLanguageModel}
+
+# `tiny` is for tests and notebooks (seconds on CPU), `small` for the CPU demo
+# and benchmark (minutes), `gpt2_124m` is the shape of the smallest GPT-2.
+PRESETS = {
+    "transformer": {
+        "tiny": dict(
+            max_length=64, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64
+        ),
+        "small": dict(
+            max_length=256,
+            num_layers=4,
+            num_heads=4,
+            hidden_dim=256,
+            intermediate_dim=1024,
+        ),
+        "gpt2_124m": dict(
+            max_length=1024,
+            num_layers=12,
+            num_heads=12,
+            hidden_dim=768,
+            intermediate_dim=3072,
+            dropout=0.1,
+        ),
+    },
+    "lstm": {
+        "tiny": dict(embedding_dim=32, units=64, num_layers=1),
+        "small": dict(embedding_dim=128, units=512, num_layers=2),
+    },
+}
+
+
+def preset_names(arch):
+    """Names of the presets of one architecture."""
+    if arch not in PRESETS:
+        raise ValueError(
+            f"Unknown `arch`. Expected one of {sorted(PRESETS)}. "
+            f"Received: arch={arch!r}"
+        )
+    return sorted(PRESETS[arch])
+
+
+def build_model(arch, preset, vocabulary_size, **overrides):
+    """Builds an un-trained model of a named size.
+
+    Args:
+        arch: `"transformer"` or `"lstm"`.
+        preset: a name from `PRESETS[arch]`.
+        vocabulary_size: the tokenizer's vocabulary size.
+        **overrides: constructor arguments that replace the preset's.
+    """
+    if preset not in preset_names(arch):
+        raise ValueError(
+            f"Unknown `preset` for arch={arch!r}. Expected one of "
+            f"{preset_names(arch)}. Received: preset={preset!r}"
+        )
+    config = {**PRESETS[arch][preset], **overrides}
+    return ARCHITECTURES[arch](vocabulary_size=vocabulary_size, **config)

@@ -1,0 +1,241 @@
+"""A GPT-style decoder-only Transformer language model."""
+
+import keras
+from keras import ops
+
+from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
+
+
+@keras.saving.register_keras_serializable(package="keras_nlg")
+class TransformerLanguageModel(keras.Model):
+    """Decoder-only Transformer: token ids `(batch, length)` → logits.
+
+    The defaults express GPT-2 exactly: learned absolute positions, pre-LN
+    blocks with a final LayerNorm, tanh-approximated GELU, biases everywhere,
+    LayerNorm epsilon 1e-5 and an output projection tied to the token
+    embedding.
+
+    Generation and every export wrap one step, `call_with_cache`, on a
+    static-shape cache `(batch, num_layers, 2, max_length, num_heads,
+    head_dim)` made by `empty_cache`.
+
+    Args:
+        vocabulary_size: number of token ids.
+        max_length: context length (number of positions).
+        num_layers: number of decoder blocks.
+        num_heads: attention heads per block.
+        hidden_dim: model width.
+        intermediate_dim: MLP width.
+        dropout: dropout rate (embeddings, attention, residual branches).
+        tie_embeddings: project to the vocabulary with the transposed token
+            embedding instead of a separate matrix.
+        position_embedding: `"learned"` or `"sinusoidal"`.
+        normalize_first: pre-LN (with a final LayerNorm) or post-LN.
+        layer_norm_epsilon: LayerNorm epsilon.
+        approximate_gelu: tanh-approximated GELU (GPT-2) or exact.
+        use_bias: biases in the projections.
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`).
+
+    Call arguments:
+        token_ids: int tensor `(batch, length)`, `length ≤ max_length`.
+        training: whether dropout is active.
+
+    Returns float32 logits `(batch, length, vocabulary_size)`, also under a
+    mixed-precision policy.
+
+    Example:
+
+    >>> model = TransformerLanguageModel(258, max_length=64, num_layers=2,
+    ...     num_heads=2, hidden_dim=32, intermediate_dim=64)
+    >>> model(keras.ops.ones((1, 8), "int32")).shape
+    (1, 8, 258)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        max_length,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        dropout=0.0,
+        tie_embeddings=True,
+        position_embedding="learned",
+        normalize_first=True,
+        layer_norm_epsilon=1e-5,
+        approximate_gelu=True,
+        use_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (("num_layers", num_layers), ("hidden_dim", hidden_dim)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(
+                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
+                )
+        if not isinstance(num_heads, int) or num_heads <= 0 or hidden_dim % num_heads:
+            raise ValueError(
+                "`num_heads` must be a positive integer that divides hidden_dim="
+                f"{hidden_dim}. Received: num_heads={num_heads!r}"
+            )
+        self.vocabulary_size = vocabulary_size
+        self.max_length = max_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
+        self.position_embedding = position_embedding
+        self.normalize_first = normalize_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.approximate_gelu = approximate_gelu
+        self.use_bias = use_bias
+        # GPT-2's initialisation: N(0, 0.02) everywhere.
+        initializer = keras.initializers.RandomNormal(stddev=0.02)
+
+        self.embedding = TokenAndPositionEmbedding(
+            vocabulary_size,
+            max_length,
+            hidden_dim,
+            position_embedding=position_embedding,
+            embeddings_initializer=initializer,
+            dtype=self.dtype_policy,
+            name="embedding",
+        )
+        self.embedding_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.blocks = [
+            TransformerDecoderBlock(
+                num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
+                dropout=dropout,
+                normalize_first=normalize_first,
+                layer_norm_epsilon=layer_norm_epsilon,
+                approximate_gelu=approximate_gelu,
+                use_bias=use_bias,
+                kernel_initializer=initializer,
+                dtype=self.dtype_policy,
+                name=f"block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        # Post-LN blocks already end in a LayerNorm.
+        self.final_norm = (
+            keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="final_norm"
+            )
+            if normalize_first
+            else None
+        )
+        self.output_projection = (
+            None
+            if tie_embeddings
+            else keras.layers.Dense(
+                vocabulary_size,
+                use_bias=False,
+                kernel_initializer=initializer,
+                dtype=self.dtype_policy,
+                name="output_projection",
+            )
+        )
+
+    @property
+    def head_dim(self):
+        return self.hidden_dim // self.num_heads
+
+    def build(self, input_shape=None):
+        hidden_shape = (None, None, self.hidden_dim)
+        self.embedding.build((None, None))
+        for block in self.blocks:
+            block.build(hidden_shape)
+        if self.final_norm is not None:
+            self.final_norm.build(hidden_shape)
+        if self.output_projection is not None:
+            self.output_projection.build(hidden_shape)
+        self.built = True
+
+    def _logits(self, hidden):
+        if self.final_norm is not None:
+            hidden = self.final_norm(hidden)
+        if self.output_projection is not None:
+            logits = self.output_projection(hidden)
+        else:
+            table = ops.cast(self.embedding.token_embeddings, hidden.dtype)
+            logits = ops.matmul(hidden, ops.transpose(table))
+        # Losses, sampling and beam scores want float32 even under mixed precision.
+        return ops.cast(logits, "float32")
+
+    def call(self, token_ids, training=None):
+        x = self.embedding(token_ids)  # (B, T, D)
+        x = self.embedding_dropout(x, training=training)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self._logits(x)  # (B, T, V)
+
+    def empty_cache(self, batch_size, dtype=None):
+        """Zeros `(batch, num_layers, 2, max_length, num_heads, head_dim)`."""
+        shape = (
+            batch_size,
+            self.num_layers,
+            2,
+            self.max_length,
+            self.num_heads,
+            self.head_dim,
+        )
+        return ops.zeros(shape, dtype or self.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_index):
+        """One decode step: logits for `token_ids` given everything before them.
+
+        Args:
+            token_ids: int `(batch, length)`, the tokens at positions
+                `cache_index … cache_index + length - 1` (a whole prompt for
+                prefill, one token per step afterwards).
+            cache: from `empty_cache` or a previous step.
+            cache_index: int or scalar int tensor.
+
+        Returns:
+            `(logits, cache)`: float32 logits `(batch, length, vocab)` and the
+            cache with these positions written.
+        """
+        x = self.embedding(token_ids, start_index=cache_index)
+        layer_caches = []
+        for i, block in enumerate(self.blocks):
+            x, layer_cache = block(x, cache=cache[:, i], cache_index=cache_index)
+            layer_caches.append(layer_cache)
+        return self._logits(x), ops.stack(layer_caches, axis=1)
+
+    def attention_scores(self, token_ids):
+        """Attention probabilities of every block, for visualisation.
+
+        Returns a list (one per block) of float32 `(batch, num_heads, length,
+        length)` tensors.
+        """
+        x = self.embedding(token_ids)
+        scores = []
+        for block in self.blocks:
+            x, block_scores = block(x, return_attention_scores=True)
+            scores.append(block_scores)
+        return scores
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "max_length": self.max_length,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "tie_embeddings": self.tie_embeddings,
+                "position_embedding": self.position_embedding,
+                "normalize_first": self.normalize_first,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "approximate_gelu": self.approximate_gelu,
+                "use_bias": self.use_bias,
+            }
+        )
+        return config

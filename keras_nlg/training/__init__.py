@@ -1,0 +1,17 @@
+"""Optimizer, schedule, callbacks and the `train()` used by the CLI."""
+
+from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
+from keras_nlg.training.optimizer import (
+    language_model_optimizer,
+    warmup_cosine_schedule,
+)
+from keras_nlg.training.trainer import TrainResult, train
+
+__all__ = [
+    "LanguageModelStats",
+    "TextSampleLogger",
+    "TrainResult",
+    "language_model_optimizer",
+    "train",
+    "warmup_cosine_schedule",
+]

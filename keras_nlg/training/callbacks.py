@@ -1,0 +1,95 @@
+"""Callbacks that add language-model figures to the logs and to TensorBoard."""
+
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_nlg.generation import reference_generate
+
+
+class LanguageModelStats(keras.callbacks.Callback):
+    """Adds `tokens_per_second` and `bits_per_token` (and `val_`) to epoch logs.
+
+    Put it before `keras.callbacks.TensorBoard` in the callback list: the
+    logs dict is shared, so TensorBoard writes these scalars too. With the
+    byte tokenizer, bits per token are bits per byte.
+
+    Args:
+        tokens_per_step: `global_batch_size * sequence_length`.
+    """
+
+    def __init__(self, tokens_per_step):
+        super().__init__()
+        self.tokens_per_step = tokens_per_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._train_seconds = 0.0
+        self._steps = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Only the train steps: validation and callbacks are not throughput.
+        self._train_seconds += time.perf_counter() - self._batch_start
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if self._train_seconds:
+            logs["tokens_per_second"] = (
+                self._steps * self.tokens_per_step / self._train_seconds
+            )
+        for key in ("loss", "val_loss"):
+            if key in logs:
+                prefix = key[: -len("loss")]
+                logs[f"{prefix}bits_per_token"] = float(logs[key]) / math.log(2)
+
+
+class TextSampleLogger(keras.callbacks.Callback):
+    """Writes a generated sample as a TensorBoard text summary each epoch.
+
+    Args:
+        tokenizer: the model's tokenizer.
+        log_dir: folder of the summary writer (e.g. `<out>/logs/samples`).
+        prompt: text to continue.
+        max_new_tokens: length of the sample.
+        seed: sampling seed (the same each epoch, so samples compare).
+    """
+
+    def __init__(self, tokenizer, log_dir, prompt="\n", max_new_tokens=200, seed=0):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.log_dir = log_dir
+        self.prompt = prompt
+        self.max_new_tokens = max_new_tokens
+        self.seed = seed
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.log_dir, exist_ok=True)
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        (continuation,) = reference_generate(
+            self.model,
+            self.tokenizer,
+            self.prompt,
+            max_new_tokens=self.max_new_tokens,
+            temperature=0.8,
+            top_k=40,
+            seed=self.seed,
+        )
+        # Markdown: a code block keeps line breaks and spacing of the sample.
+        text = f"```\n{self.prompt}{continuation}\n```"
+        with self._writer.as_default():
+            tf.summary.text("generated_sample", text, step=epoch + 1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()

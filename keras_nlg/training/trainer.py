@@ -1,0 +1,246 @@
+"""`train()`: corpus files in, a model directory out (what `keras-nlg train` runs)."""
+
+import dataclasses
+import logging
+import math
+import os
+import time
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from keras_nlg import datasets
+from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
+from keras_nlg.model_directory import save_model_directory
+from keras_nlg.models import build_model
+from keras_nlg.tokenizers import ByteTokenizer
+from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
+from keras_nlg.training.optimizer import language_model_optimizer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEARNING_RATE = {"transformer": 1e-3, "lstm": 2e-3}
+DEFAULT_SEQUENCE_LENGTH = 256
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the trained model and where its files went."""
+
+    model: keras.Model
+    tokenizer: object
+    config: dict
+    metrics: dict
+    history: dict
+    out_dir: str
+
+    @property
+    def log_dir(self):
+        return os.path.join(self.out_dir, "logs")
+
+
+def _positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+
+
+def _epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
+    """Returns `(epochs, steps_per_epoch, repeat_data)`.
+
+    `--steps N` trains N optimizer steps in "epochs" of at most
+    `steps_per_epoch` steps (validation, TensorBoard and backups happen at
+    each), over a repeated dataset. `--epochs N` makes N passes over the data.
+    """
+    if steps is not None and epochs is not None:
+        raise ValueError(
+            "Give `steps` or `epochs`, not both. "
+            f"Received: steps={steps}, epochs={epochs}"
+        )
+    if epochs is not None:
+        return epochs, data_steps_per_epoch, False
+    num_epochs = math.ceil(steps / steps_per_epoch)
+    return num_epochs, math.ceil(steps / num_epochs), True
+
+
+def train(
+    out_dir,
+    arch="transformer",
+    data_paths=None,
+    preset="small",
+    steps=None,
+    epochs=None,
+    batch_size=32,
+    sequence_length=None,
+    learning_rate=None,
+    warmup_steps=None,
+    weight_decay=0.1,
+    validation_fraction=0.1,
+    validation_steps=None,
+    steps_per_epoch=200,
+    seed=0,
+    sample_prompt="\n",
+    strategy=None,
+    verbose="auto",
+    model_overrides=None,
+):
+    """Trains a language model on text files and writes a model directory.
+
+    Args:
+        out_dir: the model directory to write (see `keras_nlg.load`). If it
+            holds a backup of an interrupted run with the same settings,
+            training resumes from it.
+        arch: `"transformer"` or `"lstm"`.
+        data_paths: UTF-8 text files; default the bundled Tiny Shakespeare.
+        preset: model size from `keras_nlg.models.PRESETS`.
+        steps: optimizer steps to train (default 1000 when neither `steps`
+            nor `epochs` is given).
+        epochs: full passes over the training data instead of `steps`.
+        batch_size: global batch size (split across replicas).
+        sequence_length: tokens per example; default the model's context
+            length capped at 256.
+        learning_rate: peak AdamW learning rate (default per arch).
+        warmup_steps: linear warm-up steps (default 5% of training, ≤ 200).
+        weight_decay: AdamW decoupled weight decay.
+        validation_fraction: held-out tail of the corpus.
+        validation_steps: cap on validation batches per epoch (default all).
+        steps_per_epoch: with `steps`, steps between validations/logs/backups.
+        seed: seed of weights, data order and samples.
+        sample_prompt: prompt of the TensorBoard text sample.
+        strategy: a `tf.distribute.Strategy` (default: the current one).
+        verbose: Keras' `fit` verbosity (progress bar by default).
+        model_overrides: constructor arguments replacing the preset's.
+
+    Returns:
+        A `TrainResult`.
+    """
+    _positive_int("steps", steps, allow_none=True)
+    _positive_int("epochs", epochs, allow_none=True)
+    _positive_int("batch_size", batch_size)
+    _positive_int("sequence_length", sequence_length, allow_none=True)
+    _positive_int("steps_per_epoch", steps_per_epoch)
+    _positive_int("validation_steps", validation_steps, allow_none=True)
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(
+            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
+        )
+    if steps is None and epochs is None:
+        steps = 1000
+    data_paths = list(data_paths or [datasets.tiny_shakespeare_path()])
+    strategy = strategy or tf.distribute.get_strategy()
+    keras.utils.set_random_seed(seed)
+
+    tokenizer = ByteTokenizer()
+    with strategy.scope():
+        model = build_model(
+            arch, preset, tokenizer.vocabulary_size, **(model_overrides or {})
+        )
+    max_length = getattr(model, "max_length", None)
+    if sequence_length is None:
+        sequence_length = min(
+            max_length or DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH
+        )
+    if max_length and sequence_length > max_length:
+        raise ValueError(
+            f"`sequence_length` must be ≤ the model's max_length={max_length}. "
+            f"Received: sequence_length={sequence_length}"
+        )
+
+    tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
+    data = language_model_datasets(
+        tokens, sequence_length, batch_size, validation_fraction, seed=seed
+    )
+    num_epochs, epoch_steps, repeat = _epoch_plan(
+        steps, epochs, steps_per_epoch, data.steps_per_epoch
+    )
+    total_steps = num_epochs * epoch_steps
+    if warmup_steps is None:
+        warmup_steps = min(200, max(1, total_steps // 20))
+    learning_rate = learning_rate or DEFAULT_LEARNING_RATE[arch]
+
+    with strategy.scope():
+        model.build((None, sequence_length))
+        model.compile(
+            optimizer=language_model_optimizer(
+                learning_rate, total_steps, warmup_steps, weight_decay
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
+        )
+
+    os.makedirs(out_dir, exist_ok=True)
+    log_dir = os.path.join(out_dir, "logs")
+    checkpoint_dir = os.path.join(out_dir, "checkpoints")
+    monitor = "val_loss" if data.validation is not None else "loss"
+    callbacks = [
+        LanguageModelStats(tokens_per_step=batch_size * sequence_length),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(checkpoint_dir, "best.keras"),
+            monitor=monitor,
+            save_best_only=True,
+        ),
+        keras.callbacks.TensorBoard(log_dir=log_dir),
+        TextSampleLogger(
+            tokenizer, os.path.join(log_dir, "samples"), prompt=sample_prompt, seed=seed
+        ),
+    ]
+    start = time.perf_counter()
+    history = model.fit(
+        data.train.repeat() if repeat else data.train,
+        validation_data=data.validation,
+        validation_steps=validation_steps,
+        shuffle=False,  # the dataset shuffles itself, reproducibly
+        epochs=num_epochs,
+        steps_per_epoch=epoch_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    elapsed = time.perf_counter() - start
+    if model.stop_training and any(
+        math.isnan(v) for v in history.history.get("loss", [math.nan])[-1:]
+    ):
+        raise FloatingPointError("Training stopped: the loss became NaN.")
+
+    last = {key: float(values[-1]) for key, values in history.history.items() if values}
+    metrics = {
+        **last,
+        "parameters": int(model.count_params()),
+        "train_seconds": elapsed,
+    }
+    config = {
+        "arch": arch,
+        "preset": preset,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "tokenizer": {"class_name": type(tokenizer).__name__},
+        "training": {
+            "data_paths": [os.path.abspath(p) for p in data_paths],
+            "corpus_tokens": int(len(tokens)),
+            "sequence_length": sequence_length,
+            "batch_size": batch_size,
+            "epochs": num_epochs,
+            "steps_per_epoch": epoch_steps,
+            "total_steps": total_steps,
+            "learning_rate": learning_rate,
+            "warmup_steps": warmup_steps,
+            "weight_decay": weight_decay,
+            "validation_fraction": validation_fraction,
+            "seed": seed,
+            "replicas": strategy.num_replicas_in_sync,
+        },
+    }
+    save_model_directory(out_dir, model, tokenizer, config, metrics)
+    logger.info("Wrote model directory %s", out_dir)
+    return TrainResult(
+        model=model,
+        tokenizer=tokenizer,
+        config=config,
+        metrics=metrics,
+        history=history.history,
+        out_dir=out_dir,
+    )
