@@ -86,8 +86,13 @@ class LSTMLanguageModel(keras.Model):
         self.output_projection = keras.layers.Dense(
             vocabulary_size, dtype=self.dtype_policy, name="output_projection"
         )
+        # Built at construction (no input shape is needed) so that every
+        # method, including a traced `call_with_cache`, finds its weights.
+        self.build()
 
     def build(self, input_shape=None):
+        if self.built:  # `load_model` calls build again with the saved shape
+            return
         self.embedding.build((None, None))
         features = self.embedding_dim
         for layer in self.recurrent_layers:

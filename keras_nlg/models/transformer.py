@@ -139,12 +139,17 @@ class TransformerLanguageModel(keras.Model):
                 name="output_projection",
             )
         )
+        # Built at construction (no input shape is needed) so that every
+        # method, including a traced `call_with_cache`, finds its weights.
+        self.build()
 
     @property
     def head_dim(self):
         return self.hidden_dim // self.num_heads
 
     def build(self, input_shape=None):
+        if self.built:  # `load_model` calls build again with the saved shape
+            return
         hidden_shape = (None, None, self.hidden_dim)
         self.embedding.build((None, None))
         for block in self.blocks:

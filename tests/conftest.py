@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny corpora and one tiny trained model directory, offline."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import keras_nlg.models  # noqa: E402, F401  (registers our classes with Keras)
+
+TINY_TRAIN = dict(
+    preset="tiny",
+    batch_size=4,
+    sequence_length=32,
+    steps=6,
+    steps_per_epoch=3,
+    verbose=0,
+)
+
+
+def make_corpus(num_lines=400, seed=0):
+    """Deterministic pseudo-text with enough structure to learn a little."""
+    rng = np.random.default_rng(seed)
+    words = ["to", "be", "or", "not", "the", "king", "queen", "love", "night", "day"]
+    lines = []
+    for i in range(num_lines):
+        speaker = ["ROMEO", "JULIET", "KING"][i % 3]
+        lines.append(f"{speaker}:\n" + " ".join(rng.choice(words, size=8)) + ".\n")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(make_corpus(), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory):
+    """A tiny Transformer trained for a few steps, shared by read-only tests."""
+    from keras_nlg.training import train
+
+    root = tmp_path_factory.mktemp("trained")
+    corpus = root / "corpus.txt"
+    corpus.write_text(make_corpus(), encoding="utf-8")
+    out = root / "model"
+    train(str(out), data_paths=[str(corpus)], **TINY_TRAIN)
+    return str(out)

@@ -1,0 +1,160 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_nlg.models import TransformerLanguageModel, build_model
+
+TINY = dict(
+    vocabulary_size=50, max_length=16, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16
+)
+
+
+def random_ids(shape, vocabulary_size=50, seed=0):
+    return np.random.default_rng(seed).integers(0, vocabulary_size, size=shape).astype("int32")
+
+
+def test_logits_shape_and_dtype_under_mixed_precision():
+    model = TransformerLanguageModel(**TINY, dtype="mixed_bfloat16")
+    logits = model(random_ids((2, 5)))
+    assert logits.shape == (2, 5, 50)
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+
+
+def test_is_causal():
+    model = TransformerLanguageModel(**TINY)
+    ids = random_ids((1, 10))
+    changed = ids.copy()
+    changed[0, 7:] = (changed[0, 7:] + 1) % 50
+    np.testing.assert_allclose(model(ids)[:, :7], model(changed)[:, :7], atol=1e-6)
+
+
+@pytest.mark.parametrize("tie_embeddings", [True, False])
+@pytest.mark.parametrize("normalize_first", [True, False])
+@pytest.mark.parametrize("position_embedding", ["learned", "sinusoidal"])
+def test_call_with_cache_equals_full_pass(tie_embeddings, normalize_first, position_embedding):
+    model = TransformerLanguageModel(
+        **TINY,
+        tie_embeddings=tie_embeddings,
+        normalize_first=normalize_first,
+        position_embedding=position_embedding,
+    )
+    ids = random_ids((2, 12))
+    full = model(ids)
+    cache = model.empty_cache(2)
+    assert cache.shape == (2, 2, 2, 16, 2, 4)
+    logits, cache = model.call_with_cache(ids[:, :5], cache, 0)  # prefill
+    steps = [logits]
+    for t in range(5, 12):
+        logits, cache = model.call_with_cache(ids[:, t : t + 1], cache, t)
+        steps.append(logits)
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_call_with_cache_compiles_under_xla_with_tensor_index():
+    model = TransformerLanguageModel(**TINY)
+    ids = random_ids((1, 6))
+    step = tf.function(model.call_with_cache, jit_compile=True)
+    cache = model.empty_cache(1)
+    outputs = []
+    for t in range(6):
+        logits, cache = step(ids[:, t : t + 1], cache, tf.constant(t))
+        outputs.append(logits)
+    np.testing.assert_allclose(np.concatenate(outputs, axis=1), model(ids), atol=1e-5)
+    # One trace serves every position: the index is a tensor, the shapes are static.
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_fit_learns_a_repeating_sequence():
+    model = TransformerLanguageModel(**TINY)
+    pattern = np.tile(np.arange(8, dtype="int32"), 4)
+    x = np.stack([pattern[i : i + 16] for i in range(8)])
+    y = np.stack([pattern[i + 1 : i + 17] for i in range(8)])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = model.fit(x, y, epochs=80, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < 0.2 * history.history["loss"][0]
+
+
+def test_save_and_reload_keras_file(tmp_path):
+    model = TransformerLanguageModel(**TINY, tie_embeddings=False)
+    ids = random_ids((2, 7))
+    expected = model(ids)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(restored, TransformerLanguageModel)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored(ids), expected)
+
+
+def test_gpt2_124m_preset_has_gpt2_parameter_count():
+    model = build_model("transformer", "gpt2_124m", vocabulary_size=50257)
+    model.build()
+    assert model.count_params() == 124_439_808
+
+
+def copy_keras_hub_gpt2_weights(backbone, model):
+    """Maps keras-hub GPT2Backbone weights onto ours (same layouts)."""
+    source = {w.path: w for w in backbone.weights}
+    mapping = {
+        "embedding/token_embeddings": "token_embedding/embeddings",
+        "embedding/position_embeddings": "position_embedding/embeddings",
+        "final_norm/gamma": "layer_norm/gamma",
+        "final_norm/beta": "layer_norm/beta",
+    }
+    block_parts = {
+        "attention_norm": "self_attention_layer_norm",
+        "attention/query": "self_attention/query",
+        "attention/key": "self_attention/key",
+        "attention/value": "self_attention/value",
+        "attention/attention_output": "self_attention/attention_output",
+        "mlp_norm": "feedforward_layer_norm",
+        "mlp_in": "feedforward_intermediate_dense",
+        "mlp_out": "feedforward_output_dense",
+    }
+    for i in range(model.num_layers):
+        for ours, theirs in block_parts.items():
+            for leaf in ("kernel", "bias", "gamma", "beta"):
+                mapping[f"block_{i}/{ours}/{leaf}"] = f"transformer_layer_{i}/{theirs}/{leaf}"
+    for weight in model.weights:
+        key = weight.path.split("/", 1)[1]  # drop the model's own name
+        weight.assign(source[mapping[key]])
+
+
+def test_expresses_gpt2_exactly_against_keras_hub():
+    """Same weights as keras-hub's GPT-2 → same logits (our defaults = GPT-2)."""
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=16,
+        dropout=0.0,
+    )
+    for weight in backbone.weights:  # break symmetry: LayerNorm starts at 1/0
+        weight.assign(np.random.default_rng(len(weight.path)).normal(0, 0.3, weight.shape))
+    model = TransformerLanguageModel(**TINY)
+    model.build()
+    copy_keras_hub_gpt2_weights(backbone, model)
+    ids = random_ids((2, 10))
+    hidden = backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)})
+    expected = backbone.token_embedding(hidden, reverse=True)
+    np.testing.assert_allclose(model(ids), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_heads=3), "num_heads=3"),
+        (dict(num_layers=0), "num_layers=0"),
+        (dict(vocabulary_size=-1), "vocabulary_size=-1"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TransformerLanguageModel(**{**TINY, **kwargs})
