@@ -87,6 +87,7 @@ def train(
     strategy=None,
     verbose="auto",
     model_overrides=None,
+    callbacks=None,
 ):
     """Trains a language model on text files and writes a model directory.
 
@@ -114,6 +115,7 @@ def train(
         strategy: a `tf.distribute.Strategy` (default: the current one).
         verbose: Keras' `fit` verbosity (progress bar by default).
         model_overrides: constructor arguments replacing the preset's.
+        callbacks: extra Keras callbacks, run after ours.
 
     Returns:
         A `TrainResult`.
@@ -189,6 +191,7 @@ def train(
         TextSampleLogger(
             tokenizer, os.path.join(log_dir, "samples"), prompt=sample_prompt, seed=seed
         ),
+        *(callbacks or []),
     ]
     start = time.perf_counter()
     history = model.fit(

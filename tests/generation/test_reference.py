@@ -23,8 +23,8 @@ class FixedLogits(keras.Model):
         self.fixed = np.asarray(logits, "float32")
 
     def call(self, token_ids, training=None):
-        batch, length = token_ids.shape
-        return np.broadcast_to(self.fixed, (batch, length, len(self.fixed)))
+        batch, length = keras.ops.shape(token_ids)
+        return keras.ops.broadcast_to(self.fixed, (batch, length, len(self.fixed)))
 
 
 def test_greedy_is_deterministic_and_matches_manual_argmax(model):

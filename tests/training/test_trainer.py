@@ -1,0 +1,153 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import keras_nlg
+from keras_nlg.models import build_model
+from keras_nlg.training import language_model_optimizer, train, warmup_cosine_schedule
+from tests.conftest import TINY_TRAIN
+
+
+def scalar_tags(log_dir):
+    accumulator = EventAccumulator(log_dir, size_guidance={"tensors": 0})
+    accumulator.Reload()
+    return accumulator, set(accumulator.Tags()["tensors"])
+
+
+def test_model_directory_contents_and_reload(trained_model_dir):
+    assert {"model.keras", "tokenizer.json", "config.json", "metrics.json", "logs", "checkpoints"} <= set(
+        os.listdir(trained_model_dir)
+    )
+    loaded = keras_nlg.load(trained_model_dir)
+    assert loaded.config["arch"] == "transformer" and loaded.config["preset"] == "tiny"
+    assert loaded.config["training"]["total_steps"] == 6
+    metrics = json.load(open(os.path.join(trained_model_dir, "metrics.json")))
+    for key in ("loss", "val_loss", "perplexity", "val_perplexity", "tokens_per_second", "parameters"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["val_perplexity"] == pytest.approx(np.exp(metrics["val_loss"]), rel=1e-4)
+    best = keras.saving.load_model(os.path.join(trained_model_dir, "checkpoints", "best.keras"))
+    ids = np.arange(10, dtype="int32")[None]
+    assert loaded.model(ids).shape == best(ids).shape == (1, 10, 258)
+
+
+def test_tensorboard_has_scalars_learning_rate_throughput_and_text(trained_model_dir):
+    logs = os.path.join(trained_model_dir, "logs")
+    train_acc, train_tags = scalar_tags(os.path.join(logs, "train"))
+    assert {"epoch_loss", "epoch_learning_rate", "epoch_tokens_per_second", "epoch_bits_per_token"} <= train_tags
+    learning_rates = [tf.make_ndarray(e.tensor_proto) for e in train_acc.Tensors("epoch_learning_rate")]
+    assert len(learning_rates) == 2 and all(lr > 0 for lr in learning_rates)
+    _, validation_tags = scalar_tags(os.path.join(logs, "validation"))
+    assert "epoch_loss" in validation_tags
+    samples_acc, sample_tags = scalar_tags(os.path.join(logs, "samples"))
+    assert "generated_sample" in sample_tags
+    texts = [tf.make_ndarray(e.tensor_proto).item().decode() for e in samples_acc.Tensors("generated_sample")]
+    assert len(texts) == 2 and all(t.startswith("```") for t in texts)
+
+
+def test_loaded_model_reproduces_trained_model(tmp_path, corpus_file):
+    result = train(str(tmp_path / "m"), data_paths=[corpus_file], arch="lstm", **TINY_TRAIN)
+    loaded = keras_nlg.load(result.out_dir)
+    ids = np.arange(20, dtype="int32")[None]
+    np.testing.assert_allclose(loaded.model(ids), result.model(ids), atol=1e-6)
+    assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+class CrashAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_killed_run_resumes_where_it_stopped(tmp_path, corpus_file):
+    out = str(tmp_path / "resumable")
+    settings = dict(TINY_TRAIN, steps=9, steps_per_epoch=3)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(out, data_paths=[corpus_file], callbacks=[CrashAtEpochEnd(1)], **settings)
+    assert os.path.isdir(os.path.join(out, "checkpoints", "backup"))
+    result = train(out, data_paths=[corpus_file], **settings)
+    # Only the third epoch ran, and the optimizer continued from step 6.
+    assert len(result.history["loss"]) == 1
+    assert int(result.model.optimizer.iterations) == 9
+    assert not os.path.exists(os.path.join(out, "checkpoints", "backup"))
+
+
+def test_warmup_then_cosine_schedule():
+    schedule = warmup_cosine_schedule(1e-3, total_steps=110, warmup_steps=10)
+    assert float(schedule(0)) == pytest.approx(0.0)
+    assert float(schedule(5)) == pytest.approx(5e-4)
+    assert float(schedule(10)) == pytest.approx(1e-3)
+    assert float(schedule(60)) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5), rel=1e-4)
+    assert float(schedule(110)) == pytest.approx(1e-4, rel=1e-4)
+
+
+def test_optimizer_clips_by_global_norm_and_skips_decay_on_norms_and_biases():
+    optimizer = language_model_optimizer(1e-3, total_steps=100, warmup_steps=10)
+    assert optimizer.global_clipnorm == 1.0 and optimizer.weight_decay == 0.1
+    model = build_model("transformer", "tiny", vocabulary_size=258)
+    optimizer.build(model.trainable_variables)
+    decayed = {v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)}
+    assert any(path.endswith("mlp_in/kernel") for path in decayed)
+    assert not any(path.endswith(("bias", "gamma", "beta")) for path in decayed)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "steps=0"),
+        (dict(steps=5, epochs=1), "not both"),
+        (dict(batch_size=-2), "batch_size=-2"),
+        (dict(sequence_length=1000), "sequence_length=1000"),
+        (dict(preset="huge"), "preset='huge'"),
+        (dict(arch="gru"), "arch='gru'"),
+        (dict(learning_rate=0.0), "learning_rate=0.0"),
+    ],
+)
+def test_bad_arguments(tmp_path, corpus_file, kwargs, match):
+    settings = {**TINY_TRAIN, **kwargs}
+    if "epochs" in kwargs:
+        settings.pop("steps_per_epoch")
+    with pytest.raises(ValueError, match=match):
+        train(str(tmp_path / "bad"), data_paths=[corpus_file], **settings)
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
+    """Same train() under MirroredStrategy; needs a fresh process to split the CPU."""
+    script = textwrap.dedent(
+        f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+        from keras_nlg.training import train
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        result = train(
+            {str(tmp_path / "mirrored")!r},
+            data_paths=[{corpus_file!r}],
+            strategy=strategy,
+            preset="tiny", batch_size=4, sequence_length=32, steps=4,
+            steps_per_epoch=2, verbose=0,
+        )
+        assert result.config["training"]["replicas"] == 2, result.config
+        assert result.history["loss"][-1] < result.history["loss"][0], result.history
+        print("OK", result.history["loss"])
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "OK" in completed.stdout
