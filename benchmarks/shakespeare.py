@@ -122,7 +122,8 @@ def main():
     print("|" + "---|" * 7)
     for r in rows:
         print(
-            f"| {r['arch']} | {r['val_nats_per_byte']:.4f} | {r['val_bits_per_byte']:.4f} "
+            f"| {r['arch']} | {r['val_nats_per_byte']:.4f} "
+            f"| {r['val_bits_per_byte']:.4f} "
             f"| {r['tokens_per_second']:,.0f} | {r['parameters']:,} "
             f"| {r['steps']} ({r['planned_steps']}) | {r['train_minutes']:.1f} |"
         )

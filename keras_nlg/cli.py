@@ -191,8 +191,9 @@ def _import_tensorflow_quietly():
     """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
 
     TensorFlow's C++ runtime prints several lines at import and device
-    discovery (absl, oneDNN, CUDA probes) that TF_CPP_MIN_LOG_LEVEL no longer silences; without this,
-    a one-line error would arrive under a screenful of noise.
+    discovery (absl, oneDNN, CUDA probes) that TF_CPP_MIN_LOG_LEVEL no longer
+    silences; without this, a one-line error would arrive under a screenful
+    of noise.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()

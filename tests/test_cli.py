@@ -9,13 +9,27 @@ from keras_nlg.cli import main
 KERAS_NLG = os.path.join(os.path.dirname(sys.executable), "keras-nlg")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = [
-    "--preset", "tiny", "--steps", "4", "--steps-per-epoch", "2",
-    "--batch-size", "4", "--sequence-length", "32", "--max-new-tokens", "20",
+    "--preset",
+    "tiny",
+    "--steps",
+    "4",
+    "--steps-per-epoch",
+    "2",
+    "--batch-size",
+    "4",
+    "--sequence-length",
+    "32",
+    "--max-new-tokens",
+    "20",
 ]
 
 
 def run_cli(*args):
-    command = [KERAS_NLG] if os.path.exists(KERAS_NLG) else [sys.executable, "-m", "keras_nlg.cli"]
+    command = (
+        [KERAS_NLG]
+        if os.path.exists(KERAS_NLG)
+        else [sys.executable, "-m", "keras_nlg.cli"]
+    )
     return subprocess.run(
         [*command, *args], capture_output=True, text=True, timeout=300, cwd=REPO
     )
@@ -30,19 +44,52 @@ def test_train_prints_sample_and_paths_then_generate(tmp_path, corpus_file, caps
     assert f"TensorBoard logs: {os.path.join(out, 'logs')}" in printed
 
     def generate(*flags):
-        assert main(["generate", "--model", out, "--prompt", "KING:", "--prompt", "月", *flags]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--model",
+                    out,
+                    "--prompt",
+                    "KING:",
+                    "--prompt",
+                    "月",
+                    *flags,
+                ]
+            )
+            == 0
+        )
         lines = capsys.readouterr().out
         assert lines.startswith("KING:")
         return lines
 
-    assert generate("--seed", "7", "--max-new-tokens", "30") == generate("--seed", "7", "--max-new-tokens", "30")
+    assert generate("--seed", "7", "--max-new-tokens", "30") == generate(
+        "--seed", "7", "--max-new-tokens", "30"
+    )
     assert generate("--greedy") == generate("--temperature", "0")
 
 
 def test_lstm_arch(tmp_path, corpus_file, capsys):
     out = str(tmp_path / "lstm")
-    assert main(["train", "--arch", "lstm", "--data", corpus_file, "--out", out, *TINY_FLAGS]) == 0
-    assert main(["generate", "--model", out, "--prompt", "a", "--max-new-tokens", "5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "lstm",
+                "--data",
+                corpus_file,
+                "--out",
+                out,
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["generate", "--model", out, "--prompt", "a", "--max-new-tokens", "5"])
+        == 0
+    )
 
 
 def write(tmp_path, name, content):
@@ -53,20 +100,62 @@ def write(tmp_path, name, content):
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "empty", "non_utf8", "short", "preset", "arch", "non_positive", "model_dir", "temperature"],
+    [
+        "missing",
+        "empty",
+        "non_utf8",
+        "short",
+        "preset",
+        "arch",
+        "non_positive",
+        "model_dir",
+        "temperature",
+    ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
     out = str(tmp_path / "out")
     args, expected = {
-        "missing": (["train", "--data", str(tmp_path / "nope.txt"), "--out", out], "nope.txt"),
-        "empty": (["train", "--data", write(tmp_path, "e.txt", b""), "--out", out], "empty"),
-        "non_utf8": (["train", "--data", write(tmp_path, "b.txt", b"\xff\xfe\x00"), "--out", out], "UTF-8"),
-        "short": (["train", "--data", write(tmp_path, "s.txt", b"tiny"), "--out", out], "fewer than one window"),
+        "missing": (
+            ["train", "--data", str(tmp_path / "nope.txt"), "--out", out],
+            "nope.txt",
+        ),
+        "empty": (
+            ["train", "--data", write(tmp_path, "e.txt", b""), "--out", out],
+            "empty",
+        ),
+        "non_utf8": (
+            [
+                "train",
+                "--data",
+                write(tmp_path, "b.txt", b"\xff\xfe\x00"),
+                "--out",
+                out,
+            ],
+            "UTF-8",
+        ),
+        "short": (
+            ["train", "--data", write(tmp_path, "s.txt", b"tiny"), "--out", out],
+            "fewer than one window",
+        ),
         "preset": (["train", "--preset", "huge", "--out", out], "huge"),
         "arch": (["train", "--arch", "gru", "--out", out], "gru"),
         "non_positive": (["train", "--steps", "-3", "--out", out], "-3"),
-        "model_dir": (["generate", "--model", str(tmp_path), "--prompt", "x"], "Not a keras_nlg model directory"),
-        "temperature": (["generate", "--model", str(tmp_path), "--prompt", "x", "--temperature", "-1"], "-1"),
+        "model_dir": (
+            ["generate", "--model", str(tmp_path), "--prompt", "x"],
+            "Not a keras_nlg model directory",
+        ),
+        "temperature": (
+            [
+                "generate",
+                "--model",
+                str(tmp_path),
+                "--prompt",
+                "x",
+                "--temperature",
+                "-1",
+            ],
+            "-1",
+        ),
     }[case]
     completed = run_cli(*args)
     assert completed.returncode == 2, completed.stderr

@@ -23,7 +23,9 @@ def test_split_by_position_has_no_leakage():
     data = language_model_datasets(
         tokens, sequence_length=10, batch_size=4, validation_fraction=0.2, seed=0
     )
-    train_tokens = np.concatenate([np.concatenate([x, y], axis=1).ravel() for x, y in batches(data.train)])
+    train_tokens = np.concatenate(
+        [np.concatenate([x, y], axis=1).ravel() for x, y in batches(data.train)]
+    )
     validation_tokens = np.concatenate(
         [np.concatenate([x, y], axis=1).ravel() for x, y in batches(data.validation)]
     )
@@ -40,7 +42,9 @@ def test_same_seed_same_batches_different_seed_differs():
     a, b, c = first_epoch(3), first_epoch(3), first_epoch(4)
     for (xa, _), (xb, _) in zip(a, b, strict=True):
         np.testing.assert_array_equal(xa, xb)
-    assert any(not np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c, strict=True))
+    assert any(
+        not np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c, strict=True)
+    )
 
 
 def test_every_epoch_is_a_new_order_of_the_same_windows():
@@ -61,10 +65,22 @@ def test_documents_are_joined_with_end_of_text():
     "length, kwargs, match",
     [
         (5, dict(sequence_length=10, batch_size=1), "fewer than one window"),
-        (100, dict(sequence_length=10, batch_size=1, validation_fraction=0.05), "validation split"),
-        (100, dict(sequence_length=10, batch_size=64, validation_fraction=0.0), "batch_size=64"),
+        (
+            100,
+            dict(sequence_length=10, batch_size=1, validation_fraction=0.05),
+            "validation split",
+        ),
+        (
+            100,
+            dict(sequence_length=10, batch_size=64, validation_fraction=0.0),
+            "batch_size=64",
+        ),
         (100, dict(sequence_length=0, batch_size=1), "sequence_length=0"),
-        (100, dict(sequence_length=10, batch_size=1, validation_fraction=1.0), "validation_fraction=1.0"),
+        (
+            100,
+            dict(sequence_length=10, batch_size=1, validation_fraction=1.0),
+            "validation_fraction=1.0",
+        ),
     ],
 )
 def test_bad_sizes(length, kwargs, match):

@@ -42,9 +42,18 @@ def test_greedy_is_deterministic_and_matches_manual_argmax(model):
 
 def test_top_k_one_equals_greedy(model):
     tokenizer = ByteTokenizer()
-    greedy = reference_generate(model, tokenizer, ["x"], max_new_tokens=8, return_token_ids=True)
+    greedy = reference_generate(
+        model, tokenizer, ["x"], max_new_tokens=8, return_token_ids=True
+    )
     top1 = reference_generate(
-        model, tokenizer, ["x"], max_new_tokens=8, temperature=1.0, top_k=1, seed=5, return_token_ids=True
+        model,
+        tokenizer,
+        ["x"],
+        max_new_tokens=8,
+        temperature=1.0,
+        top_k=1,
+        seed=5,
+        return_token_ids=True,
     )
     assert greedy[1] == top1[1]
 
@@ -54,7 +63,13 @@ def test_seed_reproducible_and_seeds_differ(model):
 
     def sample(seed):
         return reference_generate(
-            model, tokenizer, ["x", "y"], max_new_tokens=20, temperature=1.0, seed=seed, return_token_ids=True
+            model,
+            tokenizer,
+            ["x", "y"],
+            max_new_tokens=20,
+            temperature=1.0,
+            seed=seed,
+            return_token_ids=True,
         )[1]
 
     assert sample(1) == sample(1)

@@ -65,15 +65,28 @@ def run_layer_test(
     ]
     before = [np.array(w) for w in checked]
     target = np.random.default_rng(0).normal(size=expected_output_shape)
-    model.fit(list(inputs), target.astype("float32"), epochs=1, batch_size=len(target), verbose=0)
+    model.fit(
+        list(inputs),
+        target.astype("float32"),
+        epochs=1,
+        batch_size=len(target),
+        verbose=0,
+    )
     assert before, "the layer has no trainable weights"
     for weight, old in zip(checked, before, strict=True):
-        assert not np.allclose(old, np.array(weight)), f"{weight.path} did not change in fit()"
+        assert not np.allclose(old, np.array(weight)), (
+            f"{weight.path} did not change in fit()"
+        )
 
     # Mixed precision: computes in the low precision, keeps float32 variables.
-    for policy, compute_dtype in (("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")):
+    for policy, compute_dtype in (
+        ("mixed_float16", "float16"),
+        ("mixed_bfloat16", "bfloat16"),
+    ):
         mixed = layer_cls(**init_kwargs, dtype=policy)
         output = _first(mixed(*inputs, **call_kwargs))
         assert keras.backend.standardize_dtype(output.dtype) == compute_dtype
         assert all(w.dtype == "float32" for w in mixed.weights)
-        assert np.all(np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))))
+        assert np.all(
+            np.isfinite(keras.ops.convert_to_numpy(keras.ops.cast(output, "float32")))
+        )

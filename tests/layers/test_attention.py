@@ -3,14 +3,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nlg.layers import MultiHeadAttention, causal_mask, scaled_dot_product_attention
+from keras_nlg.layers import (
+    MultiHeadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+)
 from tests.layers.layer_harness import run_layer_test
 
 # The three-token example of notebooks/02_attention.ipynb ("the cat sat").
 WORKED_X = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 2.0, 0.0, 2.0], [1.0, 1.0, 1.0, 1.0]])
-WORKED_WQ = np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
-WORKED_WK = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
-WORKED_WV = np.array([[0.0, 2.0, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
+WORKED_WQ = np.array(
+    [[1.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
+)
+WORKED_WK = np.array(
+    [[0.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]]
+)
+WORKED_WV = np.array(
+    [[0.0, 2.0, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 3.0], [1.0, 1.0, 0.0]]
+)
 
 
 def numpy_attention(q, k, v, mask=None):
@@ -86,7 +96,9 @@ def test_mha_equals_keras_mha(use_bias):
         query, value, key=key, attention_mask=mask, return_attention_scores=True
     )
     np.testing.assert_allclose(out, expected, atol=1e-5)
-    _, scores = ours(query, value, key=key, attention_mask=mask, return_attention_scores=True)
+    _, scores = ours(
+        query, value, key=key, attention_mask=mask, return_attention_scores=True
+    )
     np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 
 
@@ -102,7 +114,9 @@ def test_mha_causal_self_attention_equals_keras():
 
 def run_cached(layer, x, chunks, jit=False):
     """Feeds x through the cache in the given chunk sizes; returns the outputs."""
-    cache = np.zeros((x.shape[0], 2, x.shape[1], layer.num_heads, layer.key_dim), "float32")
+    cache = np.zeros(
+        (x.shape[0], 2, x.shape[1], layer.num_heads, layer.key_dim), "float32"
+    )
 
     def step(chunk, cache, index):
         return layer(chunk, chunk, use_causal_mask=True, cache=cache, cache_index=index)
@@ -130,7 +144,9 @@ def test_cached_decoding_compiles_under_xla():
     x = np.random.default_rng(4).normal(size=(1, 6, 8)).astype("float32")
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
     full = layer(x, x, use_causal_mask=True)
-    np.testing.assert_allclose(run_cached(layer, x, [2, 1, 1, 1, 1], jit=True), full, atol=1e-5)
+    np.testing.assert_allclose(
+        run_cached(layer, x, [2, 1, 1, 1, 1], jit=True), full, atol=1e-5
+    )
 
 
 def test_cache_ignores_unwritten_slots_without_causal_flag():

@@ -22,7 +22,9 @@ def test_layer_harness(position_embedding):
 
 
 def test_sinusoidal_matches_formula():
-    layer = TokenAndPositionEmbedding(5, max_length=16, embedding_dim=6, position_embedding="sinusoidal")
+    layer = TokenAndPositionEmbedding(
+        5, max_length=16, embedding_dim=6, position_embedding="sinusoidal"
+    )
     ids = np.zeros((1, 10), "int32")
     out = np.asarray(layer(ids)) - np.asarray(layer.token_embeddings)[0]
     positions = np.arange(10)[:, None].astype(np.float64)
@@ -35,18 +37,38 @@ def test_sinusoidal_matches_formula():
 
 @pytest.mark.parametrize("position_embedding", ["learned", "sinusoidal"])
 def test_start_index_offsets_positions(position_embedding):
-    layer = TokenAndPositionEmbedding(9, max_length=12, embedding_dim=4, position_embedding=position_embedding)
+    layer = TokenAndPositionEmbedding(
+        9, max_length=12, embedding_dim=4, position_embedding=position_embedding
+    )
     ids = np.random.default_rng(1).integers(0, 9, size=(2, 10)).astype("int32")
     full = np.asarray(layer(ids))
-    np.testing.assert_allclose(layer(ids[:, 4:7], start_index=4), full[:, 4:7], atol=1e-6)
+    np.testing.assert_allclose(
+        layer(ids[:, 4:7], start_index=4), full[:, 4:7], atol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         (dict(vocabulary_size=0, max_length=4, embedding_dim=4), "vocabulary_size=0"),
-        (dict(vocabulary_size=5, max_length=4, embedding_dim=4, position_embedding="rope"), "rope"),
-        (dict(vocabulary_size=5, max_length=4, embedding_dim=5, position_embedding="sinusoidal"), "embedding_dim=5"),
+        (
+            dict(
+                vocabulary_size=5,
+                max_length=4,
+                embedding_dim=4,
+                position_embedding="rope",
+            ),
+            "rope",
+        ),
+        (
+            dict(
+                vocabulary_size=5,
+                max_length=4,
+                embedding_dim=5,
+                position_embedding="sinusoidal",
+            ),
+            "embedding_dim=5",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -36,7 +36,8 @@ def test_fit_and_save_reload(tmp_path):
     model = LSTMLanguageModel(30, embedding_dim=8, units=16, dropout=0.1)
     ids = random_ids((8, 12))
     model.compile(
-        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     history = model.fit(ids[:, :-1], ids[:, 1:], epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -53,8 +54,14 @@ def test_mixed_precision_logits_are_float32():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(units=0), "units=0"), (dict(num_layers=1.5), "num_layers=1.5"), (dict(dropout=1.0), "dropout=1.0")],
+    [
+        (dict(units=0), "units=0"),
+        (dict(num_layers=1.5), "num_layers=1.5"),
+        (dict(dropout=1.0), "dropout=1.0"),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        LSTMLanguageModel(**{**dict(vocabulary_size=30, embedding_dim=8, units=16), **kwargs})
+        LSTMLanguageModel(
+            **{**dict(vocabulary_size=30, embedding_dim=8, units=16), **kwargs}
+        )

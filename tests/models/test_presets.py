@@ -1,9 +1,17 @@
 import pytest
 
-from keras_nlg.models import PRESETS, LSTMLanguageModel, TransformerLanguageModel, build_model
+from keras_nlg.models import (
+    PRESETS,
+    LSTMLanguageModel,
+    TransformerLanguageModel,
+    build_model,
+)
 
 
-@pytest.mark.parametrize("arch, cls", [("transformer", TransformerLanguageModel), ("lstm", LSTMLanguageModel)])
+@pytest.mark.parametrize(
+    "arch, cls",
+    [("transformer", TransformerLanguageModel), ("lstm", LSTMLanguageModel)],
+)
 def test_every_small_preset_builds(arch, cls):
     for preset in ("tiny", "small"):
         model = build_model(arch, preset, vocabulary_size=258)
@@ -13,7 +21,10 @@ def test_every_small_preset_builds(arch, cls):
 
 def test_overrides_replace_preset_values():
     model = build_model("transformer", "tiny", vocabulary_size=258, num_layers=3)
-    assert model.num_layers == 3 and model.hidden_dim == PRESETS["transformer"]["tiny"]["hidden_dim"]
+    assert (
+        model.num_layers == 3
+        and model.hidden_dim == PRESETS["transformer"]["tiny"]["hidden_dim"]
+    )
 
 
 def test_unknown_preset_and_arch():

@@ -7,12 +7,21 @@ import tensorflow as tf
 from keras_nlg.models import TransformerLanguageModel, build_model
 
 TINY = dict(
-    vocabulary_size=50, max_length=16, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16
+    vocabulary_size=50,
+    max_length=16,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=8,
+    intermediate_dim=16,
 )
 
 
 def random_ids(shape, vocabulary_size=50, seed=0):
-    return np.random.default_rng(seed).integers(0, vocabulary_size, size=shape).astype("int32")
+    return (
+        np.random.default_rng(seed)
+        .integers(0, vocabulary_size, size=shape)
+        .astype("int32")
+    )
 
 
 def test_logits_shape_and_dtype_under_mixed_precision():
@@ -33,7 +42,9 @@ def test_is_causal():
 @pytest.mark.parametrize("tie_embeddings", [True, False])
 @pytest.mark.parametrize("normalize_first", [True, False])
 @pytest.mark.parametrize("position_embedding", ["learned", "sinusoidal"])
-def test_call_with_cache_equals_full_pass(tie_embeddings, normalize_first, position_embedding):
+def test_call_with_cache_equals_full_pass(
+    tie_embeddings, normalize_first, position_embedding
+):
     model = TransformerLanguageModel(
         **TINY,
         tie_embeddings=tie_embeddings,
@@ -119,7 +130,9 @@ def copy_keras_hub_gpt2_weights(backbone, model):
     for i in range(model.num_layers):
         for ours, theirs in block_parts.items():
             for leaf in ("kernel", "bias", "gamma", "beta"):
-                mapping[f"block_{i}/{ours}/{leaf}"] = f"transformer_layer_{i}/{theirs}/{leaf}"
+                mapping[f"block_{i}/{ours}/{leaf}"] = (
+                    f"transformer_layer_{i}/{theirs}/{leaf}"
+                )
     for weight in model.weights:
         key = weight.path.split("/", 1)[1]  # drop the model's own name
         weight.assign(source[mapping[key]])
@@ -137,7 +150,9 @@ def test_expresses_gpt2_exactly_against_keras_hub():
         dropout=0.0,
     )
     for weight in backbone.weights:  # break symmetry: LayerNorm starts at 1/0
-        weight.assign(np.random.default_rng(len(weight.path)).normal(0, 0.3, weight.shape))
+        weight.assign(
+            np.random.default_rng(len(weight.path)).normal(0, 0.3, weight.shape)
+        )
     model = TransformerLanguageModel(**TINY)
     model.build()
     copy_keras_hub_gpt2_weights(backbone, model)

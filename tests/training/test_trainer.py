@@ -23,17 +23,33 @@ def scalar_tags(log_dir):
 
 
 def test_model_directory_contents_and_reload(trained_model_dir):
-    assert {"model.keras", "tokenizer.json", "config.json", "metrics.json", "logs", "checkpoints"} <= set(
-        os.listdir(trained_model_dir)
-    )
+    assert {
+        "model.keras",
+        "tokenizer.json",
+        "config.json",
+        "metrics.json",
+        "logs",
+        "checkpoints",
+    } <= set(os.listdir(trained_model_dir))
     loaded = keras_nlg.load(trained_model_dir)
     assert loaded.config["arch"] == "transformer" and loaded.config["preset"] == "tiny"
     assert loaded.config["training"]["total_steps"] == 6
     metrics = json.load(open(os.path.join(trained_model_dir, "metrics.json")))
-    for key in ("loss", "val_loss", "perplexity", "val_perplexity", "tokens_per_second", "parameters"):
+    for key in (
+        "loss",
+        "val_loss",
+        "perplexity",
+        "val_perplexity",
+        "tokens_per_second",
+        "parameters",
+    ):
         assert np.isfinite(metrics[key]), key
-    assert metrics["val_perplexity"] == pytest.approx(np.exp(metrics["val_loss"]), rel=1e-4)
-    best = keras.saving.load_model(os.path.join(trained_model_dir, "checkpoints", "best.keras"))
+    assert metrics["val_perplexity"] == pytest.approx(
+        np.exp(metrics["val_loss"]), rel=1e-4
+    )
+    best = keras.saving.load_model(
+        os.path.join(trained_model_dir, "checkpoints", "best.keras")
+    )
     ids = np.arange(10, dtype="int32")[None]
     assert loaded.model(ids).shape == best(ids).shape == (1, 10, 258)
 
@@ -41,19 +57,32 @@ def test_model_directory_contents_and_reload(trained_model_dir):
 def test_tensorboard_has_scalars_learning_rate_throughput_and_text(trained_model_dir):
     logs = os.path.join(trained_model_dir, "logs")
     train_acc, train_tags = scalar_tags(os.path.join(logs, "train"))
-    assert {"epoch_loss", "epoch_learning_rate", "epoch_tokens_per_second", "epoch_bits_per_token"} <= train_tags
-    learning_rates = [tf.make_ndarray(e.tensor_proto) for e in train_acc.Tensors("epoch_learning_rate")]
+    assert {
+        "epoch_loss",
+        "epoch_learning_rate",
+        "epoch_tokens_per_second",
+        "epoch_bits_per_token",
+    } <= train_tags
+    learning_rates = [
+        tf.make_ndarray(e.tensor_proto)
+        for e in train_acc.Tensors("epoch_learning_rate")
+    ]
     assert len(learning_rates) == 2 and all(lr > 0 for lr in learning_rates)
     _, validation_tags = scalar_tags(os.path.join(logs, "validation"))
     assert "epoch_loss" in validation_tags
     samples_acc, sample_tags = scalar_tags(os.path.join(logs, "samples"))
     assert "generated_sample" in sample_tags
-    texts = [tf.make_ndarray(e.tensor_proto).item().decode() for e in samples_acc.Tensors("generated_sample")]
+    texts = [
+        tf.make_ndarray(e.tensor_proto).item().decode()
+        for e in samples_acc.Tensors("generated_sample")
+    ]
     assert len(texts) == 2 and all(t.startswith("```") for t in texts)
 
 
 def test_loaded_model_reproduces_trained_model(tmp_path, corpus_file):
-    result = train(str(tmp_path / "m"), data_paths=[corpus_file], arch="lstm", **TINY_TRAIN)
+    result = train(
+        str(tmp_path / "m"), data_paths=[corpus_file], arch="lstm", **TINY_TRAIN
+    )
     loaded = keras_nlg.load(result.out_dir)
     ids = np.arange(20, dtype="int32")[None]
     np.testing.assert_allclose(loaded.model(ids), result.model(ids), atol=1e-6)
@@ -97,7 +126,9 @@ def test_optimizer_clips_by_global_norm_and_skips_decay_on_norms_and_biases():
     assert optimizer.global_clipnorm == 1.0 and optimizer.weight_decay == 0.1
     model = build_model("transformer", "tiny", vocabulary_size=258)
     optimizer.build(model.trainable_variables)
-    decayed = {v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)}
+    decayed = {
+        v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)
+    }
     assert any(path.endswith("mlp_in/kernel") for path in decayed)
     assert not any(path.endswith(("bias", "gamma", "beta")) for path in decayed)
 
@@ -146,7 +177,10 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
         """
     )
     completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -1,0 +1,39 @@
+"""Runs every notebook top to bottom with tiny settings."""
+
+import glob
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted(
+    glob.glob(os.path.join(os.path.dirname(__file__), "..", "notebooks", "*.ipynb"))
+)
+
+
+def test_notebooks_exist():
+    names = [os.path.basename(path) for path in NOTEBOOKS]
+    assert names == ["01_quickstart.ipynb", "02_attention.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_notebook_runs(path, monkeypatch):
+    monkeypatch.setenv("KERAS_NLG_NOTEBOOK_QUICK", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": os.path.dirname(path)}},
+    )
+    client.execute()
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors
