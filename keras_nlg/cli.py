@@ -102,7 +102,9 @@ def build_parser():
     train.add_argument("--validation-steps", type=_positive_int)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
-        "--sample-prompt", default="ROMEO:", help="prompt of the final sample"
+        "--sample-prompt",
+        default="ROMEO:",
+        help="prompt of the printed and TensorBoard samples",
     )
     train.add_argument("--max-new-tokens", type=_positive_int, default=300)
 
@@ -124,15 +126,9 @@ def build_parser():
 
 
 def _train(args):
-    from keras_nlg.generation import reference_generate
-    from keras_nlg.models import preset_names
+    from keras_nlg.generation import SAMPLE_SETTINGS, reference_generate
     from keras_nlg.training import train
 
-    if args.preset not in preset_names(args.arch):
-        raise ValueError(
-            f"unknown preset {args.preset!r} for --arch {args.arch} "
-            f"(choose from {', '.join(preset_names(args.arch))})"
-        )
     result = train(
         args.out,
         arch=args.arch,
@@ -146,15 +142,15 @@ def _train(args):
         steps_per_epoch=args.steps_per_epoch,
         validation_steps=args.validation_steps,
         seed=args.seed,
+        sample_prompt=args.sample_prompt,
     )
     (sample,) = reference_generate(
         result.model,
         result.tokenizer,
         args.sample_prompt,
         max_new_tokens=args.max_new_tokens,
-        temperature=0.8,
-        top_k=40,
         seed=args.seed,
+        **SAMPLE_SETTINGS,
     )
     metrics = result.metrics
     print(f"\n--- sample ---\n{args.sample_prompt}{sample}\n--------------")
@@ -219,7 +215,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         {"train": _train, "generate": _generate}[args.command](args)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())  # one line, whatever the library wrote
         print(f"keras-nlg {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT

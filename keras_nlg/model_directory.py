@@ -41,7 +41,6 @@ def save_model_directory(directory, model, tokenizer, config, metrics=None):
     # optimizer and (under a distribution strategy) mirrored variables; the
     # shipped file needs neither.
     inference_model = type(model).from_config(model.get_config())
-    inference_model.build((None, None))
     inference_model.set_weights(model.get_weights())
     inference_model.save(os.path.join(directory, MODEL_FILE))
     save_tokenizer(tokenizer, directory)

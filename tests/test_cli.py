@@ -105,6 +105,7 @@ def write(tmp_path, name, content):
         "empty",
         "non_utf8",
         "short",
+        "out_is_file",
         "preset",
         "arch",
         "non_positive",
@@ -136,6 +137,10 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
         "short": (
             ["train", "--data", write(tmp_path, "s.txt", b"tiny"), "--out", out],
             "fewer than one window",
+        ),
+        "out_is_file": (
+            ["train", "--data", corpus_file, "--out", corpus_file, *TINY_FLAGS],
+            corpus_file,
         ),
         "preset": (["train", "--preset", "huge", "--out", out], "huge"),
         "arch": (["train", "--arch", "gru", "--out", out], "gru"),

@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.validation import check_positive_int
+
 
 def tokenize_documents(texts, tokenizer):
     """Tokenizes each text and joins them with end-of-text between documents.
@@ -41,7 +43,9 @@ def _example_fn(tokens, sequence_length):
     tokens = tf.constant(tokens)
 
     def to_example(start):
-        window = tokens[start : start + sequence_length + 1]
+        # tf.slice with a constant size keeps the static shape (T + 1,).
+        size = tf.constant([sequence_length + 1], start.dtype)
+        window = tf.slice(tokens, tf.reshape(start, [1]), size)
         return window[:-1], window[1:]
 
     return to_example
@@ -74,14 +78,8 @@ def language_model_datasets(
     Returns:
         A `LanguageModelData`.
     """
-    for name, value in (
-        ("sequence_length", sequence_length),
-        ("batch_size", batch_size),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(
-                f"`{name}` must be a positive integer. Received: {name}={value!r}"
-            )
+    check_positive_int("sequence_length", sequence_length)
+    check_positive_int("batch_size", batch_size)
     if not 0.0 <= validation_fraction < 1.0:
         raise ValueError(
             "`validation_fraction` must be in [0, 1). "

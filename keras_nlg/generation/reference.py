@@ -17,11 +17,17 @@ _FORWARD_FUNCTIONS = weakref.WeakKeyDictionary()
 
 def _forward(model):
     if model not in _FORWARD_FUNCTIONS:
+        # A weak reference: the cached function must not keep its key alive.
+        model_ref = weakref.ref(model)
         _FORWARD_FUNCTIONS[model] = tf.function(
-            lambda token_ids: model(token_ids, training=False),
+            lambda token_ids: model_ref()(token_ids, training=False),
             input_signature=[tf.TensorSpec([1, None], tf.int32)],
         )
     return _FORWARD_FUNCTIONS[model]
+
+
+# How the training samples (TensorBoard, `keras-nlg train`) are drawn.
+SAMPLE_SETTINGS = {"temperature": 0.8, "top_k": 40}
 
 
 def _check_prompts(prompts):

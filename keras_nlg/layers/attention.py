@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_nlg.validation import check_positive_int, check_rate
+
 # Added to masked logits. Finite (not -inf) so that a fully masked row gives a
 # uniform distribution instead of NaN; scores are always float32 here.
 _MASKED_LOGIT = -1e9
@@ -133,20 +135,10 @@ class MultiHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
-        if value_dim is not None and (not isinstance(value_dim, int) or value_dim <= 0):
-            raise ValueError(
-                "`value_dim` must be a positive integer or None. "
-                f"Received: value_dim={value_dim!r}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("key_dim", key_dim)
+        check_positive_int("value_dim", value_dim, allow_none=True)
+        check_rate("dropout", dropout)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim or key_dim

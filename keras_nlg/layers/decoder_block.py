@@ -3,6 +3,7 @@
 import keras
 
 from keras_nlg.layers.attention import MultiHeadAttention
+from keras_nlg.validation import check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -59,18 +60,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("num_heads", num_heads),
-            ("intermediate_dim", intermediate_dim),
-        ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("intermediate_dim", intermediate_dim)
+        check_rate("dropout", dropout)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_nlg.validation import check_positive_int
+
 POSITION_EMBEDDINGS = ("learned", "sinusoidal")
 
 
@@ -59,15 +61,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("max_length", max_length),
-            ("embedding_dim", embedding_dim),
-        ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("max_length", max_length)
+        check_positive_int("embedding_dim", embedding_dim)
         if position_embedding not in POSITION_EMBEDDINGS:
             raise ValueError(
                 f"`position_embedding` must be one of {POSITION_EMBEDDINGS}. "

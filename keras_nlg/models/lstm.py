@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_nlg.validation import check_positive_int, check_rate
+
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
 class LSTMLanguageModel(keras.Model):
@@ -20,8 +22,9 @@ class LSTMLanguageModel(keras.Model):
         embedding_dim: token embedding size.
         units: LSTM units per layer.
         num_layers: stacked LSTM layers.
-        dropout: dropout between layers (outside the cells, so the fused
-            cuDNN kernel stays usable).
+        dropout: dropout on the embeddings, between layers and before the
+            output projection (outside the cells, so the fused cuDNN kernel
+            stays usable).
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -50,20 +53,11 @@ class LSTMLanguageModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("embedding_dim", embedding_dim),
-            ("units", units),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("units", units)
+        check_positive_int("num_layers", num_layers)
+        check_rate("dropout", dropout)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
+from keras_nlg.validation import check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -69,11 +70,10 @@ class TransformerLanguageModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_layers", num_layers), ("hidden_dim", hidden_dim)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
+        check_positive_int("num_layers", num_layers)
+        check_positive_int("hidden_dim", hidden_dim)
+        check_positive_int("intermediate_dim", intermediate_dim)
+        check_rate("dropout", dropout)
         if not isinstance(num_heads, int) or num_heads <= 0 or hidden_dim % num_heads:
             raise ValueError(
                 "`num_heads` must be a positive integer that divides hidden_dim="
@@ -171,7 +171,21 @@ class TransformerLanguageModel(keras.Model):
         # Losses, sampling and beam scores want float32 even under mixed precision.
         return ops.cast(logits, "float32")
 
+    def _check_length(self, length, start=0):
+        """Fails loudly where XLA would clamp a slice and silently reuse slots."""
+        if (
+            isinstance(length, int)
+            and isinstance(start, int)
+            and (start + length > self.max_length)
+        ):
+            raise ValueError(
+                f"Positions {start}..{start + length - 1} do not fit the context of "
+                f"max_length={self.max_length}. Received: length={length}, "
+                f"cache_index={start}"
+            )
+
     def call(self, token_ids, training=None):
+        self._check_length(token_ids.shape[-1])
         x = self.embedding(token_ids)  # (B, T, D)
         x = self.embedding_dropout(x, training=training)
         for block in self.blocks:
@@ -203,7 +217,13 @@ class TransformerLanguageModel(keras.Model):
         Returns:
             `(logits, cache)`: float32 logits `(batch, length, vocab)` and the
             cache with these positions written.
+
+        Raises:
+            ValueError: if `cache_index` is a Python int and the positions run
+                past `max_length`. A tensor index is not checked here (XLA
+                would clamp it); the caller bounds its loop.
         """
+        self._check_length(token_ids.shape[-1], cache_index)
         x = self.embedding(token_ids, start_index=cache_index)
         layer_caches = []
         for i, block in enumerate(self.blocks):

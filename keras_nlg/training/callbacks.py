@@ -7,7 +7,7 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_nlg.generation import reference_generate
+from keras_nlg.generation import SAMPLE_SETTINGS, reference_generate
 
 
 class LanguageModelStats(keras.callbacks.Callback):
@@ -80,14 +80,14 @@ class TextSampleLogger(keras.callbacks.Callback):
             self.tokenizer,
             self.prompt,
             max_new_tokens=self.max_new_tokens,
-            temperature=0.8,
-            top_k=40,
             seed=self.seed,
+            **SAMPLE_SETTINGS,
         )
         # Markdown: a code block keeps line breaks and spacing of the sample.
         text = f"```\n{self.prompt}{continuation}\n```"
         with self._writer.as_default():
-            tf.summary.text("generated_sample", text, step=epoch + 1)
+            # 0-based like the epoch scalars Keras' TensorBoard callback writes.
+            tf.summary.text("generated_sample", text, step=epoch)
         self._writer.flush()
 
     def on_train_end(self, logs=None):

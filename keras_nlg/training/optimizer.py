@@ -7,7 +7,7 @@ def warmup_cosine_schedule(
     peak_learning_rate, total_steps, warmup_steps, final_fraction=0.1
 ):
     """Linear warm-up from 0 to the peak, then cosine decay to a fraction of it."""
-    if total_steps <= warmup_steps:
+    if warmup_steps < 0 or total_steps <= warmup_steps:
         raise ValueError(
             f"`total_steps` must exceed warmup_steps={warmup_steps}. "
             f"Received: total_steps={total_steps}"

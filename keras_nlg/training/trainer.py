@@ -17,6 +17,7 @@ from keras_nlg.models import build_model
 from keras_nlg.tokenizers import ByteTokenizer
 from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
 from keras_nlg.training.optimizer import language_model_optimizer
+from keras_nlg.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +39,6 @@ class TrainResult:
     @property
     def log_dir(self):
         return os.path.join(self.out_dir, "logs")
-
-
-def _positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
 
 
 def _epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
@@ -96,7 +88,7 @@ def train(
             holds a backup of an interrupted run with the same settings,
             training resumes from it.
         arch: `"transformer"` or `"lstm"`.
-        data_paths: UTF-8 text files; default the bundled Tiny Shakespeare.
+        data_paths: UTF-8 text file(s); default the bundled Tiny Shakespeare.
         preset: model size from `keras_nlg.models.PRESETS`.
         steps: optimizer steps to train (default 1000 when neither `steps`
             nor `epochs` is given).
@@ -109,7 +101,9 @@ def train(
         weight_decay: AdamW decoupled weight decay.
         validation_fraction: held-out tail of the corpus.
         validation_steps: cap on validation batches per epoch (default all).
-        steps_per_epoch: with `steps`, steps between validations/logs/backups.
+        steps_per_epoch: with `steps`, the most steps between validations,
+            logs and backups; `steps` is split into equal epochs, so it may be
+            rounded up by a few steps (recorded as `total_steps`).
         seed: seed of weights, data order and samples.
         sample_prompt: prompt of the TensorBoard text sample.
         strategy: a `tf.distribute.Strategy` (default: the current one).
@@ -120,18 +114,24 @@ def train(
     Returns:
         A `TrainResult`.
     """
-    _positive_int("steps", steps, allow_none=True)
-    _positive_int("epochs", epochs, allow_none=True)
-    _positive_int("batch_size", batch_size)
-    _positive_int("sequence_length", sequence_length, allow_none=True)
-    _positive_int("steps_per_epoch", steps_per_epoch)
-    _positive_int("validation_steps", validation_steps, allow_none=True)
+    check_positive_int("steps", steps, allow_none=True)
+    check_positive_int("epochs", epochs, allow_none=True)
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("sequence_length", sequence_length, allow_none=True)
+    check_positive_int("steps_per_epoch", steps_per_epoch)
+    check_positive_int("validation_steps", validation_steps, allow_none=True)
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(
             f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
         )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
     if steps is None and epochs is None:
         steps = 1000
+    if isinstance(data_paths, (str, os.PathLike)):
+        data_paths = [data_paths]
     data_paths = list(data_paths or [datasets.tiny_shakespeare_path()])
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
@@ -161,11 +161,11 @@ def train(
     )
     total_steps = num_epochs * epoch_steps
     if warmup_steps is None:
-        warmup_steps = min(200, max(1, total_steps // 20))
+        # 5% of training, at most 200 steps; none for a one-step run.
+        warmup_steps = min(200, total_steps // 20)
     learning_rate = learning_rate or DEFAULT_LEARNING_RATE[arch]
 
     with strategy.scope():
-        model.build((None, sequence_length))
         model.compile(
             optimizer=language_model_optimizer(
                 learning_rate, total_steps, warmup_steps, weight_decay
@@ -205,10 +205,12 @@ def train(
         verbose=verbose,
     )
     elapsed = time.perf_counter() - start
-    if model.stop_training and any(
-        math.isnan(v) for v in history.history.get("loss", [math.nan])[-1:]
-    ):
-        raise FloatingPointError("Training stopped: the loss became NaN.")
+    # TerminateOnNaN stops on NaN and on inf; don't ship a diverged model.
+    last_loss = history.history.get("loss", [math.nan])[-1]
+    if not math.isfinite(last_loss):
+        raise FloatingPointError(
+            f"Training stopped: the loss became {last_loss}. Try a lower learning_rate."
+        )
 
     last = {key: float(values[-1]) for key, values in history.history.items() if values}
     metrics = {

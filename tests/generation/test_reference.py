@@ -106,3 +106,13 @@ def test_bad_arguments(model, kwargs, match):
     arguments = {"prompts": "a", "max_new_tokens": 3, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         reference_generate(model, ByteTokenizer(), **arguments)
+
+
+def test_forward_pass_is_traced_once_per_model(model):
+    from keras_nlg.generation.reference import _forward
+
+    reference_generate(
+        model, ByteTokenizer(), ["a", "a longer prompt"], max_new_tokens=3
+    )
+    reference_generate(model, ByteTokenizer(), "another", max_new_tokens=2)
+    assert _forward(model).experimental_get_tracing_count() == 1

@@ -37,6 +37,7 @@ def test_is_causal():
     changed = ids.copy()
     changed[0, 7:] = (changed[0, 7:] + 1) % 50
     np.testing.assert_allclose(model(ids)[:, :7], model(changed)[:, :7], atol=1e-6)
+    assert not np.allclose(model(ids)[:, 7:], model(changed)[:, 7:])
 
 
 @pytest.mark.parametrize("tie_embeddings", [True, False])
@@ -104,7 +105,6 @@ def test_save_and_reload_keras_file(tmp_path):
 
 def test_gpt2_124m_preset_has_gpt2_parameter_count():
     model = build_model("transformer", "gpt2_124m", vocabulary_size=50257)
-    model.build()
     assert model.count_params() == 124_439_808
 
 
@@ -149,12 +149,12 @@ def test_expresses_gpt2_exactly_against_keras_hub():
         max_sequence_length=16,
         dropout=0.0,
     )
-    for weight in backbone.weights:  # break symmetry: LayerNorm starts at 1/0
-        weight.assign(
-            np.random.default_rng(len(weight.path)).normal(0, 0.3, weight.shape)
-        )
+    # Distinct random values for every tensor (LayerNorms start at 1 and 0),
+    # so a swapped query/value or block order cannot go unnoticed.
+    rng = np.random.default_rng(0)
+    for weight in backbone.weights:
+        weight.assign(rng.normal(0, 0.3, weight.shape))
     model = TransformerLanguageModel(**TINY)
-    model.build()
     copy_keras_hub_gpt2_weights(backbone, model)
     ids = random_ids((2, 10))
     hidden = backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)})
@@ -173,3 +173,11 @@ def test_expresses_gpt2_exactly_against_keras_hub():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TransformerLanguageModel(**{**TINY, **kwargs})
+
+
+def test_positions_past_the_context_are_an_error():
+    model = TransformerLanguageModel(**TINY)
+    with pytest.raises(ValueError, match="max_length=16"):
+        model(random_ids((1, 17)))
+    with pytest.raises(ValueError, match="cache_index=15"):
+        model.call_with_cache(random_ids((1, 2)), model.empty_cache(1), 15)

@@ -11,8 +11,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import keras_nlg
-from keras_nlg.models import build_model
-from keras_nlg.training import language_model_optimizer, train, warmup_cosine_schedule
+from keras_nlg.training import train
 from tests.conftest import TINY_TRAIN
 
 
@@ -112,27 +111,6 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, corpus_file):
     assert not os.path.exists(os.path.join(out, "checkpoints", "backup"))
 
 
-def test_warmup_then_cosine_schedule():
-    schedule = warmup_cosine_schedule(1e-3, total_steps=110, warmup_steps=10)
-    assert float(schedule(0)) == pytest.approx(0.0)
-    assert float(schedule(5)) == pytest.approx(5e-4)
-    assert float(schedule(10)) == pytest.approx(1e-3)
-    assert float(schedule(60)) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5), rel=1e-4)
-    assert float(schedule(110)) == pytest.approx(1e-4, rel=1e-4)
-
-
-def test_optimizer_clips_by_global_norm_and_skips_decay_on_norms_and_biases():
-    optimizer = language_model_optimizer(1e-3, total_steps=100, warmup_steps=10)
-    assert optimizer.global_clipnorm == 1.0 and optimizer.weight_decay == 0.1
-    model = build_model("transformer", "tiny", vocabulary_size=258)
-    optimizer.build(model.trainable_variables)
-    decayed = {
-        v.path for v in model.trainable_variables if optimizer._use_weight_decay(v)
-    }
-    assert any(path.endswith("mlp_in/kernel") for path in decayed)
-    assert not any(path.endswith(("bias", "gamma", "beta")) for path in decayed)
-
-
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -185,3 +163,12 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "OK" in completed.stdout
+
+
+def test_one_step_run_and_a_single_path_string(tmp_path, corpus_file):
+    result = train(
+        str(tmp_path / "one"), data_paths=corpus_file, **dict(TINY_TRAIN, steps=1)
+    )
+    assert result.config["training"]["total_steps"] == 1
+    assert result.config["training"]["warmup_steps"] == 0
+    assert result.config["training"]["data_paths"] == [corpus_file]

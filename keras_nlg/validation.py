@@ -1,0 +1,21 @@
+"""Argument checks shared by layers, models and functions.
+
+A leaf module (it imports nothing of ours) so that even `keras_nlg.layers`
+may use it.
+"""
+
+
+def check_positive_int(name, value, allow_none=False):
+    """Raises `ValueError` naming `name` unless `value` is an int > 0."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+
+
+def check_rate(name, value):
+    """Raises `ValueError` naming `name` unless `0 <= value < 1`."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
