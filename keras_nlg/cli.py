@@ -19,47 +19,26 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, got {text!r}"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(convert, description, accept):
+    """An argparse `type` that converts, then checks a bound."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        # `not accept(...)` also rejects NaN, for which every comparison fails.
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer ≥ 0, got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number ≥ 0, got {text!r}"
-        ) from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+_positive_int = _number(int, "a positive integer", lambda value: value > 0)
+_non_negative_int = _number(int, "an integer ≥ 0", lambda value: value >= 0)
+_positive_float = _number(float, "a number > 0", lambda value: value > 0)
+_non_negative_float = _number(float, "a number ≥ 0", lambda value: value >= 0)
 
 
 def build_parser():
@@ -126,7 +105,7 @@ def build_parser():
 
 
 def _train(args):
-    from keras_nlg.generation import SAMPLE_SETTINGS, reference_generate
+    from keras_nlg.generation import sample_continuation
     from keras_nlg.training import train
 
     result = train(
@@ -144,13 +123,12 @@ def _train(args):
         seed=args.seed,
         sample_prompt=args.sample_prompt,
     )
-    (sample,) = reference_generate(
+    sample = sample_continuation(
         result.model,
         result.tokenizer,
         args.sample_prompt,
-        max_new_tokens=args.max_new_tokens,
-        seed=args.seed,
-        **SAMPLE_SETTINGS,
+        args.max_new_tokens,
+        args.seed,
     )
     metrics = result.metrics
     print(f"\n--- sample ---\n{args.sample_prompt}{sample}\n--------------")
@@ -209,7 +187,7 @@ def _import_tensorflow_quietly():
         os.close(devnull)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _import_tensorflow_quietly()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -34,7 +34,9 @@ def _write_json(path, value):
         f.write("\n")
 
 
-def save_model_directory(directory, model, tokenizer, config, metrics=None):
+def save_model_directory(
+    directory: str, model, tokenizer, config: dict, metrics: dict | None = None
+) -> None:
     """Writes the model (without optimizer state), tokenizer, config and metrics."""
     os.makedirs(directory, exist_ok=True)
     # A fresh copy of the weights: the trained instance carries the compiled
@@ -49,7 +51,7 @@ def save_model_directory(directory, model, tokenizer, config, metrics=None):
         _write_json(os.path.join(directory, METRICS_FILE), metrics)
 
 
-def load(directory):
+def load(directory: str | os.PathLike) -> LoadedModel:
     """Loads a model directory written by `keras-nlg train`.
 
     Returns:

@@ -5,7 +5,7 @@ may use it.
 """
 
 
-def check_positive_int(name, value, allow_none=False):
+def check_positive_int(name: str, value, allow_none: bool = False) -> None:
     """Raises `ValueError` naming `name` unless `value` is an int > 0."""
     if value is None and allow_none:
         return
@@ -15,7 +15,7 @@ def check_positive_int(name, value, allow_none=False):
         )
 
 
-def check_rate(name, value):
+def check_rate(name: str, value) -> None:
     """Raises `ValueError` naming `name` unless `0 <= value < 1`."""
     if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")

@@ -3,7 +3,7 @@
 import os
 
 
-def read_text_files(paths):
+def read_text_files(paths: str | os.PathLike | list) -> list[str]:
     """Returns the UTF-8 text of each file in `paths`, in order.
 
     Raises `ValueError` naming the file when it is missing, not a file,

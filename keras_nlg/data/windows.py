@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras_nlg.validation import check_positive_int
 
 
-def tokenize_documents(texts, tokenizer):
+def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:
     """Tokenizes each text and joins them with end-of-text between documents.
 
     Returns an int32 NumPy array of the whole corpus.
@@ -53,11 +53,11 @@ def _example_fn(tokens, sequence_length):
 
 def language_model_datasets(
     token_ids,
-    sequence_length,
-    batch_size,
-    validation_fraction=0.1,
-    seed=0,
-):
+    sequence_length: int,
+    batch_size: int,
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+) -> LanguageModelData:
     """Builds `(x, y)` datasets of `sequence_length` tokens from one stream.
 
     The stream is split by position: the first `1 - validation_fraction` of

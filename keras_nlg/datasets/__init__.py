@@ -5,12 +5,12 @@ import os
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def tiny_shakespeare_path():
+def tiny_shakespeare_path() -> str:
     """Path of the bundled Tiny Shakespeare text (1,115,394 bytes, ASCII)."""
     return os.path.join(_HERE, "tinyshakespeare", "input.txt")
 
 
-def tiny_shakespeare():
+def tiny_shakespeare() -> str:
     """Returns Tiny Shakespeare as one `str`.
 
     Karpathy's char-rnn corpus: 40,000 lines of Shakespeare's plays (public

@@ -1,5 +1,5 @@
 """Text generation. `reference_generate` is the uncached, obviously-right loop."""
 
-from keras_nlg.generation.reference import SAMPLE_SETTINGS, reference_generate
+from keras_nlg.generation.reference import reference_generate, sample_continuation
 
-__all__ = ["SAMPLE_SETTINGS", "reference_generate"]
+__all__ = ["reference_generate", "sample_continuation"]

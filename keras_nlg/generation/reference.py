@@ -26,10 +26,6 @@ def _forward(model):
     return _FORWARD_FUNCTIONS[model]
 
 
-# How the training samples (TensorBoard, `keras-nlg train`) are drawn.
-SAMPLE_SETTINGS = {"temperature": 0.8, "top_k": 40}
-
-
 def _check_prompts(prompts):
     single = isinstance(prompts, str)
     prompts = [prompts] if single else prompts
@@ -79,13 +75,13 @@ def next_token(logits, temperature, top_k, rng):
 def reference_generate(
     model,
     tokenizer,
-    prompts,
-    max_new_tokens=64,
-    temperature=0.0,
-    top_k=0,
-    seed=None,
-    return_token_ids=False,
-):
+    prompts: str | list[str],
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    seed: int | None = None,
+    return_token_ids: bool = False,
+) -> list[str] | tuple[list[str], list[list[int]]]:
     """Continues each prompt by recomputing the full context every step.
 
     Greedy when `temperature == 0`; otherwise samples from
@@ -134,3 +130,23 @@ def reference_generate(
             tokenizer.detokenize(np.asarray(generated, np.int32)).numpy().decode()
         )
     return (texts, all_ids) if return_token_ids else texts
+
+
+def sample_continuation(
+    model, tokenizer, prompt: str, max_new_tokens: int, seed=None
+) -> str:
+    """One sampled continuation (temperature 0.8, top-k 40), as training shows them.
+
+    The TensorBoard sample of every epoch and the sample `keras-nlg train`
+    prints are drawn the same way, so they compare.
+    """
+    (continuation,) = reference_generate(
+        model,
+        tokenizer,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=0.8,
+        top_k=40,
+        seed=seed,
+    )
+    return continuation

@@ -35,7 +35,7 @@ PRESETS = {
 }
 
 
-def preset_names(arch):
+def preset_names(arch: str) -> list[str]:
     """Names of the presets of one architecture."""
     if arch not in PRESETS:
         raise ValueError(
@@ -45,7 +45,9 @@ def preset_names(arch):
     return sorted(PRESETS[arch])
 
 
-def build_model(arch, preset, vocabulary_size, **overrides):
+def build_model(
+    arch: str, preset: str, vocabulary_size: int, **overrides
+) -> LSTMLanguageModel | TransformerLanguageModel:
     """Builds an un-trained model of a named size.
 
     Args:

@@ -9,14 +9,14 @@ TOKENIZER_FILE = "tokenizer.json"
 TOKENIZERS = {"ByteTokenizer": ByteTokenizer}
 
 
-def save_tokenizer(tokenizer, directory):
+def save_tokenizer(tokenizer, directory: str) -> None:
     """Writes `tokenizer.json` (class and config) into `directory`."""
     spec = {"class_name": type(tokenizer).__name__, "config": tokenizer.get_config()}
     with open(os.path.join(directory, TOKENIZER_FILE), "w") as f:
         json.dump(spec, f, indent=2)
 
 
-def load_tokenizer(directory):
+def load_tokenizer(directory: str):
     """Reads the tokenizer that `save_tokenizer` wrote into `directory`."""
     path = os.path.join(directory, TOKENIZER_FILE)
     with open(path) as f:

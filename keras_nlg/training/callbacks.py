@@ -7,7 +7,7 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_nlg.generation import SAMPLE_SETTINGS, reference_generate
+from keras_nlg.generation import sample_continuation
 
 
 class LanguageModelStats(keras.callbacks.Callback):
@@ -75,13 +75,8 @@ class TextSampleLogger(keras.callbacks.Callback):
         self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
-        (continuation,) = reference_generate(
-            self.model,
-            self.tokenizer,
-            self.prompt,
-            max_new_tokens=self.max_new_tokens,
-            seed=self.seed,
-            **SAMPLE_SETTINGS,
+        continuation = sample_continuation(
+            self.model, self.tokenizer, self.prompt, self.max_new_tokens, self.seed
         )
         # Markdown: a code block keeps line breaks and spacing of the sample.
         text = f"```\n{self.prompt}{continuation}\n```"

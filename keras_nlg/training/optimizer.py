@@ -4,8 +4,11 @@ import keras
 
 
 def warmup_cosine_schedule(
-    peak_learning_rate, total_steps, warmup_steps, final_fraction=0.1
-):
+    peak_learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
+    final_fraction: float = 0.1,
+) -> keras.optimizers.schedules.CosineDecay:
     """Linear warm-up from 0 to the peak, then cosine decay to a fraction of it."""
     if warmup_steps < 0 or total_steps <= warmup_steps:
         raise ValueError(
@@ -22,12 +25,12 @@ def warmup_cosine_schedule(
 
 
 def language_model_optimizer(
-    peak_learning_rate,
-    total_steps,
-    warmup_steps,
-    weight_decay=0.1,
-    global_clipnorm=1.0,
-):
+    peak_learning_rate: float,
+    total_steps: int,
+    warmup_steps: int,
+    weight_decay: float = 0.1,
+    global_clipnorm: float = 1.0,
+) -> keras.optimizers.AdamW:
     """The GPT recipe: AdamW (β₂ = 0.95), no decay on biases and LayerNorm."""
     optimizer = keras.optimizers.AdamW(
         learning_rate=warmup_cosine_schedule(

@@ -60,27 +60,27 @@ def _epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
 
 
 def train(
-    out_dir,
-    arch="transformer",
+    out_dir: str,
+    arch: str = "transformer",
     data_paths=None,
-    preset="small",
-    steps=None,
-    epochs=None,
-    batch_size=32,
-    sequence_length=None,
-    learning_rate=None,
-    warmup_steps=None,
-    weight_decay=0.1,
-    validation_fraction=0.1,
-    validation_steps=None,
-    steps_per_epoch=200,
-    seed=0,
-    sample_prompt="\n",
+    preset: str = "small",
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int = 32,
+    sequence_length: int | None = None,
+    learning_rate: float | None = None,
+    warmup_steps: int | None = None,
+    weight_decay: float = 0.1,
+    validation_fraction: float = 0.1,
+    validation_steps: int | None = None,
+    steps_per_epoch: int = 200,
+    seed: int = 0,
+    sample_prompt: str = "\n",
     strategy=None,
     verbose="auto",
-    model_overrides=None,
-    callbacks=None,
-):
+    model_overrides: dict | None = None,
+    callbacks: list | None = None,
+) -> TrainResult:
     """Trains a language model on text files and writes a model directory.
 
     Args:
