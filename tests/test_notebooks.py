@@ -20,7 +20,6 @@ def test_notebooks_exist():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("KERAS_NLG_NOTEBOOK_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
