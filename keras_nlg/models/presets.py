@@ -45,6 +45,16 @@ def preset_names(arch: str) -> list[str]:
     return sorted(PRESETS[arch])
 
 
+def preset_config(arch: str, preset: str, **overrides) -> dict:
+    """The constructor arguments of a preset (without `vocabulary_size`)."""
+    if preset not in preset_names(arch):
+        raise ValueError(
+            f"Unknown `preset` for arch={arch!r}. Expected one of "
+            f"{preset_names(arch)}. Received: preset={preset!r}"
+        )
+    return {**PRESETS[arch][preset], **overrides}
+
+
 def build_model(
     arch: str, preset: str, vocabulary_size: int, **overrides
 ) -> LSTMLanguageModel | TransformerLanguageModel:
@@ -56,10 +66,5 @@ def build_model(
         vocabulary_size: the tokenizer's vocabulary size.
         **overrides: constructor arguments that replace the preset's.
     """
-    if preset not in preset_names(arch):
-        raise ValueError(
-            f"Unknown `preset` for arch={arch!r}. Expected one of "
-            f"{preset_names(arch)}. Received: preset={preset!r}"
-        )
-    config = {**PRESETS[arch][preset], **overrides}
+    config = preset_config(arch, preset, **overrides)
     return ARCHITECTURES[arch](vocabulary_size=vocabulary_size, **config)

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_nlg import datasets
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
 from keras_nlg.model_directory import save_model_directory
-from keras_nlg.models import build_model
+from keras_nlg.models import build_model, preset_config
 from keras_nlg.tokenizers import ByteTokenizer
 from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
 from keras_nlg.training.optimizer import language_model_optimizer
@@ -137,11 +137,8 @@ def train(
     keras.utils.set_random_seed(seed)
 
     tokenizer = ByteTokenizer()
-    with strategy.scope():
-        model = build_model(
-            arch, preset, tokenizer.vocabulary_size, **(model_overrides or {})
-        )
-    max_length = getattr(model, "max_length", None)
+    model_config = preset_config(arch, preset, **(model_overrides or {}))
+    max_length = model_config.get("max_length")  # None: no context limit (LSTM)
     if sequence_length is None:
         sequence_length = min(
             max_length or DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH
@@ -151,6 +148,13 @@ def train(
             f"`sequence_length` must be ≤ the model's max_length={max_length}. "
             f"Received: sequence_length={sequence_length}"
         )
+    if max_length and sequence_length < max_length:
+        # Positions past the training windows would keep untrained (random)
+        # embeddings and generation would fall apart there: the context is
+        # what the model was trained on.
+        model_config["max_length"] = sequence_length
+    with strategy.scope():
+        model = build_model(arch, preset, tokenizer.vocabulary_size, **model_config)
 
     tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
     data = language_model_datasets(

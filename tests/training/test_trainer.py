@@ -172,3 +172,13 @@ def test_one_step_run_and_a_single_path_string(tmp_path, corpus_file):
     assert result.config["training"]["total_steps"] == 1
     assert result.config["training"]["warmup_steps"] == 0
     assert result.config["training"]["data_paths"] == [corpus_file]
+
+
+def test_context_is_the_trained_sequence_length(tmp_path, corpus_file):
+    result = train(
+        str(tmp_path / "ctx"),
+        data_paths=[corpus_file],
+        **dict(TINY_TRAIN, sequence_length=16, steps=1),
+    )
+    assert result.model.max_length == 16
+    assert keras_nlg.load(result.out_dir).model.max_length == 16
