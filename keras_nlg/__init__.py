@@ -21,12 +21,14 @@ _SUBMODULES = (
 )
 _FROM_MODEL_DIRECTORY = ("LoadedModel", "load")
 
-__all__ = [*_SUBMODULES, *_FROM_MODEL_DIRECTORY]
+__all__ = [*_SUBMODULES, *_FROM_MODEL_DIRECTORY, "generate"]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"keras_nlg.{name}")
+    if name == "generate":
+        return importlib.import_module("keras_nlg.generation").generate
     if name in _FROM_MODEL_DIRECTORY:
         return getattr(importlib.import_module("keras_nlg.model_directory"), name)
     raise AttributeError(f"module 'keras_nlg' has no attribute {name!r}")

@@ -4,6 +4,8 @@ Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """
 
 import argparse
+import dataclasses
+import json
 import logging
 import os
 import sys
@@ -100,7 +102,18 @@ def build_parser():
         "--greedy", action="store_true", help="same as --temperature 0"
     )
     generate.add_argument("--top-k", type=_non_negative_int, default=0)
+    generate.add_argument("--top-p", type=_positive_float, default=1.0)
+    generate.add_argument("--repetition-penalty", type=_positive_float, default=1.0)
+    generate.add_argument("--num-return-sequences", type=_positive_int, default=1)
+    generate.add_argument(
+        "--stop", action="append", metavar="TEXT", help="end the text at this string"
+    )
     generate.add_argument("--seed", type=int)
+    generate.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per sequence: prompt, text, token_ids, log_probs",
+    )
     return parser
 
 
@@ -144,21 +157,32 @@ def _train(args):
 
 def _generate(args):
     from keras_nlg import load
-    from keras_nlg.generation import reference_generate
+    from keras_nlg.generation import generate
 
     loaded = load(args.model)
-    temperature = 0.0 if args.greedy else args.temperature
-    texts = reference_generate(
+    do_sample = not args.greedy and args.temperature > 0
+    results = generate(
         loaded.model,
         loaded.tokenizer,
         args.prompt,
         max_new_tokens=args.max_new_tokens,
-        temperature=temperature,
+        do_sample=do_sample,
+        temperature=args.temperature if do_sample else 1.0,
         top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        num_return_sequences=args.num_return_sequences,
+        stop=args.stop,
         seed=args.seed,
+        return_details=True,
     )
-    for prompt, text in zip(args.prompt, texts, strict=True):
-        print(prompt + text)
+    prompts = [p for p in args.prompt for _ in range(args.num_return_sequences)]
+    for prompt, result in zip(prompts, results, strict=True):
+        if args.json:
+            record = {"prompt": prompt, **dataclasses.asdict(result)}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(prompt + result.text)
 
 
 def _import_tensorflow_quietly():

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -54,19 +55,25 @@ def test_train_prints_sample_and_paths_then_generate(tmp_path, corpus_file, caps
                     "KING:",
                     "--prompt",
                     "月",
+                    "--max-new-tokens",
+                    "20",  # the tiny model's context is 32
                     *flags,
                 ]
             )
             == 0
         )
         lines = capsys.readouterr().out
-        assert lines.startswith("KING:")
+        assert lines.startswith(("KING:", '{"prompt": "KING:"'))
         return lines
 
-    assert generate("--seed", "7", "--max-new-tokens", "30") == generate(
-        "--seed", "7", "--max-new-tokens", "30"
-    )
+    assert generate("--seed", "7") == generate("--seed", "7")
     assert generate("--greedy") == generate("--temperature", "0")
+    sequences = generate(
+        "--num-return-sequences", "2", "--top-p", "0.9", "--seed", "1", "--json"
+    )
+    records = [json.loads(line) for line in sequences.splitlines()]
+    assert [r["prompt"] for r in records] == ["KING:", "KING:", "月", "月"]
+    assert all(len(r["token_ids"]) == len(r["log_probs"]) for r in records)
 
 
 def test_lstm_arch(tmp_path, corpus_file, capsys):
@@ -106,6 +113,7 @@ def write(tmp_path, name, content):
         "non_utf8",
         "short",
         "out_is_file",
+        "past_context",
         "preset",
         "arch",
         "non_positive",
@@ -113,7 +121,9 @@ def write(tmp_path, name, content):
         "temperature",
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path, corpus_file, trained_model_dir, case
+):
     out = str(tmp_path / "out")
     args, expected = {
         "missing": (
@@ -137,6 +147,18 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
         "short": (
             ["train", "--data", write(tmp_path, "s.txt", b"tiny"), "--out", out],
             "fewer than one window",
+        ),
+        "past_context": (
+            [
+                "generate",
+                "--model",
+                trained_model_dir,
+                "--prompt",
+                "x",
+                "--max-new-tokens",
+                "500",
+            ],
+            "max_new_tokens=500",
         ),
         "out_is_file": (
             ["train", "--data", corpus_file, "--out", corpus_file, *TINY_FLAGS],

@@ -1,5 +1,10 @@
-"""Text generation. `reference_generate` is the uncached, obviously-right loop."""
+"""Text generation.
 
+`generate` runs the compiled, cached loop; `reference_generate` is the
+uncached, obviously-right loop it is tested against.
+"""
+
+from keras_nlg.generation.generate import Generation, generate
 from keras_nlg.generation.reference import reference_generate, sample_continuation
 
-__all__ = ["reference_generate", "sample_continuation"]
+__all__ = ["Generation", "generate", "reference_generate", "sample_continuation"]

@@ -10,17 +10,17 @@ from keras_nlg.validation import check_positive_int
 POSITION_EMBEDDINGS = ("learned", "sinusoidal")
 
 
-def sinusoidal_positions(length, dim, start=0, dtype="float32"):
-    """Sinusoidal position table `(length, dim)` of Vaswani et al. (2017).
+def sinusoidal_positions(positions, dim, dtype="float32"):
+    """Sinusoidal embeddings `(..., dim)` of Vaswani et al. (2017) for `positions`.
 
     Even channels hold sin(pos / 10000^(2i/dim)), odd channels the cosine.
     """
-    positions = ops.cast(ops.arange(length) + start, "float32")[:, None]  # (T, 1)
+    positions = ops.cast(positions, "float32")[..., None]  # (..., 1)
     channel_pairs = ops.cast(ops.arange(dim // 2), "float32")  # (dim/2,)
     inverse_freq = ops.exp(channel_pairs * (-2.0 * math.log(10000.0) / dim))
-    angles = positions * inverse_freq[None, :]  # (T, dim/2)
-    table = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)  # (T, dim/2, 2)
-    return ops.cast(ops.reshape(table, (length, dim)), dtype)
+    angles = positions * inverse_freq  # (..., dim/2)
+    table = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)  # (..., dim/2, 2)
+    return ops.cast(ops.reshape(table, (*ops.shape(angles)[:-1], dim)), dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -40,6 +40,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         token_ids: int tensor `(batch, length)`.
         start_index: absolute position of `token_ids[:, 0]` (an int or a
             scalar tensor), so cached decoding embeds position `cache_index`.
+        positions: optional int tensor `(batch, length)` of each token's
+            position, overriding `start_index` (rows of a left-padded batch
+            start at different positions).
 
     The token table is `token_embeddings` (`(vocabulary_size, embedding_dim)`)
     so a language model can tie its output projection to it.
@@ -94,20 +97,19 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.built = True
 
-    def call(self, token_ids, start_index=0):
-        length = ops.shape(token_ids)[-1]
+    def call(self, token_ids, start_index=0, positions=None):
         tokens = ops.take(self.token_embeddings, ops.cast(token_ids, "int32"), axis=0)
+        if positions is None:
+            length = ops.shape(token_ids)[-1]
+            positions = ops.arange(length) + ops.cast(start_index, "int32")  # (T,)
+        positions = ops.cast(positions, "int32")
         if self.position_embedding == "learned":
-            # A dynamic slice (not strided) so `start_index` may be a tensor under XLA.
-            positions = ops.slice(
-                self.position_embeddings,
-                [ops.cast(start_index, "int32"), 0],
-                [length, self.embedding_dim],
-            )
+            # A gather, so positions may be tensors under XLA.
+            embedded = ops.take(self.position_embeddings, positions, axis=0)
         else:
-            positions = sinusoidal_positions(length, self.embedding_dim, start_index)
+            embedded = sinusoidal_positions(positions, self.embedding_dim)
         return ops.cast(tokens, self.compute_dtype) + ops.cast(
-            positions, self.compute_dtype
+            embedded, self.compute_dtype
         )
 
     def compute_output_shape(self, input_shape):

@@ -14,8 +14,9 @@ class LSTMLanguageModel(keras.Model):
     `TransformerLanguageModel`: `call_with_cache(token_ids, states,
     cache_index)` where `states` is one tensor `(batch, num_layers, 2, units)`
     holding `(h, c)` of every layer (from `empty_cache`). A recurrent state
-    needs no position, so `cache_index` is accepted and ignored; sharing the
-    signature lets one generation loop and one export path serve both models.
+    needs no position: `cache_index` only locates the `padding_mask` columns.
+    Sharing the signature lets one generation loop and one export path serve
+    both models.
 
     Args:
         vocabulary_size: number of token ids.
@@ -95,7 +96,7 @@ class LSTMLanguageModel(keras.Model):
         self.output_projection.build((None, None, self.units))
         self.built = True
 
-    def _run(self, token_ids, states=None, training=None):
+    def _run(self, token_ids, states=None, mask=None, training=None):
         x = self.embedding(token_ids)  # (B, T, E)
         new_states = []
         for i, layer in enumerate(self.recurrent_layers):
@@ -103,7 +104,10 @@ class LSTMLanguageModel(keras.Model):
             initial_state = (
                 None if states is None else [states[:, i, 0], states[:, i, 1]]
             )
-            x, h, c = layer(x, initial_state=initial_state, training=training)
+            # Masked (padding) steps carry the state through unchanged.
+            x, h, c = layer(
+                x, initial_state=initial_state, mask=mask, training=training
+            )
             new_states.append(ops.stack([h, c], axis=1))  # (B, 2, units)
         x = self.dropout_layer(x, training=training)
         logits = ops.cast(self.output_projection(x), "float32")  # (B, T, V)
@@ -118,12 +122,23 @@ class LSTMLanguageModel(keras.Model):
             (batch_size, self.num_layers, 2, self.units), dtype or self.compute_dtype
         )
 
-    def call_with_cache(self, token_ids, cache, cache_index=None):
+    def call_with_cache(self, token_ids, cache, cache_index=None, padding_mask=None):
         """Advances the LSTM over `token_ids` from the states in `cache`.
 
-        Returns `(logits, states)`; `cache_index` is ignored (see class doc).
+        `padding_mask` (boolean `(batch, columns)`, False on left padding) is
+        read at columns `cache_index … cache_index + length - 1`, so padded
+        rows keep their states until their first real token. Returns
+        `(logits, states)`.
         """
-        return self._run(token_ids, states=cache)
+        mask = None
+        if padding_mask is not None:
+            length = token_ids.shape[-1]
+            mask = ops.slice(
+                ops.cast(padding_mask, "bool"),
+                [0, ops.cast(cache_index, "int32")],
+                [ops.shape(token_ids)[0], length],
+            )
+        return self._run(token_ids, states=cache, mask=mask)
 
     def get_config(self):
         config = super().get_config()

@@ -204,30 +204,51 @@ class TransformerLanguageModel(keras.Model):
         )
         return ops.zeros(shape, dtype or self.compute_dtype)
 
-    def call_with_cache(self, token_ids, cache, cache_index):
+    def call_with_cache(self, token_ids, cache, cache_index, padding_mask=None):
         """One decode step: logits for `token_ids` given everything before them.
 
         Args:
-            token_ids: int `(batch, length)`, the tokens at positions
+            token_ids: int `(batch, length)`, the tokens of cache columns
                 `cache_index … cache_index + length - 1` (a whole prompt for
                 prefill, one token per step afterwards).
             cache: from `empty_cache` or a previous step.
             cache_index: int or scalar int tensor.
+            padding_mask: optional boolean `(batch, max_length)`, False on the
+                cache columns that hold a row's left padding (and True on all
+                others, later ones included). Rows of a left-padded batch then
+                get their own positions (column − padding) and never attend
+                to padding, so each row decodes exactly as it would alone.
 
         Returns:
             `(logits, cache)`: float32 logits `(batch, length, vocab)` and the
-            cache with these positions written.
+            cache with these columns written.
 
         Raises:
-            ValueError: if `cache_index` is a Python int and the positions run
+            ValueError: if `cache_index` is a Python int and the columns run
                 past `max_length`. A tensor index is not checked here (XLA
                 would clamp it); the caller bounds its loop.
         """
-        self._check_length(token_ids.shape[-1], cache_index)
-        x = self.embedding(token_ids, start_index=cache_index)
+        length = token_ids.shape[-1]
+        self._check_length(length, cache_index)
+        attention_mask = None
+        if padding_mask is None:
+            x = self.embedding(token_ids, start_index=cache_index)
+        else:
+            padding_mask = ops.cast(padding_mask, "bool")  # (B, S)
+            padding = ops.sum(ops.cast(ops.logical_not(padding_mask), "int32"), axis=-1)
+            columns = ops.arange(length) + ops.cast(cache_index, "int32")  # (T,)
+            # Padding columns themselves get position 0; nothing attends to them.
+            positions = ops.maximum(columns[None, :] - padding[:, None], 0)  # (B, T)
+            x = self.embedding(token_ids, positions=positions)
+            attention_mask = padding_mask[:, None, :]  # (B, 1, S), same for each query
         layer_caches = []
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, cache=cache[:, i], cache_index=cache_index)
+            x, layer_cache = block(
+                x,
+                attention_mask=attention_mask,
+                cache=cache[:, i],
+                cache_index=cache_index,
+            )
             layer_caches.append(layer_cache)
         return self._logits(x), ops.stack(layer_caches, axis=1)
 

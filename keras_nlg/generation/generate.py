@@ -1,0 +1,254 @@
+"""`keras_nlg.generate`: prompts in, continuations out, on the compiled loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_nlg.generation.engine import compiled_decode_loop
+
+logger = logging.getLogger(__name__)
+
+# Prompt lengths and batch sizes are padded up to powers of two (at least
+# these), so a handful of compiled loops serve every call.
+MIN_PROMPT_BUCKET = 8
+MIN_BATCH_BUCKET = 1
+
+
+@dataclasses.dataclass
+class Generation:
+    """One generated continuation with its tokens and their log-probabilities.
+
+    `log_probs[i]` is log p(token_ids[i] | everything before) under the
+    model's own distribution (before temperature, top-k, top-p, penalty).
+    """
+
+    text: str
+    token_ids: list[int]
+    log_probs: list[float]
+
+
+def _bucket(size, minimum):
+    return max(minimum, 1 << max(0, math.ceil(math.log2(max(size, 1)))))
+
+
+def _check_arguments(
+    prompts,
+    vocabulary_size,
+    max_new_tokens,
+    do_sample,
+    temperature,
+    top_k,
+    top_p,
+    repetition_penalty,
+    num_return_sequences,
+    stop,
+):
+    single = isinstance(prompts, str)
+    prompts = [prompts] if single else prompts
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise TypeError(
+            "`prompts` must be a string or a non-empty list of strings. "
+            f"Received: prompts={prompts!r}"
+        )
+    for prompt in prompts:
+        if not isinstance(prompt, str):
+            raise TypeError(
+                f"Every prompt must be a string. Received: prompts={prompts!r}"
+            )
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(
+            "`max_new_tokens` must be a positive integer. "
+            f"Received: max_new_tokens={max_new_tokens!r}"
+        )
+    if do_sample and not temperature > 0:
+        raise ValueError(
+            "`temperature` must be > 0 when sampling (use do_sample=False for "
+            f"greedy). Received: temperature={temperature!r}"
+        )
+    if not isinstance(top_k, int) or not 0 <= top_k <= vocabulary_size:
+        raise ValueError(
+            f"`top_k` must be an integer in [0, {vocabulary_size}] (0 = off). "
+            f"Received: top_k={top_k!r}"
+        )
+    if not 0 < top_p <= 1:
+        raise ValueError(f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}")
+    if not repetition_penalty >= 1:
+        raise ValueError(
+            "`repetition_penalty` must be ≥ 1 (1 = off). "
+            f"Received: repetition_penalty={repetition_penalty!r}"
+        )
+    if not isinstance(num_return_sequences, int) or num_return_sequences < 1:
+        raise ValueError(
+            "`num_return_sequences` must be a positive integer. "
+            f"Received: num_return_sequences={num_return_sequences!r}"
+        )
+    if num_return_sequences > 1 and not do_sample:
+        raise ValueError(
+            "Greedy decoding returns the same sequence every time; use "
+            "do_sample=True for several sequences. "
+            f"Received: num_return_sequences={num_return_sequences}, do_sample=False"
+        )
+    if stop is not None and (
+        isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop)
+    ):
+        raise TypeError(
+            f"`stop` must be a list of non-empty strings. Received: stop={stop!r}"
+        )
+    return list(prompts)
+
+
+def _prompt_tokens(tokenizer, prompt, room, truncate):
+    ids = np.asarray(tokenizer.tokenize(prompt), np.int32).tolist()
+    if not ids:
+        return [tokenizer.end_of_text_id]  # an empty prompt starts a document
+    if room is not None and len(ids) > room:
+        if not truncate:
+            raise ValueError(
+                f"The prompt has {len(ids)} tokens, more than the {room} that fit "
+                "before the new tokens in the context. Shorten it, lower "
+                "max_new_tokens, or pass truncate=True. "
+                f"Received: prompt={prompt[:40]!r}…"
+            )
+        logger.warning(
+            "Prompt of %d tokens left-truncated to the last %d to fit the context.",
+            len(ids),
+            room,
+        )
+        ids = ids[-room:]
+    return ids
+
+
+def _cut_at_stop(text, stop):
+    cuts = [text.find(s) for s in stop or () if s in text]
+    return text[: min(cuts)] if cuts else text
+
+
+def generate(
+    model,
+    tokenizer,
+    prompts: str | list[str],
+    max_new_tokens: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    repetition_penalty: float = 1.0,
+    num_return_sequences: int = 1,
+    stop: list[str] | None = None,
+    seed: int | None = None,
+    return_full_text: bool = False,
+    return_details: bool = False,
+    truncate: bool = True,
+) -> list[str] | list[Generation]:
+    """Continues each prompt with the compiled, cached decode loop.
+
+    Argument names follow Hugging Face `generate()`. Greedy unless
+    `do_sample`; sampling applies the repetition penalty, then temperature,
+    then top-k and top-p (both may be on). Generation of a row ends at the
+    tokenizer's end-of-text token or after `max_new_tokens`; `stop` strings
+    then cut the text at their first occurrence (the stop string itself is
+    not returned).
+
+    Args:
+        model: a `TransformerLanguageModel` or `LSTMLanguageModel`.
+        tokenizer: its tokenizer.
+        prompts: a string or a list of strings (an empty prompt starts from
+            end-of-text).
+        max_new_tokens: tokens to generate at most, per sequence.
+        do_sample: sample instead of taking the argmax.
+        temperature: divides the logits when sampling (> 0).
+        top_k: sample among the k most likely tokens (0 = off).
+        top_p: sample from the smallest set of tokens with this much
+            probability, in (0, 1] (1 = off).
+        repetition_penalty: ≥ 1; CTRL-style penalty on tokens already in the
+            prompt or the output (1 = off).
+        num_return_sequences: sequences per prompt (sampling only).
+        stop: strings that end the text.
+        seed: seed of the sampling; the same seed gives the same text. None
+            draws a fresh one.
+        return_full_text: prepend each prompt to its continuation.
+        return_details: return `Generation` objects (text, token ids,
+            per-token log-probabilities) instead of strings.
+        truncate: left-truncate prompts that don't fit the context (with a
+            logged warning); with False, raise instead.
+
+    Returns:
+        `len(prompts) * num_return_sequences` results, the sequences of each
+        prompt together and in prompt order.
+    """
+    prompts = _check_arguments(
+        prompts,
+        tokenizer.vocabulary_size,
+        max_new_tokens,
+        do_sample,
+        temperature,
+        top_k,
+        top_p,
+        repetition_penalty,
+        num_return_sequences,
+        stop,
+    )
+    max_length = getattr(model, "max_length", None)
+    if max_length is not None and max_new_tokens >= max_length:
+        raise ValueError(
+            f"`max_new_tokens` must leave room for the prompt in the context of "
+            f"max_length={max_length}. Received: max_new_tokens={max_new_tokens}"
+        )
+    room = None if max_length is None else max_length - max_new_tokens
+    prompt_ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
+    rows = [ids for ids in prompt_ids for _ in range(num_return_sequences)]
+
+    # Static shapes from buckets: (batch, prompt length, cache length).
+    batch = _bucket(len(rows), MIN_BATCH_BUCKET)
+    longest = max(len(ids) for ids in rows)
+    prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
+    if room is not None and prompt_length > room:
+        prompt_length = longest  # a rare shape: exact, rather than no room
+    total_length = max_length or prompt_length + _bucket(max_new_tokens, 64)
+    padded = np.full((batch, prompt_length), tokenizer.padding_id, np.int32)
+    padding_mask = np.ones((batch, total_length), bool)
+    for row, ids in enumerate(rows):
+        padded[row, prompt_length - len(ids) :] = ids
+        padding_mask[row, : prompt_length - len(ids)] = False
+    for row in range(len(rows), batch):  # filler rows, discarded below
+        padded[row, -1] = tokenizer.end_of_text_id
+        padding_mask[row, : prompt_length - 1] = False
+
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31 - 1))
+    loop = compiled_decode_loop(model, bool(do_sample))
+    tokens, log_probs = loop(
+        tf.constant(padded),
+        tf.constant(padding_mask),
+        tf.constant(max_new_tokens),
+        tf.constant(float(temperature)),
+        tf.constant(top_k),
+        tf.constant(float(top_p)),
+        tf.constant(float(repetition_penalty)),
+        tf.constant([seed % (2**31 - 1), 0], tf.int32),
+        tokenizer.end_of_text_id,
+        tokenizer.padding_id,
+    )
+    tokens, log_probs = np.asarray(tokens), np.asarray(log_probs)
+
+    results = []
+    for row, prompt_index in enumerate(
+        i for i in range(len(prompts)) for _ in range(num_return_sequences)
+    ):
+        ids = tokens[row, :max_new_tokens].tolist()
+        if tokenizer.end_of_text_id in ids:
+            ids = ids[: ids.index(tokenizer.end_of_text_id)]
+        text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
+        text = _cut_at_stop(text, stop)
+        if return_full_text:
+            text = prompts[prompt_index] + text
+        if return_details:
+            results.append(Generation(text, ids, log_probs[row, : len(ids)].tolist()))
+        else:
+            results.append(text)
+    return results
