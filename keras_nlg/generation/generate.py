@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.generation.engine import compiled_decode_loop
+from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ def _bucket(size, minimum):
 
 
 def _check_arguments(
-    prompts,
     vocabulary_size,
     max_new_tokens,
     do_sample,
@@ -48,33 +48,13 @@ def _check_arguments(
     num_return_sequences,
     stop,
 ):
-    single = isinstance(prompts, str)
-    prompts = [prompts] if single else prompts
-    if not isinstance(prompts, (list, tuple)) or not prompts:
-        raise TypeError(
-            "`prompts` must be a string or a non-empty list of strings. "
-            f"Received: prompts={prompts!r}"
-        )
-    for prompt in prompts:
-        if not isinstance(prompt, str):
-            raise TypeError(
-                f"Every prompt must be a string. Received: prompts={prompts!r}"
-            )
-    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
-        raise ValueError(
-            "`max_new_tokens` must be a positive integer. "
-            f"Received: max_new_tokens={max_new_tokens!r}"
-        )
+    check_positive_int("max_new_tokens", max_new_tokens)
     if do_sample and not temperature > 0:
         raise ValueError(
             "`temperature` must be > 0 when sampling (use do_sample=False for "
             f"greedy). Received: temperature={temperature!r}"
         )
-    if not isinstance(top_k, int) or not 0 <= top_k <= vocabulary_size:
-        raise ValueError(
-            f"`top_k` must be an integer in [0, {vocabulary_size}] (0 = off). "
-            f"Received: top_k={top_k!r}"
-        )
+    check_int_range("top_k", top_k, 0, vocabulary_size, " (0 = off)")
     if not 0 < top_p <= 1:
         raise ValueError(f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}")
     if not repetition_penalty >= 1:
@@ -82,11 +62,7 @@ def _check_arguments(
             "`repetition_penalty` must be ≥ 1 (1 = off). "
             f"Received: repetition_penalty={repetition_penalty!r}"
         )
-    if not isinstance(num_return_sequences, int) or num_return_sequences < 1:
-        raise ValueError(
-            "`num_return_sequences` must be a positive integer. "
-            f"Received: num_return_sequences={num_return_sequences!r}"
-        )
+    check_positive_int("num_return_sequences", num_return_sequences)
     if num_return_sequences > 1 and not do_sample:
         raise ValueError(
             "Greedy decoding returns the same sequence every time; use "
@@ -99,7 +75,6 @@ def _check_arguments(
         raise TypeError(
             f"`stop` must be a list of non-empty strings. Received: stop={stop!r}"
         )
-    return list(prompts)
 
 
 def _prompt_tokens(tokenizer, prompt, room, truncate):
@@ -181,8 +156,8 @@ def generate(
         `len(prompts) * num_return_sequences` results, the sequences of each
         prompt together and in prompt order.
     """
-    prompts = _check_arguments(
-        prompts,
+    prompts = check_prompts(prompts)
+    _check_arguments(
         tokenizer.vocabulary_size,
         max_new_tokens,
         do_sample,

@@ -9,6 +9,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
+
 # One traced forward pass per model. Eager Keras runs an LSTM's recurrence as
 # a Python loop, which made a 200-token LSTM sample take tens of seconds; a
 # graph with a dynamic length is traced once and keeps the full recompute.
@@ -26,36 +28,15 @@ def _forward(model):
     return _FORWARD_FUNCTIONS[model]
 
 
-def _check_prompts(prompts):
-    single = isinstance(prompts, str)
-    prompts = [prompts] if single else prompts
-    if not isinstance(prompts, (list, tuple)) or not all(
-        isinstance(p, str) for p in prompts
-    ):
-        raise TypeError(
-            "`prompts` must be a string or a list of strings. "
-            f"Received: prompts={prompts!r}"
-        )
-    return list(prompts)
-
-
 def check_sampling_arguments(max_new_tokens, temperature, top_k, vocabulary_size):
     """Raises `ValueError` naming the first argument out of range."""
-    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
-        raise ValueError(
-            "`max_new_tokens` must be a positive integer. "
-            f"Received: max_new_tokens={max_new_tokens!r}"
-        )
+    check_positive_int("max_new_tokens", max_new_tokens)
     if not isinstance(temperature, (int, float)) or temperature < 0:
         raise ValueError(
             "`temperature` must be ≥ 0 (0 means greedy). "
             f"Received: temperature={temperature!r}"
         )
-    if not isinstance(top_k, int) or not 0 <= top_k <= vocabulary_size:
-        raise ValueError(
-            f"`top_k` must be an integer in [0, {vocabulary_size}] (0 = no limit). "
-            f"Received: top_k={top_k!r}"
-        )
+    check_int_range("top_k", top_k, 0, vocabulary_size, " (0 = off)")
 
 
 def next_token(logits, temperature, top_k, rng):
@@ -104,7 +85,7 @@ def reference_generate(
         A list of continuations (strings, prompt excluded), or `(texts,
         token_ids)` with `return_token_ids=True`.
     """
-    prompts = _check_prompts(prompts)
+    prompts = check_prompts(prompts)
     check_sampling_arguments(
         max_new_tokens, temperature, top_k, tokenizer.vocabulary_size
     )
