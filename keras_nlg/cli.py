@@ -104,6 +104,8 @@ def build_parser():
     generate.add_argument("--top-k", type=_non_negative_int, default=0)
     generate.add_argument("--top-p", type=_positive_float, default=1.0)
     generate.add_argument("--repetition-penalty", type=_positive_float, default=1.0)
+    generate.add_argument("--num-beams", type=_positive_int, default=1)
+    generate.add_argument("--length-penalty", type=float, default=1.0)
     generate.add_argument("--num-return-sequences", type=_positive_int, default=1)
     generate.add_argument(
         "--stop", action="append", metavar="TEXT", help="end the text at this string"
@@ -160,7 +162,7 @@ def _generate(args):
     from keras_nlg.generation import generate
 
     loaded = load(args.model)
-    do_sample = not args.greedy and args.temperature > 0
+    do_sample = not args.greedy and args.temperature > 0 and args.num_beams == 1
     results = generate(
         loaded.model,
         loaded.tokenizer,
@@ -171,6 +173,8 @@ def _generate(args):
         top_k=args.top_k,
         top_p=args.top_p,
         repetition_penalty=args.repetition_penalty,
+        num_beams=args.num_beams,
+        length_penalty=args.length_penalty,
         num_return_sequences=args.num_return_sequences,
         stop=args.stop,
         seed=args.seed,

@@ -72,6 +72,8 @@ def test_train_prints_sample_and_paths_then_generate(tmp_path, corpus_file, caps
         "--num-return-sequences", "2", "--top-p", "0.9", "--seed", "1", "--json"
     )
     records = [json.loads(line) for line in sequences.splitlines()]
+    beams = generate("--num-beams", "3", "--num-return-sequences", "2", "--json")
+    assert len(beams.splitlines()) == 4
     assert [r["prompt"] for r in records] == ["KING:", "KING:", "月", "月"]
     assert all(len(r["token_ids"]) == len(r["log_probs"]) for r in records)
 

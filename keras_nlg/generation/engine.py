@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_nlg.generation.sampling import apply_repetition_penalty, select_next_token
 
-# One compiled loop per model and sampling mode (greedy vs sampled).
+# Compiled loops per model: greedy, sampled, and one per beam width.
 _LOOPS = weakref.WeakKeyDictionary()
 
 
@@ -116,3 +116,195 @@ def compiled_decode_loop(model, do_sample):
 
         loops[do_sample] = tf.function(decode, jit_compile=True)
     return loops[do_sample]
+
+
+def _beam_decode(
+    model,
+    prompt_ids,
+    padding_mask,
+    max_new_tokens,
+    length_penalty,
+    end_of_text_id,
+    padding_id,
+    num_beams,
+):
+    """Beam search over `num_beams` copies of each prompt.
+
+    `prompt_ids` / `padding_mask` hold each prompt `num_beams` times in a row
+    (`B = prompts × beams`). A hypothesis that emits end-of-text joins its
+    prompt's pool of finished ones, scored by sum of log-probabilities /
+    length^length_penalty (length = generated tokens before end-of-text);
+    the search of a prompt stops when the best alive beam can no longer beat
+    its worst finished one (Hugging Face's `early_stopping=False` rule).
+
+    Returns:
+        `(tokens, log_probs, scores)`: int32 `(P, K, C)`, float32 `(P, K, C)`
+        and float32 `(P, K)` for the `K` best hypotheses of each prompt, best
+        first (`C` = capacity for new tokens).
+    """
+    rows, prompt_length = prompt_ids.shape
+    prompts = rows // num_beams
+    capacity = padding_mask.shape[1] - prompt_length
+    vocabulary_size = model.vocabulary_size
+    neg_inf = tf.constant(-1e9, tf.float32)
+
+    cache = model.empty_cache(rows)
+    logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
+    # Only the first copy of each prompt is alive at the start: otherwise the
+    # K identical beams would fill the beam with the same continuation.
+    beam_scores = tf.tile(
+        tf.concat([[0.0], tf.fill([num_beams - 1], neg_inf)], 0)[None], [prompts, 1]
+    )  # (P, K)
+
+    def normalize(scores, lengths):
+        return scores / tf.pow(
+            tf.maximum(tf.cast(lengths, tf.float32), 1.0), length_penalty
+        )
+
+    def keep_going(step, last_logits, cache, beam_scores, tokens, log_probs, done, *_):
+        return tf.logical_and(
+            step < max_new_tokens, tf.logical_not(tf.reduce_all(done))
+        )
+
+    def body(
+        step,
+        last_logits,
+        cache,
+        beam_scores,
+        tokens,
+        log_probs,
+        done,
+        pool_tokens,
+        pool_log_probs,
+        pool_scores,
+    ):
+        token_log_probs = tf.reshape(
+            tf.nn.log_softmax(last_logits), [prompts, num_beams, vocabulary_size]
+        )
+        candidates = tf.reshape(
+            beam_scores[:, :, None] + token_log_probs, [prompts, -1]
+        )  # (P, K·V)
+        # 2K candidates always hold K that don't end the text.
+        top_scores, top_indices = tf.math.top_k(candidates, k=2 * num_beams)
+        top_beams = top_indices // vocabulary_size  # (P, 2K)
+        top_tokens = top_indices % vocabulary_size
+        ends = tf.equal(top_tokens, end_of_text_id)
+        top_rows = top_beams + tf.range(prompts)[:, None] * num_beams  # global rows
+        top_token_log_probs = tf.gather_nd(
+            tf.reshape(token_log_probs, [rows, vocabulary_size]),
+            tf.stack([top_rows, top_tokens], axis=-1),
+        )  # (P, 2K)
+
+        # Finished: candidates that end here join the pool (tokens so far).
+        ended_scores = tf.where(
+            tf.logical_and(ends, tf.logical_not(done)[:, None]),
+            normalize(top_scores, step),
+            neg_inf,
+        )
+        all_scores = tf.concat([pool_scores, ended_scores], axis=1)  # (P, 3K)
+        all_tokens = tf.concat([pool_tokens, tf.gather(tokens, top_rows)], axis=1)
+        all_log_probs = tf.concat(
+            [pool_log_probs, tf.gather(log_probs, top_rows)], axis=1
+        )
+        pool_scores, best = tf.math.top_k(all_scores, k=num_beams)
+        pool_tokens = tf.gather(all_tokens, best, batch_dims=1)
+        pool_log_probs = tf.gather(all_log_probs, best, batch_dims=1)
+
+        # Alive: the K best candidates that don't end the text.
+        alive_scores, alive = tf.math.top_k(
+            tf.where(ends, neg_inf, top_scores), k=num_beams
+        )
+        source_rows = tf.reshape(tf.gather(top_rows, alive, batch_dims=1), [-1])  # (B,)
+        new_tokens = tf.reshape(tf.gather(top_tokens, alive, batch_dims=1), [-1])
+        new_log_probs = tf.reshape(
+            tf.gather(top_token_log_probs, alive, batch_dims=1), [-1]
+        )
+        tokens = ops.slice_update(
+            tf.gather(tokens, source_rows), [0, step], new_tokens[:, None]
+        )
+        log_probs = ops.slice_update(
+            tf.gather(log_probs, source_rows), [0, step], new_log_probs[:, None]
+        )
+        cache = tf.gather(cache, source_rows)  # each beam continues its source's cache
+        # A prompt is done when its pool is full and no alive beam can beat it.
+        best_alive = normalize(alive_scores[:, 0], step + 1)
+        done = tf.logical_or(
+            done,
+            tf.logical_and(
+                pool_scores[:, -1] > neg_inf, best_alive <= pool_scores[:, -1]
+            ),
+        )
+        logits, cache = model.call_with_cache(
+            new_tokens[:, None], cache, prompt_length + step, padding_mask
+        )
+        return (
+            step + 1,
+            logits[:, -1],
+            cache,
+            alive_scores,
+            tokens,
+            log_probs,
+            done,
+            pool_tokens,
+            pool_log_probs,
+            pool_scores,
+        )
+
+    empty_tokens = tf.fill([rows, capacity], tf.constant(padding_id, tf.int32))
+    (
+        step,
+        _,
+        _,
+        beam_scores,
+        tokens,
+        log_probs,
+        done,
+        pool_tokens,
+        pool_log_probs,
+        pool_scores,
+    ) = tf.while_loop(
+        keep_going,
+        body,
+        (
+            tf.constant(0),
+            logits[:, -1],
+            cache,
+            beam_scores,
+            empty_tokens,
+            tf.zeros([rows, capacity], tf.float32),
+            tf.zeros([prompts], tf.bool),
+            tf.fill([prompts, num_beams, capacity], tf.constant(padding_id, tf.int32)),
+            tf.zeros([prompts, num_beams, capacity], tf.float32),
+            tf.fill([prompts, num_beams], neg_inf),
+        ),
+        maximum_iterations=capacity,
+    )
+    # Beams still alive when the length ran out compete with the finished
+    # pool; those of prompts that were done before are not candidates.
+    alive_scores = tf.where(done[:, None], neg_inf, normalize(beam_scores, step))
+    alive_tokens = tf.reshape(tokens, [prompts, num_beams, capacity])
+    alive_log_probs = tf.reshape(log_probs, [prompts, num_beams, capacity])
+    scores, best = tf.math.top_k(
+        tf.concat([pool_scores, alive_scores], axis=1), k=num_beams
+    )
+    tokens = tf.gather(tf.concat([pool_tokens, alive_tokens], 1), best, batch_dims=1)
+    log_probs = tf.gather(
+        tf.concat([pool_log_probs, alive_log_probs], 1), best, batch_dims=1
+    )
+    return tokens, log_probs, scores
+
+
+def compiled_beam_search(model, num_beams):
+    """The XLA-compiled `_beam_decode` for `model` and beam width."""
+    loops = _LOOPS.setdefault(model, {})
+    key = ("beam", num_beams)
+    if key not in loops:
+        model_ref = weakref.ref(model)
+
+        def search(prompt_ids, padding_mask, *arguments):
+            return _beam_decode(
+                model_ref(), prompt_ids, padding_mask, *arguments, num_beams
+            )
+
+        loops[key] = tf.function(search, jit_compile=True)
+    return loops[key]

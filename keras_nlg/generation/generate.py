@@ -9,7 +9,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.generation.engine import compiled_decode_loop
+from keras_nlg.generation.engine import compiled_beam_search, compiled_decode_loop
 from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,17 @@ def _check_arguments(
     top_k,
     top_p,
     repetition_penalty,
+    num_beams,
     num_return_sequences,
     stop,
 ):
     check_positive_int("max_new_tokens", max_new_tokens)
+    check_positive_int("num_beams", num_beams)
+    if num_beams > 1 and do_sample:
+        raise ValueError(
+            "Beam search is deterministic; sampling within beams is not supported. "
+            f"Received: num_beams={num_beams}, do_sample=True"
+        )
     if do_sample and not temperature > 0:
         raise ValueError(
             "`temperature` must be > 0 when sampling (use do_sample=False for "
@@ -63,7 +70,13 @@ def _check_arguments(
             f"Received: repetition_penalty={repetition_penalty!r}"
         )
     check_positive_int("num_return_sequences", num_return_sequences)
-    if num_return_sequences > 1 and not do_sample:
+    if num_beams > 1 and num_return_sequences > num_beams:
+        raise ValueError(
+            "Beam search returns at most num_beams sequences. "
+            f"Received: num_return_sequences={num_return_sequences}, "
+            f"num_beams={num_beams}"
+        )
+    if num_return_sequences > 1 and not do_sample and num_beams == 1:
         raise ValueError(
             "Greedy decoding returns the same sequence every time; use "
             "do_sample=True for several sequences. "
@@ -113,6 +126,8 @@ def generate(
     top_k: int = 0,
     top_p: float = 1.0,
     repetition_penalty: float = 1.0,
+    num_beams: int = 1,
+    length_penalty: float = 1.0,
     num_return_sequences: int = 1,
     stop: list[str] | None = None,
     seed: int | None = None,
@@ -141,8 +156,12 @@ def generate(
         top_p: sample from the smallest set of tokens with this much
             probability, in (0, 1] (1 = off).
         repetition_penalty: ≥ 1; CTRL-style penalty on tokens already in the
-            prompt or the output (1 = off).
-        num_return_sequences: sequences per prompt (sampling only).
+            prompt or the output (1 = off; not applied in beam search).
+        num_beams: beam width; > 1 runs beam search (deterministic).
+        length_penalty: beam scores are log-probability / length^this; > 0
+            favours longer, < 0 shorter sequences.
+        num_return_sequences: sequences per prompt: samples with
+            `do_sample`, the best beams (≤ `num_beams`) in beam search.
         stop: strings that end the text.
         seed: seed of the sampling; the same seed gives the same text. None
             draws a fresh one.
@@ -165,6 +184,7 @@ def generate(
         top_k,
         top_p,
         repetition_penalty,
+        num_beams,
         num_return_sequences,
         stop,
     )
@@ -176,10 +196,13 @@ def generate(
         )
     room = None if max_length is None else max_length - max_new_tokens
     prompt_ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
-    rows = [ids for ids in prompt_ids for _ in range(num_return_sequences)]
+    # Beam search runs num_beams rows per prompt and returns the best
+    # num_return_sequences of them; sampling runs one row per sequence.
+    copies = num_beams if num_beams > 1 else num_return_sequences
+    rows = [ids for ids in prompt_ids for _ in range(copies)]
 
     # Static shapes from buckets: (batch, prompt length, cache length).
-    batch = _bucket(len(rows), MIN_BATCH_BUCKET)
+    batch = _bucket(len(prompt_ids), MIN_BATCH_BUCKET) * copies
     longest = max(len(ids) for ids in rows)
     prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
     if room is not None and prompt_length > room:
@@ -194,22 +217,37 @@ def generate(
         padded[row, -1] = tokenizer.end_of_text_id
         padding_mask[row, : prompt_length - 1] = False
 
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31 - 1))
-    loop = compiled_decode_loop(model, bool(do_sample))
-    tokens, log_probs = loop(
-        tf.constant(padded),
-        tf.constant(padding_mask),
-        tf.constant(max_new_tokens),
-        tf.constant(float(temperature)),
-        tf.constant(top_k),
-        tf.constant(float(top_p)),
-        tf.constant(float(repetition_penalty)),
-        tf.constant([seed % (2**31 - 1), 0], tf.int32),
-        tokenizer.end_of_text_id,
-        tokenizer.padding_id,
-    )
-    tokens, log_probs = np.asarray(tokens), np.asarray(log_probs)
+    if num_beams > 1:
+        search = compiled_beam_search(model, num_beams)
+        tokens, log_probs, _ = search(
+            tf.constant(padded),
+            tf.constant(padding_mask),
+            tf.constant(max_new_tokens),
+            tf.constant(float(length_penalty)),
+            tokenizer.end_of_text_id,
+            tokenizer.padding_id,
+        )
+        # (prompts, beams, capacity) → the best num_return_sequences, as rows.
+        keep = num_return_sequences
+        tokens = np.asarray(tokens)[:, :keep].reshape(-1, tokens.shape[-1])
+        log_probs = np.asarray(log_probs)[:, :keep].reshape(-1, log_probs.shape[-1])
+    else:
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**31 - 1))
+        loop = compiled_decode_loop(model, bool(do_sample))
+        tokens, log_probs = loop(
+            tf.constant(padded),
+            tf.constant(padding_mask),
+            tf.constant(max_new_tokens),
+            tf.constant(float(temperature)),
+            tf.constant(top_k),
+            tf.constant(float(top_p)),
+            tf.constant(float(repetition_penalty)),
+            tf.constant([seed % (2**31 - 1), 0], tf.int32),
+            tokenizer.end_of_text_id,
+            tokenizer.padding_id,
+        )
+        tokens, log_probs = np.asarray(tokens), np.asarray(log_probs)
 
     results = []
     for row, prompt_index in enumerate(
