@@ -112,6 +112,9 @@ def build_parser():
     )
     generate.add_argument("--seed", type=int)
     generate.add_argument(
+        "--stream", action="store_true", help="print the text as it is generated"
+    )
+    generate.add_argument(
         "--json",
         action="store_true",
         help="one JSON object per sequence: prompt, text, token_ids, log_probs",
@@ -159,26 +162,45 @@ def _train(args):
 
 def _generate(args):
     from keras_nlg import load
-    from keras_nlg.generation import generate
+    from keras_nlg.generation import generate, generate_stream
 
+    if args.stream and (
+        args.json or args.num_beams > 1 or args.num_return_sequences > 1
+    ):
+        raise ValueError(
+            "--stream prints one sequence per prompt as text: it does not combine "
+            "with --json, --num-beams > 1 or --num-return-sequences > 1"
+        )
     loaded = load(args.model)
     do_sample = not args.greedy and args.temperature > 0 and args.num_beams == 1
-    results = generate(
-        loaded.model,
-        loaded.tokenizer,
-        args.prompt,
+    settings = dict(
         max_new_tokens=args.max_new_tokens,
         do_sample=do_sample,
         temperature=args.temperature if do_sample else 1.0,
         top_k=args.top_k,
         top_p=args.top_p,
         repetition_penalty=args.repetition_penalty,
+        stop=args.stop,
+        seed=args.seed,
+    )
+    if args.stream:
+        for prompt in args.prompt:
+            print(prompt, end="", flush=True)
+            for piece in generate_stream(
+                loaded.model, loaded.tokenizer, prompt, **settings
+            ):
+                print(piece, end="", flush=True)
+            print()
+        return
+    results = generate(
+        loaded.model,
+        loaded.tokenizer,
+        args.prompt,
         num_beams=args.num_beams,
         length_penalty=args.length_penalty,
         num_return_sequences=args.num_return_sequences,
-        stop=args.stop,
-        seed=args.seed,
         return_details=True,
+        **settings,
     )
     prompts = [p for p in args.prompt for _ in range(args.num_return_sequences)]
     for prompt, result in zip(prompts, results, strict=True):

@@ -193,3 +193,43 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert "Traceback" not in completed.stderr
     assert expected in lines[0]
     assert not os.path.exists(os.path.join(out, "model.keras"))
+
+
+def test_stream_prints_the_same_text(trained_model_dir, capsys):
+    # Greedy, two prompts: streamed one by one, printed the same.
+    greedy = [
+        "generate",
+        "--model",
+        trained_model_dir,
+        "--prompt",
+        "床前明月",
+        "--prompt",
+        "KING:",
+        "--max-new-tokens",
+        "20",
+        "--greedy",
+    ]
+    assert main(greedy) == 0
+    plain = capsys.readouterr().out
+    assert main([*greedy, "--stream"]) == 0
+    assert capsys.readouterr().out == plain
+    # Sampled draws depend on the batch, so compare one prompt with one prompt.
+    flags = [
+        "generate",
+        "--model",
+        trained_model_dir,
+        "--prompt",
+        "床前明月",
+        "--max-new-tokens",
+        "20",
+        "--top-p",
+        "0.9",
+        "--seed",
+        "5",
+    ]
+    assert main(flags) == 0
+    plain = capsys.readouterr().out
+    assert main([*flags, "--stream"]) == 0
+    assert capsys.readouterr().out == plain
+    assert main([*flags, "--stream", "--json"]) == 2
+    assert "--stream" in capsys.readouterr().err

@@ -4,7 +4,13 @@
 uncached, obviously-right loop it is tested against.
 """
 
-from keras_nlg.generation.generate import Generation, generate
+from keras_nlg.generation.generate import Generation, generate, generate_stream
 from keras_nlg.generation.reference import reference_generate, sample_continuation
 
-__all__ = ["Generation", "generate", "reference_generate", "sample_continuation"]
+__all__ = [
+    "Generation",
+    "generate",
+    "generate_stream",
+    "reference_generate",
+    "sample_continuation",
+]

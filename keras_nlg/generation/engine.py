@@ -1,9 +1,11 @@
-"""The compiled decode loop: prefill once, then one cached step per token.
+"""The compiled decode loops: prefill once, then one cached step per token.
 
-The whole loop is one `tf.function(jit_compile=True)` around a
-`tf.while_loop` over the model's static-shape cache. Every shape depends only
-on the (batch, prompt-length) bucket, and every sampling knob is a tensor, so
-repeated calls in the same bucket never retrace.
+Each loop is a `tf.function(jit_compile=True)` around a `tf.while_loop` over
+the model's static-shape cache. Every shape depends only on the (batch,
+prompt-length) bucket and every knob is a tensor, so repeated calls in the
+same bucket never retrace. Sampling runs as `prefill` then `advance` (up to a
+step given as a tensor): `generate` advances to the end in one call, and
+streaming advances a few tokens per call with the state kept on the device.
 """
 
 import weakref
@@ -13,15 +15,50 @@ from keras import ops
 
 from keras_nlg.generation.sampling import apply_repetition_penalty, select_next_token
 
-# Compiled loops per model: greedy, sampled, and one per beam width.
-_LOOPS = weakref.WeakKeyDictionary()
+# Compiled functions per model: prefill, advance (greedy / sampled), and one
+# beam search per beam width.
+_COMPILED = weakref.WeakKeyDictionary()
 
 
-def _decode(
+def _prefill(model, prompt_ids, padding_mask, padding_id):
+    """Runs the prompts through the model; returns the initial decode state.
+
+    Args:
+        prompt_ids: int32 `(B, P)`, left-padded with `padding_id`.
+        padding_mask: bool `(B, S)`, False on padding columns; `S - P` is the
+            static capacity for new tokens.
+
+    Returns:
+        The state `(step, last_logits, cache, seen, finished, tokens,
+        log_probs)`: `tokens` int32 and `log_probs` float32 `(B, S - P)`
+        buffers, `seen` bool `(B, V)` for the repetition penalty.
+    """
+    batch, prompt_length = prompt_ids.shape
+    capacity = padding_mask.shape[1] - prompt_length
+    cache = model.empty_cache(batch)
+    logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
+    in_prompt = tf.one_hot(
+        prompt_ids, model.vocabulary_size, on_value=True, off_value=False
+    )  # (B, P, V)
+    seen = tf.reduce_any(
+        tf.logical_and(in_prompt, padding_mask[:, :prompt_length, None]), axis=1
+    )
+    return (
+        tf.constant(0),
+        logits[:, -1],
+        cache,
+        seen,
+        tf.zeros([batch], tf.bool),
+        tf.fill([batch, capacity], tf.constant(padding_id, tf.int32)),
+        tf.zeros([batch, capacity], tf.float32),
+    )
+
+
+def _advance(
     model,
-    prompt_ids,
+    state,
     padding_mask,
-    max_new_tokens,
+    until,
     temperature,
     top_k,
     top_p,
@@ -31,49 +68,29 @@ def _decode(
     padding_id,
     do_sample,
 ):
-    """Generates up to `max_new_tokens` after left-padded prompts.
+    """Decodes from `state` until step `until` or until every row has ended.
 
-    Args:
-        prompt_ids: int32 `(B, P)`, left-padded with `padding_id`.
-        padding_mask: bool `(B, S)`, False on padding columns; `S - P` is the
-            static capacity for new tokens.
-        max_new_tokens ... seed: scalar tensors (`seed` is int32 `(2,)`).
-
-    Returns:
-        `(tokens, log_probs)`: int32 `(B, S - P)` (padding after a row's
-        end-of-text) and float32 `(B, S - P)` log-probabilities of each token
-        under the model's unmodified distribution.
+    `until`, the sampling knobs and `seed` (int32 `(2,)`) are tensors. Rows
+    that emitted end-of-text get `padding_id` afterwards. `log_probs` holds
+    each token's log-probability under the model's unmodified distribution.
+    Returns the new state (its `step` is `until`, or past it once all ended).
     """
-    batch, prompt_length = prompt_ids.shape
-    capacity = padding_mask.shape[1] - prompt_length
+    tokens = state[5]
+    prompt_length = padding_mask.shape[1] - tokens.shape[1]
     vocabulary_size = model.vocabulary_size
-
-    cache = model.empty_cache(batch)
-    logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
-    prompt_columns = padding_mask[:, :prompt_length]
-    seen = tf.reduce_any(
-        tf.logical_and(
-            tf.one_hot(prompt_ids, vocabulary_size, on_value=True, off_value=False),
-            prompt_columns[:, :, None],
-        ),
-        axis=1,
-    )  # (B, V): tokens the repetition penalty applies to
+    never = tokens.shape[1] + 1  # a step past the capacity: "all rows ended"
 
     def keep_going(step, *_):
-        return step < max_new_tokens
+        return step < until
 
     def body(step, last_logits, cache, seen, finished, tokens, log_probs):
         scores = apply_repetition_penalty(last_logits, seen, repetition_penalty)
+        step_seed = tf.stack([seed[0], seed[1] + step])
         token = select_next_token(
-            scores,
-            do_sample,
-            temperature,
-            top_k,
-            top_p,
-            tf.stack([seed[0], seed[1] + step]),
-        )  # (B,)
+            scores, do_sample, temperature, top_k, top_p, step_seed
+        )
         log_prob = tf.gather(tf.nn.log_softmax(last_logits), token, batch_dims=1)
-        token = tf.where(finished, padding_id, token)
+        token = tf.where(finished, padding_id, token)  # (B,)
         log_prob = tf.where(finished, 0.0, log_prob)
         tokens = ops.slice_update(tokens, [0, step], token[:, None])
         log_probs = ops.slice_update(log_probs, [0, step], log_prob[:, None])
@@ -84,38 +101,35 @@ def _decode(
         logits, cache = model.call_with_cache(
             token[:, None], cache, prompt_length + step, padding_mask
         )
-        # Stop early once every row has ended: max_new_tokens becomes moot.
-        step = tf.where(tf.reduce_all(finished), max_new_tokens, step + 1)
+        step = tf.where(tf.reduce_all(finished), never, step + 1)
         return step, logits[:, -1], cache, seen, finished, tokens, log_probs
 
-    _, _, _, _, _, tokens, log_probs = tf.while_loop(
-        keep_going,
-        body,
-        (
-            tf.constant(0),
-            logits[:, -1],
-            cache,
-            seen,
-            tf.zeros([batch], tf.bool),
-            tf.fill([batch, capacity], tf.constant(padding_id, tf.int32)),
-            tf.zeros([batch, capacity], tf.float32),
-        ),
-        maximum_iterations=capacity,
-    )
-    return tokens, log_probs
+    return tf.while_loop(keep_going, body, state, maximum_iterations=tokens.shape[1])
 
 
-def compiled_decode_loop(model, do_sample):
-    """The XLA-compiled `_decode` for `model` (traced once per bucket)."""
-    loops = _LOOPS.setdefault(model, {})
-    if do_sample not in loops:
+def _compiled(model, key, function):
+    """`function(model, ...)` compiled with XLA, once per model and key."""
+    functions = _COMPILED.setdefault(model, {})
+    if key not in functions:
         model_ref = weakref.ref(model)  # the cache must not keep the model alive
+        functions[key] = tf.function(
+            lambda *arguments: function(model_ref(), *arguments), jit_compile=True
+        )
+    return functions[key]
 
-        def decode(prompt_ids, padding_mask, *arguments):
-            return _decode(model_ref(), prompt_ids, padding_mask, *arguments, do_sample)
 
-        loops[do_sample] = tf.function(decode, jit_compile=True)
-    return loops[do_sample]
+def compiled_prefill(model):
+    """XLA-compiled `_prefill` for `model`."""
+    return _compiled(model, "prefill", _prefill)
+
+
+def compiled_advance(model, do_sample):
+    """XLA-compiled `_advance` for `model`, greedy or sampled."""
+    return _compiled(
+        model,
+        ("advance", do_sample),
+        lambda model, *arguments: _advance(model, *arguments, do_sample),
+    )
 
 
 def _beam_decode(
@@ -295,16 +309,9 @@ def _beam_decode(
 
 
 def compiled_beam_search(model, num_beams):
-    """The XLA-compiled `_beam_decode` for `model` and beam width."""
-    loops = _LOOPS.setdefault(model, {})
-    key = ("beam", num_beams)
-    if key not in loops:
-        model_ref = weakref.ref(model)
-
-        def search(prompt_ids, padding_mask, *arguments):
-            return _beam_decode(
-                model_ref(), prompt_ids, padding_mask, *arguments, num_beams
-            )
-
-        loops[key] = tf.function(search, jit_compile=True)
-    return loops[key]
+    """XLA-compiled `_beam_decode` for `model` and beam width."""
+    return _compiled(
+        model,
+        ("beam", num_beams),
+        lambda model, *arguments: _beam_decode(model, *arguments, num_beams),
+    )

@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.generation.engine import compiled_beam_search, compiled_decode_loop
+from keras_nlg.generation.engine import (
+    compiled_advance,
+    compiled_beam_search,
+    compiled_prefill,
+)
 from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
 
 logger = logging.getLogger(__name__)
@@ -116,6 +121,70 @@ def _cut_at_stop(text, stop):
     return text[: min(cuts)] if cuts else text
 
 
+def _pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
+    """Tokenizes and left-pads `copies` rows per prompt into bucketed shapes.
+
+    Returns `(prompt_ids (B, P), padding_mask (B, S))` as tensors, with `B`,
+    `P` and `S` rounded up to buckets so that calls share compiled loops.
+    """
+    max_length = getattr(model, "max_length", None)
+    if max_length is not None and max_new_tokens >= max_length:
+        raise ValueError(
+            f"`max_new_tokens` must leave room for the prompt in the context of "
+            f"max_length={max_length}. Received: max_new_tokens={max_new_tokens}"
+        )
+    room = None if max_length is None else max_length - max_new_tokens
+    prompt_ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
+    rows = [ids for ids in prompt_ids for _ in range(copies)]
+    batch = _bucket(len(prompt_ids), MIN_BATCH_BUCKET) * copies
+    longest = max(len(ids) for ids in rows)
+    prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
+    if room is not None and prompt_length > room:
+        prompt_length = longest  # a rare shape: exact, rather than no room
+    total_length = max_length or prompt_length + _bucket(max_new_tokens, 64)
+    padded = np.full((batch, prompt_length), tokenizer.padding_id, np.int32)
+    padding_mask = np.ones((batch, total_length), bool)
+    for row, ids in enumerate(rows):
+        padded[row, prompt_length - len(ids) :] = ids
+        padding_mask[row, : prompt_length - len(ids)] = False
+    for row in range(len(rows), batch):  # filler rows, discarded by the caller
+        padded[row, -1] = tokenizer.end_of_text_id
+        padding_mask[row, : prompt_length - 1] = False
+    return tf.constant(padded), tf.constant(padding_mask)
+
+
+def _sample(
+    model,
+    tokenizer,
+    padded,
+    padding_mask,
+    until,
+    do_sample,
+    temperature,
+    top_k,
+    top_p,
+    repetition_penalty,
+    seed,
+    state=None,
+):
+    """Prefills (unless `state` is given) and advances to step `until`."""
+    if state is None:
+        state = compiled_prefill(model)(padded, padding_mask, tokenizer.padding_id)
+    advance = compiled_advance(model, bool(do_sample))
+    return advance(
+        state,
+        padding_mask,
+        tf.constant(until),
+        tf.constant(float(temperature)),
+        tf.constant(top_k),
+        tf.constant(float(top_p)),
+        tf.constant(float(repetition_penalty)),
+        tf.constant([seed % (2**31 - 1), 0], tf.int32),
+        tokenizer.end_of_text_id,
+        tokenizer.padding_id,
+    )
+
+
 def generate(
     model,
     tokenizer,
@@ -163,8 +232,9 @@ def generate(
         num_return_sequences: sequences per prompt: samples with
             `do_sample`, the best beams (≤ `num_beams`) in beam search.
         stop: strings that end the text.
-        seed: seed of the sampling; the same seed gives the same text. None
-            draws a fresh one.
+        seed: seed of the sampling: the same seed and the same prompts give
+            the same text (a sampled row also depends on the other rows of
+            its batch; greedy rows never do). None draws a fresh seed.
         return_full_text: prepend each prompt to its continuation.
         return_details: return `Generation` objects (text, token ids,
             per-token log-probabilities) instead of strings.
@@ -188,40 +258,21 @@ def generate(
         num_return_sequences,
         stop,
     )
-    max_length = getattr(model, "max_length", None)
-    if max_length is not None and max_new_tokens >= max_length:
-        raise ValueError(
-            f"`max_new_tokens` must leave room for the prompt in the context of "
-            f"max_length={max_length}. Received: max_new_tokens={max_new_tokens}"
-        )
-    room = None if max_length is None else max_length - max_new_tokens
-    prompt_ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
-    # Beam search runs num_beams rows per prompt and returns the best
-    # num_return_sequences of them; sampling runs one row per sequence.
-    copies = num_beams if num_beams > 1 else num_return_sequences
-    rows = [ids for ids in prompt_ids for _ in range(copies)]
-
-    # Static shapes from buckets: (batch, prompt length, cache length).
-    batch = _bucket(len(prompt_ids), MIN_BATCH_BUCKET) * copies
-    longest = max(len(ids) for ids in rows)
-    prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
-    if room is not None and prompt_length > room:
-        prompt_length = longest  # a rare shape: exact, rather than no room
-    total_length = max_length or prompt_length + _bucket(max_new_tokens, 64)
-    padded = np.full((batch, prompt_length), tokenizer.padding_id, np.int32)
-    padding_mask = np.ones((batch, total_length), bool)
-    for row, ids in enumerate(rows):
-        padded[row, prompt_length - len(ids) :] = ids
-        padding_mask[row, : prompt_length - len(ids)] = False
-    for row in range(len(rows), batch):  # filler rows, discarded below
-        padded[row, -1] = tokenizer.end_of_text_id
-        padding_mask[row, : prompt_length - 1] = False
-
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31 - 1))
+    padded, padding_mask = _pad_prompts(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens,
+        truncate,
+        copies=(num_beams if num_beams > 1 else num_return_sequences),
+    )
     if num_beams > 1:
         search = compiled_beam_search(model, num_beams)
         tokens, log_probs, _ = search(
-            tf.constant(padded),
-            tf.constant(padding_mask),
+            padded,
+            padding_mask,
             tf.constant(max_new_tokens),
             tf.constant(float(length_penalty)),
             tokenizer.end_of_text_id,
@@ -232,22 +283,20 @@ def generate(
         tokens = np.asarray(tokens)[:, :keep].reshape(-1, tokens.shape[-1])
         log_probs = np.asarray(log_probs)[:, :keep].reshape(-1, log_probs.shape[-1])
     else:
-        if seed is None:
-            seed = int(np.random.default_rng().integers(2**31 - 1))
-        loop = compiled_decode_loop(model, bool(do_sample))
-        tokens, log_probs = loop(
-            tf.constant(padded),
-            tf.constant(padding_mask),
-            tf.constant(max_new_tokens),
-            tf.constant(float(temperature)),
-            tf.constant(top_k),
-            tf.constant(float(top_p)),
-            tf.constant(float(repetition_penalty)),
-            tf.constant([seed % (2**31 - 1), 0], tf.int32),
-            tokenizer.end_of_text_id,
-            tokenizer.padding_id,
+        state = _sample(
+            model,
+            tokenizer,
+            padded,
+            padding_mask,
+            max_new_tokens,
+            do_sample,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+            seed,
         )
-        tokens, log_probs = np.asarray(tokens), np.asarray(log_probs)
+        tokens, log_probs = np.asarray(state[5]), np.asarray(state[6])
 
     results = []
     for row, prompt_index in enumerate(
@@ -265,3 +314,92 @@ def generate(
         else:
             results.append(text)
     return results
+
+
+def _complete_prefix(text, ended, stop):
+    """The part of `text` that later tokens cannot change.
+
+    Holds back trailing U+FFFD (maybe a multi-byte character cut in half, to
+    be completed by the next token) and, with stop strings, the last
+    `len(longest stop) - 1` characters (maybe the start of a stop string).
+    """
+    if ended:
+        return text
+    text = text.rstrip("\ufffd")
+    hold = max((len(s) for s in stop or ()), default=1) - 1
+    return text[: len(text) - hold]
+
+
+def generate_stream(
+    model,
+    tokenizer,
+    prompt: str,
+    max_new_tokens: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    repetition_penalty: float = 1.0,
+    stop: list[str] | None = None,
+    seed: int | None = None,
+    truncate: bool = True,
+    tokens_per_chunk: int = 4,
+) -> Iterator[str]:
+    """Yields the continuation of one prompt piece by piece as it is decoded.
+
+    The same compiled loop as `generate`, advanced `tokens_per_chunk` tokens
+    per call with its state kept on the device. A piece never ends inside a
+    multi-byte character or inside a possible stop string, and the pieces
+    join to exactly what `generate` returns for the same arguments and seed.
+    Arguments are those of `generate` (one prompt, no beams).
+    """
+    if not isinstance(prompt, str):
+        raise TypeError(f"`prompt` must be one string. Received: prompt={prompt!r}")
+    _check_arguments(
+        tokenizer.vocabulary_size,
+        max_new_tokens,
+        do_sample,
+        temperature,
+        top_k,
+        top_p,
+        repetition_penalty,
+        1,
+        1,
+        stop,
+    )
+    check_positive_int("tokens_per_chunk", tokens_per_chunk)
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31 - 1))
+    padded, padding_mask = _pad_prompts(
+        model, tokenizer, [prompt], max_new_tokens, truncate, copies=1
+    )
+    state, emitted, step = None, "", 0
+    while True:
+        step = min(step + tokens_per_chunk, max_new_tokens)
+        state = _sample(
+            model,
+            tokenizer,
+            padded,
+            padding_mask,
+            step,
+            do_sample,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+            seed,
+            state=state,
+        )
+        ids = np.asarray(state[5])[0, :step].tolist()
+        ended = step >= max_new_tokens or tokenizer.end_of_text_id in ids
+        if tokenizer.end_of_text_id in ids:
+            ids = ids[: ids.index(tokenizer.end_of_text_id)]
+        text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
+        cut = _cut_at_stop(text, stop)
+        ended = ended or cut != text
+        text = _complete_prefix(cut, ended, stop)
+        if len(text) > len(emitted):
+            yield text[len(emitted) :]
+            emitted = text
+        if ended:
+            return

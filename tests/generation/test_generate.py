@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_nlg.generation import generate, reference_generate
-from keras_nlg.generation.engine import compiled_decode_loop
+from keras_nlg.generation.engine import compiled_advance
 from keras_nlg.models import build_model
 from keras_nlg.tokenizers import ByteTokenizer
 
@@ -55,7 +55,7 @@ def test_log_probs_match_a_full_pass(model, tokenizer):
 
 def test_no_retrace_for_another_prompt_in_the_same_bucket(model, tokenizer):
     generate(model, tokenizer, ["abc", "de"], max_new_tokens=5)
-    loop = compiled_decode_loop(model, do_sample=False)
+    loop = compiled_advance(model, do_sample=False)
     traces = loop.experimental_get_tracing_count()
     generate(model, tokenizer, ["xyzw", "q"], max_new_tokens=9)  # same buckets
     assert loop.experimental_get_tracing_count() == traces
