@@ -35,7 +35,7 @@ def _prefill(model, prompt_ids, padding_mask, padding_id):
     """
     batch, prompt_length = prompt_ids.shape
     capacity = padding_mask.shape[1] - prompt_length
-    cache = model.empty_cache(batch)
+    cache = model.empty_cache(batch, padding_mask.shape[1])
     logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
     in_prompt = tf.one_hot(
         prompt_ids, model.vocabulary_size, on_value=True, off_value=False
@@ -67,10 +67,14 @@ def _advance(
     end_of_text_id,
     padding_id,
     do_sample,
+    penalize,
 ):
     """Decodes from `state` until step `until` or until every row has ended.
 
-    `until`, the sampling knobs and `seed` (int32 `(2,)`) are tensors. Rows
+    `until`, the sampling knobs and `seed` (int32 `(2,)`) are tensors;
+    `do_sample` and `penalize` (repetition penalty on) are Python bools, each
+    combination its own compiled loop, so the common case carries no
+    penalty bookkeeping. Rows
     that emitted end-of-text get `padding_id` afterwards. `log_probs` holds
     each token's log-probability under the model's unmodified distribution.
     Returns the new state (its `step` is `until`, or past it once all ended).
@@ -84,7 +88,9 @@ def _advance(
         return step < until
 
     def body(step, last_logits, cache, seen, finished, tokens, log_probs):
-        scores = apply_repetition_penalty(last_logits, seen, repetition_penalty)
+        scores = last_logits
+        if penalize:
+            scores = apply_repetition_penalty(last_logits, seen, repetition_penalty)
         step_seed = tf.stack([seed[0], seed[1] + step])
         token = select_next_token(
             scores, do_sample, temperature, top_k, top_p, step_seed
@@ -95,9 +101,10 @@ def _advance(
         tokens = ops.slice_update(tokens, [0, step], token[:, None])
         log_probs = ops.slice_update(log_probs, [0, step], log_prob[:, None])
         finished = tf.logical_or(finished, token == end_of_text_id)
-        seen = tf.logical_or(
-            seen, tf.one_hot(token, vocabulary_size, on_value=True, off_value=False)
-        )
+        if penalize:
+            seen = tf.logical_or(
+                seen, tf.one_hot(token, vocabulary_size, on_value=True, off_value=False)
+            )
         logits, cache = model.call_with_cache(
             token[:, None], cache, prompt_length + step, padding_mask
         )
@@ -123,12 +130,13 @@ def compiled_prefill(model):
     return _compiled(model, "prefill", _prefill)
 
 
-def compiled_advance(model, do_sample):
-    """XLA-compiled `_advance` for `model`, greedy or sampled."""
+def compiled_advance(model, do_sample, penalize=False):
+    """XLA-compiled `_advance` for `model`: greedy or sampled, with or without
+    the repetition penalty."""
     return _compiled(
         model,
-        ("advance", do_sample),
-        lambda model, *arguments: _advance(model, *arguments, do_sample),
+        ("advance", do_sample, penalize),
+        lambda model, *arguments: _advance(model, *arguments, do_sample, penalize),
     )
 
 
@@ -162,7 +170,7 @@ def _beam_decode(
     vocabulary_size = model.vocabulary_size
     neg_inf = tf.constant(-1e9, tf.float32)
 
-    cache = model.empty_cache(rows)
+    cache = model.empty_cache(rows, padding_mask.shape[1])
     logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
     # Only the first copy of each prompt is alive at the start: otherwise the
     # K identical beams would fill the beam with the same continuation.
@@ -239,7 +247,8 @@ def _beam_decode(
         log_probs = ops.slice_update(
             tf.gather(log_probs, source_rows), [0, step], new_log_probs[:, None]
         )
-        cache = tf.gather(cache, source_rows)  # each beam continues its source's cache
+        # Each beam continues its source's cache.
+        cache = tf.nest.map_structure(lambda c: tf.gather(c, source_rows), cache)
         # A prompt is done when its pool is full and no alive beam can beat it.
         best_alive = normalize(alive_scores[:, 0], step + 1)
         done = tf.logical_or(

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # these), so a handful of compiled loops serve every call.
 MIN_PROMPT_BUCKET = 8
 MIN_BATCH_BUCKET = 1
+CACHE_STEP = 16
 
 
 @dataclasses.dataclass
@@ -141,7 +142,11 @@ def _pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
     prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
     if room is not None and prompt_length > room:
         prompt_length = longest  # a rare shape: exact, rather than no room
-    total_length = max_length or prompt_length + _bucket(max_new_tokens, 64)
+    # The cache holds prompt + new tokens, in steps of 64, within the context.
+    needed = prompt_length + max_new_tokens
+    total_length = CACHE_STEP * math.ceil(needed / CACHE_STEP)
+    if max_length is not None:
+        total_length = min(total_length, max_length)
     padded = np.full((batch, prompt_length), tokenizer.padding_id, np.int32)
     padding_mask = np.ones((batch, total_length), bool)
     for row, ids in enumerate(rows):
@@ -170,7 +175,7 @@ def _sample(
     """Prefills (unless `state` is given) and advances to step `until`."""
     if state is None:
         state = compiled_prefill(model)(padded, padding_mask, tokenizer.padding_id)
-    advance = compiled_advance(model, bool(do_sample))
+    advance = compiled_advance(model, bool(do_sample), repetition_penalty != 1.0)
     return advance(
         state,
         padding_mask,

@@ -4,6 +4,7 @@ from keras_nlg.layers.attention import (
     MultiHeadAttention,
     attention_weights,
     causal_mask,
+    masked_softmax,
     scaled_dot_product_attention,
 )
 from keras_nlg.layers.decoder_block import TransformerDecoderBlock
@@ -15,6 +16,7 @@ __all__ = [
     "TransformerDecoderBlock",
     "attention_weights",
     "causal_mask",
+    "masked_softmax",
     "scaled_dot_product_attention",
     "sinusoidal_positions",
 ]

@@ -24,13 +24,21 @@ def attention_weights(query, key, mask=None):
     Returns:
         float32 tensor `(..., query_length, key_length)` whose rows sum to 1.
     """
-    key_dim = ops.shape(query)[-1]
+    scores = ops.matmul(_scale(query), ops.swapaxes(key, -1, -2))
+    return masked_softmax(scores, mask)
+
+
+def _scale(query):
     # Scale the query rather than the scores: fewer multiplies, and it keeps
     # float16 products in range (the same choice as Keras' MultiHeadAttention).
-    query = ops.multiply(query, ops.cast(1.0 / math.sqrt(key_dim), query.dtype))
-    scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
-    # Softmax in float32 even under mixed precision: float16 overflows on long
-    # sequences and bfloat16 loses the small differences that matter.
+    key_dim = ops.shape(query)[-1]
+    return ops.multiply(query, ops.cast(1.0 / math.sqrt(key_dim), query.dtype))
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis in float32, where `mask` (True = keep) allows."""
+    # Float32 even under mixed precision: float16 overflows on long sequences
+    # and bfloat16 loses the small differences that matter.
     scores = ops.cast(scores, "float32")
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool"), scores, _MASKED_LOGIT)
@@ -244,15 +252,14 @@ class MultiHeadAttention(keras.layers.Layer):
         Returns the projected output `(B, Tq, dim)` and the probabilities
         `(B, nh, Tq, Tk)` in float32.
         """
-        query = ops.transpose(query, (0, 2, 1, 3))  # (B, nh, Tq, hk)
-        key = ops.transpose(key, (0, 2, 1, 3))  # (B, nh, Tk, hk)
-        value = ops.transpose(value, (0, 2, 1, 3))  # (B, nh, Tk, hv)
+        # Einsums in the (B, T, nh, h) layout: no transposed copy of the
+        # (possibly long, cached) keys and values per step.
+        logits = ops.einsum("bqnh,bknh->bnqk", _scale(query), key)  # (B, nh, Tq, Tk)
         if mask is not None:
             mask = ops.expand_dims(mask, axis=1)  # (B, 1, Tq, Tk): same for each head
-        scores = attention_weights(query, key, mask)  # (B, nh, Tq, Tk) float32
+        scores = masked_softmax(logits, mask)  # float32
         dropped = self.dropout_layer(ops.cast(scores, value.dtype), training=training)
-        context = ops.matmul(dropped, value)  # (B, nh, Tq, hv)
-        context = ops.transpose(context, (0, 2, 1, 3))  # (B, Tq, nh, hv)
+        context = ops.einsum("bnqk,bknh->bqnh", dropped, value)  # (B, Tq, nh, hv)
         return self.output_dense(context), scores
 
     def get_config(self):

@@ -116,8 +116,8 @@ class LSTMLanguageModel(keras.Model):
     def call(self, token_ids, training=None):
         return self._run(token_ids, training=training)[0]
 
-    def empty_cache(self, batch_size, dtype=None):
-        """Zero states `(batch, num_layers, 2, units)`."""
+    def empty_cache(self, batch_size, length=None, dtype=None):
+        """Zero states `(batch, num_layers, 2, units)`; `length` is unused."""
         return ops.zeros(
             (batch_size, self.num_layers, 2, self.units), dtype or self.compute_dtype
         )

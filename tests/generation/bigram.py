@@ -19,7 +19,7 @@ class BigramModel(keras.Model):
         self.table = np.asarray(log_probs, "float32")
         self.vocabulary_size = self.table.shape[0]
 
-    def empty_cache(self, batch_size):
+    def empty_cache(self, batch_size, length=None):
         return ops.zeros((batch_size, 1))
 
     def call_with_cache(self, token_ids, cache, cache_index, padding_mask=None):

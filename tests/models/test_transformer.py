@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nlg.models import TransformerLanguageModel, build_model
+from keras_nlg.models.keras_hub_gpt2 import load_keras_hub_gpt2_weights
 
 TINY = dict(
     vocabulary_size=50,
@@ -55,7 +56,7 @@ def test_call_with_cache_equals_full_pass(
     ids = random_ids((2, 12))
     full = model(ids)
     cache = model.empty_cache(2)
-    assert cache.shape == (2, 2, 2, 16, 2, 4)
+    assert len(cache) == 2 and all(c.shape == (2, 2, 16, 2, 4) for c in cache)
     logits, cache = model.call_with_cache(ids[:, :5], cache, 0)  # prefill
     steps = [logits]
     for t in range(5, 12):
@@ -108,36 +109,6 @@ def test_gpt2_124m_preset_has_gpt2_parameter_count():
     assert model.count_params() == 124_439_808
 
 
-def copy_keras_hub_gpt2_weights(backbone, model):
-    """Maps keras-hub GPT2Backbone weights onto ours (same layouts)."""
-    source = {w.path: w for w in backbone.weights}
-    mapping = {
-        "embedding/token_embeddings": "token_embedding/embeddings",
-        "embedding/position_embeddings": "position_embedding/embeddings",
-        "final_norm/gamma": "layer_norm/gamma",
-        "final_norm/beta": "layer_norm/beta",
-    }
-    block_parts = {
-        "attention_norm": "self_attention_layer_norm",
-        "attention/query": "self_attention/query",
-        "attention/key": "self_attention/key",
-        "attention/value": "self_attention/value",
-        "attention/attention_output": "self_attention/attention_output",
-        "mlp_norm": "feedforward_layer_norm",
-        "mlp_in": "feedforward_intermediate_dense",
-        "mlp_out": "feedforward_output_dense",
-    }
-    for i in range(model.num_layers):
-        for ours, theirs in block_parts.items():
-            for leaf in ("kernel", "bias", "gamma", "beta"):
-                mapping[f"block_{i}/{ours}/{leaf}"] = (
-                    f"transformer_layer_{i}/{theirs}/{leaf}"
-                )
-    for weight in model.weights:
-        key = weight.path.split("/", 1)[1]  # drop the model's own name
-        weight.assign(source[mapping[key]])
-
-
 def test_expresses_gpt2_exactly_against_keras_hub():
     """Same weights as keras-hub's GPT-2 → same logits (our defaults = GPT-2)."""
     backbone = keras_hub.models.GPT2Backbone(
@@ -155,7 +126,7 @@ def test_expresses_gpt2_exactly_against_keras_hub():
     for weight in backbone.weights:
         weight.assign(rng.normal(0, 0.3, weight.shape))
     model = TransformerLanguageModel(**TINY)
-    copy_keras_hub_gpt2_weights(backbone, model)
+    load_keras_hub_gpt2_weights(model, backbone)
     ids = random_ids((2, 10))
     hidden = backbone({"token_ids": ids, "padding_mask": np.ones_like(ids)})
     expected = backbone.token_embedding(hidden, reverse=True)
@@ -181,3 +152,16 @@ def test_positions_past_the_context_are_an_error():
         model(random_ids((1, 17)))
     with pytest.raises(ValueError, match="cache_index=15"):
         model.call_with_cache(random_ids((1, 2)), model.empty_cache(1), 15)
+
+
+def test_keras_hub_weight_shape_mismatch_names_the_tensor():
+    backbone = keras_hub.models.GPT2Backbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=32,
+        max_sequence_length=16,
+    )
+    with pytest.raises(ValueError, match="feedforward_intermediate_dense/kernel"):
+        load_keras_hub_gpt2_weights(TransformerLanguageModel(**TINY), backbone)
