@@ -14,7 +14,11 @@ NOTEBOOKS = sorted(
 
 def test_notebooks_exist():
     names = [os.path.basename(path) for path in NOTEBOOKS]
-    assert names == ["01_quickstart.ipynb", "02_attention.ipynb"]
+    assert names == [
+        "01_quickstart.ipynb",
+        "02_attention.ipynb",
+        "03_generation_strategies.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
@@ -28,10 +32,11 @@ def test_notebook_runs(path, monkeypatch):
         resources={"metadata": {"path": os.path.dirname(path)}},
     )
     client.execute()  # raises CellExecutionError on the first failing cell
+    uses_plots = any("plt.show()" in cell.source for cell in notebook.cells)
     images = [
         output
         for cell in notebook.cells
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert images, "the plots were not drawn"
+    assert images or not uses_plots, "the plots were not drawn"

@@ -169,8 +169,10 @@ class TransformerLanguageModel(keras.Model):
         if self.output_projection is not None:
             logits = self.output_projection(hidden)
         else:
-            table = ops.cast(self.embedding.token_embeddings, hidden.dtype)
-            logits = ops.matmul(hidden, ops.transpose(table))
+            table = ops.cast(self.embedding.token_embeddings, hidden.dtype)  # (V, D)
+            # Contract with the (V, D) table directly: a transposed copy of a
+            # GPT-2-sized table (154 MB) per decode step is pure waste.
+            logits = ops.einsum("btd,vd->btv", hidden, table)
         # Losses, sampling and beam scores want float32 even under mixed precision.
         return ops.cast(logits, "float32")
 
