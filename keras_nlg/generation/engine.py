@@ -15,8 +15,8 @@ from keras import ops
 
 from keras_nlg.generation.sampling import apply_repetition_penalty, select_next_token
 
-# Compiled functions per model: prefill, advance (greedy / sampled), and one
-# beam search per beam width.
+# Traced functions per model: prefill, advance (greedy / sampled), one beam
+# search per beam width, and the reference generator's forward pass.
 _COMPILED = weakref.WeakKeyDictionary()
 
 
@@ -114,26 +114,31 @@ def _advance(
     return tf.while_loop(keep_going, body, state, maximum_iterations=tokens.shape[1])
 
 
-def _compiled(model, key, function):
-    """`function(model, ...)` compiled with XLA, once per model and key."""
+def traced_once(model, key, function, **tf_function_options):
+    """`tf.function` of `function(model, ...)`, made once per model and key.
+
+    XLA-compiled unless `tf_function_options` say otherwise. The cache holds
+    only a weak reference, so it never keeps a model alive.
+    """
     functions = _COMPILED.setdefault(model, {})
     if key not in functions:
-        model_ref = weakref.ref(model)  # the cache must not keep the model alive
+        model_ref = weakref.ref(model)
         functions[key] = tf.function(
-            lambda *arguments: function(model_ref(), *arguments), jit_compile=True
+            lambda *arguments: function(model_ref(), *arguments),
+            **{"jit_compile": True, **tf_function_options},
         )
     return functions[key]
 
 
 def compiled_prefill(model):
     """XLA-compiled `_prefill` for `model`."""
-    return _compiled(model, "prefill", _prefill)
+    return traced_once(model, "prefill", _prefill)
 
 
 def compiled_advance(model, do_sample, penalize=False):
     """XLA-compiled `_advance` for `model`: greedy or sampled, with or without
     the repetition penalty."""
-    return _compiled(
+    return traced_once(
         model,
         ("advance", do_sample, penalize),
         lambda model, *arguments: _advance(model, *arguments, do_sample, penalize),
@@ -319,7 +324,7 @@ def _beam_decode(
 
 def compiled_beam_search(model, num_beams):
     """XLA-compiled `_beam_decode` for `model` and beam width."""
-    return _compiled(
+    return traced_once(
         model,
         ("beam", num_beams),
         lambda model, *arguments: _beam_decode(model, *arguments, num_beams),

@@ -122,6 +122,19 @@ def _cut_at_stop(text, stop):
     return text[: min(cuts)] if cuts else text
 
 
+def _decode_row(tokenizer, ids, stop):
+    """Generated ids → `(ids before end-of-text, text, ended)`.
+
+    `ended` says the row ended here: at end-of-text or at a stop string.
+    """
+    ended = tokenizer.end_of_text_id in ids
+    if ended:
+        ids = ids[: ids.index(tokenizer.end_of_text_id)]
+    text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
+    cut = _cut_at_stop(text, stop)
+    return ids, cut, ended or cut != text
+
+
 def _pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
     """Tokenizes and left-pads `copies` rows per prompt into bucketed shapes.
 
@@ -307,11 +320,9 @@ def generate(
     for row, prompt_index in enumerate(
         i for i in range(len(prompts)) for _ in range(num_return_sequences)
     ):
-        ids = tokens[row, :max_new_tokens].tolist()
-        if tokenizer.end_of_text_id in ids:
-            ids = ids[: ids.index(tokenizer.end_of_text_id)]
-        text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
-        text = _cut_at_stop(text, stop)
+        ids, text, _ = _decode_row(
+            tokenizer, tokens[row, :max_new_tokens].tolist(), stop
+        )
         if return_full_text:
             text = prompts[prompt_index] + text
         if return_details:
@@ -395,14 +406,11 @@ def generate_stream(
             seed,
             state=state,
         )
-        ids = np.asarray(state[5])[0, :step].tolist()
-        ended = step >= max_new_tokens or tokenizer.end_of_text_id in ids
-        if tokenizer.end_of_text_id in ids:
-            ids = ids[: ids.index(tokenizer.end_of_text_id)]
-        text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
-        cut = _cut_at_stop(text, stop)
-        ended = ended or cut != text
-        text = _complete_prefix(cut, ended, stop)
+        _, text, ended = _decode_row(
+            tokenizer, np.asarray(state[5])[0, :step].tolist(), stop
+        )
+        ended = ended or step >= max_new_tokens
+        text = _complete_prefix(text, ended, stop)
         if len(text) > len(emitted):
             yield text[len(emitted) :]
             emitted = text

@@ -4,28 +4,24 @@ Every step runs the model on the whole context again (no cache, no XLA), so
 it is slow but obviously right.
 """
 
-import weakref
-
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.generation.engine import traced_once
 from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
-
-# One traced forward pass per model. Eager Keras runs an LSTM's recurrence as
-# a Python loop, which made a 200-token LSTM sample take tens of seconds; a
-# graph with a dynamic length is traced once and keeps the full recompute.
-_FORWARD_FUNCTIONS = weakref.WeakKeyDictionary()
 
 
 def _forward(model):
-    if model not in _FORWARD_FUNCTIONS:
-        # A weak reference: the cached function must not keep its key alive.
-        model_ref = weakref.ref(model)
-        _FORWARD_FUNCTIONS[model] = tf.function(
-            lambda token_ids: model_ref()(token_ids, training=False),
-            input_signature=[tf.TensorSpec([1, None], tf.int32)],
-        )
-    return _FORWARD_FUNCTIONS[model]
+    # One traced forward pass per model, with a dynamic length and no XLA.
+    # Eager Keras runs an LSTM's recurrence as a Python loop, which made a
+    # 200-token LSTM sample take tens of seconds.
+    return traced_once(
+        model,
+        "reference_forward",
+        lambda model, token_ids: model(token_ids, training=False),
+        jit_compile=False,
+        input_signature=[tf.TensorSpec([1, None], tf.int32)],
+    )
 
 
 def check_sampling_arguments(max_new_tokens, temperature, top_k, vocabulary_size):
