@@ -21,4 +21,13 @@ def tiny_shakespeare() -> str:
         return f.read()
 
 
-__all__ = ["tiny_shakespeare", "tiny_shakespeare_path"]
+def tang_poems_path() -> str:
+    """Path of the bundled Tang poems (20,010 poems, traditional characters).
+
+    A subset of 全唐诗 from chinese-poetry/chinese-poetry (MIT; the poems are
+    public domain): title line, verse lines, blank line between poems.
+    """
+    return os.path.join(_HERE, "tang_poems", "poems.txt")
+
+
+__all__ = ["tang_poems_path", "tiny_shakespeare", "tiny_shakespeare_path"]

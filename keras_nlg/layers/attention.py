@@ -24,8 +24,16 @@ def attention_weights(query, key, mask=None):
     Returns:
         float32 tensor `(..., query_length, key_length)` whose rows sum to 1.
     """
-    scores = ops.matmul(_scale(query), ops.swapaxes(key, -1, -2))
-    return masked_softmax(scores, mask)
+    return masked_softmax(einsum_scores(_scale(query), key), mask)
+
+
+def einsum_scores(query, key):
+    """QKᵀ as an einsum over the last axes of both, `(..., Tq, Tk)`.
+
+    Not matmul(q, kᵀ): XLA then reads the keys where they lie instead of
+    writing a transposed copy of the whole cache every decode step.
+    """
+    return ops.einsum("...qd,...kd->...qk", query, key)
 
 
 def _scale(query):
@@ -90,10 +98,14 @@ class MultiHeadAttention(keras.layers.Layer):
     as `keras.layers.MultiHeadAttention`, so weights transfer one to one and
     Keras' `enable_lora()` works on them.
 
-    The cache has the static shape `(batch, 2, max_length, num_heads, head_dim)`
-    (keys at index 0, values at index 1) and is updated with
+    The cache is a pair `(key_cache, value_cache)` of static-shape tensors
+    `(batch, num_heads, max_length, head_dim)`, updated with
     `ops.slice_update` at `cache_index`, which lowers to dynamic-update-slice
-    and compiles under XLA and TFLite builtins.
+    (in place under XLA) and to a TFLite builtin. Heads come before positions
+    and keys and values are separate tensors so that a decode step's
+    attention reads the cache where it lies: with positions first, or both
+    in one tensor, XLA wrote a transposed or sliced copy of the whole cache
+    every step (benchmarks/RESULTS.md).
 
     Args:
         num_heads: number of attention heads.
@@ -114,7 +126,8 @@ class MultiHeadAttention(keras.layers.Layer):
         use_causal_mask: mask out keys after each query position.
         return_attention_scores: also return the attention probabilities
             `(batch, num_heads, query_length, key_length)`.
-        cache: optional `(batch, 2, max_length, num_heads, key_dim)` tensor.
+        cache: optional pair of `(batch, num_heads, max_length, key_dim)`
+            tensors (keys, values).
             `query` then holds the new positions only, and keys and values
             are read from the updated cache.
         cache_index: int, absolute position of `query[:, 0]` in the cache.
@@ -203,63 +216,108 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         key = value if key is None else key
         query_length = ops.shape(query)[1]
-        q = self.query_dense(query)  # (B, Tq, nh, hk)
-        k = self.key_dense(key)  # (B, Tk, nh, hk)
-        v = self.value_dense(value)  # (B, Tk, nh, hv)
+        # Head-major (B, nh, T, h), the cache's layout.
+        q = ops.transpose(self.query_dense(query), (0, 2, 1, 3))  # (B, nh, Tq, hk)
+        k = ops.transpose(self.key_dense(key), (0, 2, 1, 3))  # (B, nh, Tk, hk)
+        v = ops.transpose(self.value_dense(value), (0, 2, 1, 3))  # (B, nh, Tk, hv)
 
         mask = None if attention_mask is None else ops.cast(attention_mask, "bool")
-        if cache is not None:
-            if cache_index is None:
-                raise ValueError("`cache_index` is required when `cache` is given.")
-            if self.value_dim != self.key_dim:
-                raise ValueError(
-                    "A cache needs value_dim == key_dim. Received: "
-                    f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-                )
-            new_kv = ops.stack([k, v], axis=1)  # (B, 2, Tq, nh, hk)
-            zero = ops.zeros((), "int32")
-            start = [zero, zero, ops.cast(cache_index, "int32"), zero, zero]
-            cache = ops.slice_update(cache, start, ops.cast(new_kv, cache.dtype))
-            k, v = cache[:, 0], cache[:, 1]  # (B, S, nh, hk) each
-            cache_length = ops.shape(k)[1]
+        if cache is None:
             if use_causal_mask:
-                visible = causal_mask(query_length, cache_length, cache_index)
-            else:
-                # Every written slot, but none after the last written one:
-                # those still hold zeros, not keys.
-                written = ops.arange(cache_length) < cache_index + query_length
-                visible = ops.broadcast_to(written[None], (query_length, cache_length))
-            mask = (
-                visible[None] if mask is None else ops.logical_and(mask, visible[None])
+                causal = causal_mask(query_length, ops.shape(k)[2])[None]
+                mask = causal if mask is None else ops.logical_and(mask, causal)
+            output, scores = self._compute_attention(q, [k], [v], [mask], training)
+            outputs = (output, scores) if return_attention_scores else (output,)
+            return outputs[0] if len(outputs) == 1 else outputs
+
+        if cache_index is None:
+            raise ValueError("`cache_index` is required when `cache` is given.")
+        if self.value_dim != self.key_dim:
+            raise ValueError(
+                "A cache needs value_dim == key_dim. Received: "
+                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
             )
-        elif use_causal_mask:
-            causal = causal_mask(query_length, ops.shape(k)[1])[None]
-            mask = causal if mask is None else ops.logical_and(mask, causal)
-
-        output, scores = self._compute_attention(q, k, v, mask, training)
-        outputs = (output,)
-        if return_attention_scores:
-            outputs += (scores,)
-        if cache is not None:
-            outputs += (cache,)
-        return outputs[0] if len(outputs) == 1 else outputs
-
-    def _compute_attention(self, query, key, value, mask=None, training=None):
-        """Attention per head; an override point for other attention kernels.
-
-        `query` `(B, Tq, nh, hk)`, `key` `(B, Tk, nh, hk)`, `value`
-        `(B, Tk, nh, hv)`, `mask` boolean broadcastable to `(B, Tq, Tk)`.
-        Returns the projected output `(B, Tq, dim)` and the probabilities
-        `(B, nh, Tq, Tk)` in float32.
-        """
-        # Einsums in the (B, T, nh, h) layout: no transposed copy of the
-        # (possibly long, cached) keys and values per step.
-        logits = ops.einsum("bqnh,bknh->bnqk", _scale(query), key)  # (B, nh, Tq, Tk)
+        key_cache, value_cache = (
+            cache  # (B, nh, S, hk): columns < cache_index hold keys
+        )
+        cache_index = ops.cast(cache_index, "int32")
+        cache_length = ops.shape(key_cache)[2]
+        # Attend to the cache as it was and to the new positions as two key
+        # blocks, then write the new positions: the attention is then the
+        # cache's only reader and XLA updates it in place. Reading the
+        # updated cache made XLA copy each cache tensor twice per step.
+        past = (ops.arange(cache_length) < cache_index)[None, None]  # (1, 1, S)
+        if use_causal_mask:
+            new = causal_mask(query_length, query_length)[None]  # (1, Tq, Tq)
+        else:
+            new = ops.ones((1, query_length, query_length), "bool")
         if mask is not None:
-            mask = ops.expand_dims(mask, axis=1)  # (B, 1, Tq, Tk): same for each head
-        scores = masked_softmax(logits, mask)  # float32
-        dropped = self.dropout_layer(ops.cast(scores, value.dtype), training=training)
-        context = ops.einsum("bnqk,bknh->bqnh", dropped, value)  # (B, Tq, nh, hv)
+            past = ops.logical_and(mask, past)
+            zero = ops.zeros((), "int32")
+            # Static sizes (XLA needs them); the mask may broadcast over rows.
+            size = [
+                mask.shape[0] or ops.shape(mask)[0],
+                mask.shape[1] or ops.shape(mask)[1],
+                query_length,
+            ]
+            new_columns = ops.slice(mask, [zero, zero, cache_index], size)
+            new = ops.logical_and(new_columns, new)
+        output, scores = self._compute_attention(
+            q, [key_cache, k], [value_cache, v], [past, new], training
+        )
+        zero = ops.zeros((), "int32")
+        start = [zero, zero, cache_index, zero]
+        cache = (
+            ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype)),
+            ops.slice_update(value_cache, start, ops.cast(v, value_cache.dtype)),
+        )
+        if not return_attention_scores:
+            return output, cache
+        # Back to one column per cache slot; the past block is zero from
+        # `cache_index` on, where the new positions go.
+        past_scores, new_scores = (
+            scores[:, :, :, :cache_length],
+            scores[:, :, :, cache_length:],
+        )
+        return (
+            output,
+            ops.slice_update(past_scores, [zero, zero, zero, cache_index], new_scores),
+            cache,
+        )
+
+    def _compute_attention(self, query, keys, values, masks, training=None):
+        """Attention per head over key blocks; an override point for other kernels.
+
+        `query` `(B, nh, Tq, hk)`; `keys`, `values`, `masks`: lists of blocks
+        `(B, nh, Tk_i, hk)`, `(B, nh, Tk_i, hv)` and boolean masks broadcastable
+        to `(B, Tq, Tk_i)` (or `None`), attended as one sequence of keys.
+        Returns the projected output `(B, Tq, dim)` and the probabilities
+        `(B, nh, Tq, ΣTk_i)` in float32.
+        """
+        query = _scale(query)
+        logits = [einsum_scores(query, key) for key in keys]  # (B, nh, Tq, Tk_i)
+        if any(mask is not None for mask in masks):
+            masks = [
+                ops.broadcast_to(
+                    ops.expand_dims(mask, axis=1),  # (B, 1, Tq, Tk_i): same per head
+                    ops.shape(block)[:1] + (1,) + tuple(ops.shape(block)[2:]),
+                )
+                for mask, block in zip(masks, logits, strict=True)
+            ]
+            mask = ops.concatenate(masks, axis=-1)
+        else:
+            mask = None
+        scores = masked_softmax(ops.concatenate(logits, axis=-1), mask)  # float32
+        dropped = self.dropout_layer(
+            ops.cast(scores, values[0].dtype), training=training
+        )
+        context, offset = 0, 0
+        for value in values:
+            length = ops.shape(value)[2]
+            block = dropped[:, :, :, offset : offset + length]
+            context = context + ops.matmul(block, value)  # (B, nh, Tq, hv)
+            offset += length
+        context = ops.transpose(context, (0, 2, 1, 3))  # (B, Tq, nh, hv)
         return self.output_dense(context), scores
 
     def get_config(self):

@@ -17,11 +17,11 @@ class TransformerLanguageModel(keras.Model):
     embedding.
 
     Generation and every export wrap one step, `call_with_cache`, on a
-    static-shape cache made by `empty_cache`: a tuple with one
-    `(batch, 2, length, num_heads, head_dim)` tensor per block (keys at 0,
-    values at 1). Separate per-block tensors let XLA update each in place
-    inside a decode loop; one stacked tensor was re-copied whole every step
-    (measured: 1.6x slower at batch 8, see benchmarks/RESULTS.md).
+    static-shape cache made by `empty_cache`: a tuple with one pair of
+    `(batch, num_heads, length, head_dim)` tensors (keys, values) per block.
+    Separate tensors let XLA update each in place inside a decode loop and
+    read it without copying; one stacked tensor was re-copied whole every
+    step (measured: 1.6x slower at batch 8, see benchmarks/RESULTS.md).
 
     Args:
         vocabulary_size: number of token ids.
@@ -146,6 +146,17 @@ class TransformerLanguageModel(keras.Model):
         # method, including a traced `call_with_cache`, finds its weights.
         self.build()
 
+    @classmethod
+    def from_gpt2(cls, path):
+        """A GPT-2 checkpoint from a local directory (Hugging Face or keras-hub).
+
+        See `keras_nlg.models.gpt2_checkpoint`; `keras-nlg import-gpt2` also
+        writes the tokenizer into a model directory.
+        """
+        from keras_nlg.models.gpt2_checkpoint import read_gpt2
+
+        return read_gpt2(path)[0]
+
     @property
     def head_dim(self):
         return self.hidden_dim // self.num_heads
@@ -199,7 +210,7 @@ class TransformerLanguageModel(keras.Model):
         return self._logits(x)  # (B, T, V)
 
     def empty_cache(self, batch_size, length=None, dtype=None):
-        """A tuple of `num_layers` zero tensors `(batch, 2, length, heads, head_dim)`.
+        """`num_layers` pairs of zero tensors `(batch, heads, length, head_dim)`.
 
         `length` (default `max_length`) bounds the positions one generation
         can hold; attention cost per step grows with it, so a generator sizes
@@ -210,15 +221,10 @@ class TransformerLanguageModel(keras.Model):
                 f"`length` must be in [1, max_length={self.max_length}]. "
                 f"Received: length={length}"
             )
-        shape = (
-            batch_size,
-            2,
-            length or self.max_length,
-            self.num_heads,
-            self.head_dim,
-        )
+        shape = (batch_size, self.num_heads, length or self.max_length, self.head_dim)
+        dtype = dtype or self.compute_dtype
         return tuple(
-            ops.zeros(shape, dtype or self.compute_dtype)
+            (ops.zeros(shape, dtype), ops.zeros(shape, dtype))
             for _ in range(self.num_layers)
         )
 
@@ -247,7 +253,7 @@ class TransformerLanguageModel(keras.Model):
                 would clamp it); the caller bounds its loop.
         """
         length = token_ids.shape[-1]
-        self._check_length(length, cache_index, cache[0].shape[2])
+        self._check_length(length, cache_index, cache[0][0].shape[2])
         attention_mask = None
         if padding_mask is None:
             x = self.embedding(token_ids, start_index=cache_index)

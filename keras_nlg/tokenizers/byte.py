@@ -1,30 +1,15 @@
 """UTF-8 byte tokenizer in core TensorFlow string ops."""
 
-import numpy as np
 import tensorflow as tf
+
+from keras_nlg.tokenizers.strings import (
+    as_string_tensor,
+    as_token_ids,
+    replace_invalid_utf8,
+)
 
 END_OF_TEXT = "<|endoftext|>"
 PADDING = "<pad>"
-_REPLACEMENT_CHARACTER = 0xFFFD
-
-
-def _as_string_tensor(inputs):
-    """Python str / list of str / numpy / tf.string → tf.string tensor."""
-    if isinstance(inputs, (tf.Tensor, tf.RaggedTensor)):
-        if inputs.dtype != tf.string:
-            raise TypeError(
-                f"`inputs` must be a tf.string tensor. Received: dtype={inputs.dtype!r}"
-            )
-        return inputs
-    items = inputs.tolist() if isinstance(inputs, np.ndarray) else inputs
-    flat = items if isinstance(items, (list, tuple)) else [items]
-    for item in flat:
-        if not isinstance(item, (str, bytes)):
-            raise TypeError(
-                "`inputs` must be a string, a list of strings or a tf.string tensor. "
-                f"Received: inputs={inputs!r}"
-            )
-    return tf.constant(items, dtype=tf.string)
 
 
 class ByteTokenizer:
@@ -55,7 +40,7 @@ class ByteTokenizer:
     special_tokens = {END_OF_TEXT: 256, PADDING: 257}
 
     def tokenize(self, inputs):
-        strings = _as_string_tensor(inputs)
+        strings = as_string_tensor(inputs)
         pieces = tf.strings.bytes_split(strings)  # (..., None) one-byte strings
         # reshape, not [:, 0]: decode_raw of zero pieces has shape (0, 0).
         return tf.ragged.map_flat_values(
@@ -66,29 +51,11 @@ class ByteTokenizer:
         )
 
     def detokenize(self, token_ids):
-        if not isinstance(token_ids, tf.RaggedTensor):
-            token_ids = tf.convert_to_tensor(token_ids)
-        if not token_ids.dtype.is_integer:
-            raise TypeError(
-                f"`token_ids` must be integers. Received: dtype={token_ids.dtype!r}"
-            )
-        token_ids = tf.cast(token_ids, tf.int32)
         # Special tokens and out-of-range ids carry no text.
-        is_byte = tf.logical_and(token_ids >= 0, token_ids < 256)
-        if isinstance(token_ids, tf.RaggedTensor) or token_ids.shape.rank > 1:
-            token_ids = tf.ragged.boolean_mask(token_ids, is_byte)
-        else:
-            token_ids = tf.boolean_mask(token_ids, is_byte)
+        token_ids = as_token_ids(token_ids, lambda ids: (ids >= 0) & (ids < 256))
         byte_strings = tf.constant([bytes([i]) for i in range(256)])
         text = tf.strings.reduce_join(tf.gather(byte_strings, token_ids), axis=-1)
-        return tf.strings.unicode_transcode(
-            text,
-            input_encoding="UTF-8",
-            output_encoding="UTF-8",
-            errors="replace",
-            replacement_char=_REPLACEMENT_CHARACTER,
-            replace_control_characters=False,
-        )
+        return replace_invalid_utf8(text)
 
     def id_to_token(self, token_id):
         """Readable name of one id: the byte as `<0xNN>` or the special token."""

@@ -1,0 +1,178 @@
+"""SentencePiece (unigram or BPE) tokenizer trained on the user's files."""
+
+import io
+import os
+
+import sentencepiece
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from keras_nlg.tokenizers.byte import END_OF_TEXT, PADDING
+from keras_nlg.tokenizers.strings import (
+    as_string_tensor,
+    as_token_ids,
+    replace_invalid_utf8,
+)
+from keras_nlg.validation import check_positive_int
+
+MODEL_TYPES = ("unigram", "bpe")
+# Newline is a token of its own: training reads files line by line, so it
+# never sees one, and generated text must be able to break lines.
+_NEWLINE = "\n"
+
+
+class SentencePieceTokenizer:
+    """Subword tokenizer from a SentencePiece model, run by tensorflow-text ops.
+
+    `train` learns a vocabulary from text files. Tokenization is lossless:
+    no Unicode normalization, whitespace kept as is, and characters outside
+    the vocabulary (rare Chinese characters, emoji) fall back to their UTF-8
+    bytes, so `detokenize(tokenize(text)) == text` for any text. Ids 0, 1 and
+    2 are `<pad>`, `<unk>` and `<|endoftext|>`.
+
+    Tokenization runs in-graph (`tf.data`, SavedModels) with the
+    tensorflow-text SentencePiece ops, which stock TF Serving lacks: a
+    server must load the tensorflow-text op library.
+
+    Args:
+        proto: the serialized SentencePiece model (`bytes`).
+
+    Example:
+
+    >>> tokenizer = SentencePieceTokenizer.train(["poems.txt"], 2000)
+    >>> ids = tokenizer.tokenize("春眠不覺曉")
+    >>> tokenizer.detokenize(ids).numpy().decode()
+    '春眠不覺曉'
+    """
+
+    asset_file = "sentencepiece.model"
+
+    def __init__(self, proto: bytes):
+        if not isinstance(proto, bytes):
+            raise TypeError(
+                "`proto` must be the serialized SentencePiece model (bytes). "
+                f"Received: proto of type {type(proto).__name__}"
+            )
+        self.proto = proto
+        self._op = tf_text.SentencepieceTokenizer(model=proto, out_type=tf.int32)
+        self.vocabulary_size = int(self._op.vocab_size())
+        self.end_of_text_id = self._token_id(END_OF_TEXT)
+        self.padding_id = self._token_id(PADDING)
+        self.special_tokens = {
+            END_OF_TEXT: self.end_of_text_id,
+            PADDING: self.padding_id,
+        }
+
+    @classmethod
+    def train(
+        cls,
+        files,
+        vocabulary_size: int,
+        model_type: str = "unigram",
+        character_coverage: float = 0.9995,
+        max_sentences: int = 2_000_000,
+    ):
+        """Learns a vocabulary of `vocabulary_size` pieces from text files.
+
+        keras-hub's `compute_sentence_piece_proto` would be the natural call,
+        but it fixes NFKC normalization (which rewrites full-width Chinese
+        punctuation such as "，" into ",") and offers no byte fallback, so its
+        tokenizers can't round-trip Chinese text or emoji. This calls the
+        same SentencePiece trainer with lossless settings.
+
+        Args:
+            files: path or list of paths of UTF-8 text files.
+            vocabulary_size: number of pieces, including the 256 byte pieces
+                and the special tokens. On a small corpus the trainer may
+                make fewer.
+            model_type: `"unigram"` or `"bpe"`.
+            character_coverage: share of characters that get pieces of their
+                own; the rest are spelled in bytes.
+            max_sentences: lines sampled for training (bounds memory).
+        """
+        files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+        if not files:
+            raise ValueError("`files` must name at least one text file. Received: []")
+        for path in files:
+            if not os.path.isfile(path):
+                raise ValueError(f"`files` has no file {path!r}")
+        check_positive_int("vocabulary_size", vocabulary_size)
+        if model_type not in MODEL_TYPES:
+            raise ValueError(
+                f"`model_type` must be one of {MODEL_TYPES}. "
+                f"Received: model_type={model_type!r}"
+            )
+        if not 0 < character_coverage <= 1:
+            raise ValueError(
+                "`character_coverage` must be in (0, 1]. "
+                f"Received: character_coverage={character_coverage!r}"
+            )
+        proto = io.BytesIO()
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                input=[os.fspath(path) for path in files],
+                model_writer=proto,
+                vocab_size=vocabulary_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                normalization_rule_name="identity",
+                remove_extra_whitespaces=False,
+                add_dummy_prefix=False,
+                split_by_whitespace=True,
+                byte_fallback=True,
+                hard_vocab_limit=False,
+                input_sentence_size=max_sentences,
+                shuffle_input_sentence=True,
+                user_defined_symbols=[_NEWLINE],
+                pad_id=0,
+                unk_id=1,
+                eos_id=2,
+                bos_id=-1,
+                pad_piece=PADDING,
+                eos_piece=END_OF_TEXT,
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            # The trainer's message says what was too small; keep its last line.
+            reason = str(error).strip().splitlines()[-1]
+            raise ValueError(
+                f"SentencePiece training failed for vocabulary_size={vocabulary_size}, "
+                f"model_type={model_type!r}: {reason}"
+            ) from None
+        return cls(proto.getvalue())
+
+    def _token_id(self, piece):
+        return int(self._op.string_to_id(piece))
+
+    def tokenize(self, inputs):
+        strings = as_string_tensor(inputs)
+        return self._op.tokenize(strings)
+
+    def detokenize(self, token_ids):
+        vocabulary_size = self.vocabulary_size
+        token_ids = as_token_ids(
+            token_ids, lambda ids: (ids >= 0) & (ids < vocabulary_size)
+        )
+        # A prefix may end inside a character spelled in byte pieces.
+        return replace_invalid_utf8(self._op.detokenize(token_ids))
+
+    def id_to_token(self, token_id):
+        """The piece of one id (`▁` marks a space, `<0xNN>` a byte)."""
+        if not 0 <= token_id < self.vocabulary_size:
+            raise ValueError(
+                f"`token_id` must be in [0, {self.vocabulary_size}). "
+                f"Received: token_id={token_id}"
+            )
+        return self._op.id_to_string(tf.constant(token_id)).numpy().decode()
+
+    def save_assets(self, directory):
+        with open(os.path.join(directory, self.asset_file), "wb") as f:
+            f.write(self.proto)
+
+    @classmethod
+    def load(cls, directory, config):
+        with open(os.path.join(directory, cls.asset_file), "rb") as f:
+            return cls(f.read(), **config)
+
+    def get_config(self):
+        return {}

@@ -1,0 +1,42 @@
+"""A tiny GPT-2-format vocabulary (`vocab.json` + `merges.txt`) for offline tests."""
+
+import json
+import os
+
+MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ w", "e r", "o u", "Ġ s", "Ġ k"]
+
+
+def byte_symbols():
+    """GPT-2's printable stand-in for each byte (its `bytes_to_unicode` table)."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    symbols, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            symbols[byte] = chr(byte)
+        else:
+            symbols[byte] = chr(256 + extra)
+            extra += 1
+    return [symbols[byte] for byte in range(256)]
+
+
+def tiny_gpt2_vocabulary():
+    """256 byte pieces, one piece per merge, then `<|endoftext|>`."""
+    pieces = byte_symbols() + ["".join(merge.split(" ")) for merge in MERGES]
+    vocabulary = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
+    vocabulary["<|endoftext|>"] = len(vocabulary)
+    return vocabulary
+
+
+def write_gpt2_tokenizer_files(directory):
+    """Writes `vocab.json` and `merges.txt`; returns their paths."""
+    vocabulary_file = os.path.join(directory, "vocab.json")
+    merges_file = os.path.join(directory, "merges.txt")
+    with open(vocabulary_file, "w", encoding="utf-8") as f:
+        json.dump(tiny_gpt2_vocabulary(), f, ensure_ascii=False)
+    with open(merges_file, "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(MERGES) + "\n")
+    return vocabulary_file, merges_file
