@@ -88,6 +88,52 @@ def build_parser():
         help="prompt of the printed and TensorBoard samples",
     )
     train.add_argument("--max-new-tokens", type=_positive_int, default=300)
+    train.add_argument(
+        "--tokenizer",
+        choices=("byte", "sentencepiece"),
+        default="byte",
+        help="sentencepiece: train a SentencePiece model on --data first",
+    )
+    train.add_argument(
+        "--vocab-size",
+        type=_positive_int,
+        help="SentencePiece vocabulary size (default 8000)",
+    )
+
+    import_gpt2 = commands.add_parser(
+        "import-gpt2",
+        help="convert a local GPT-2 checkpoint (Hugging Face or keras-hub) "
+        "into a model directory",
+    )
+    import_gpt2.add_argument("--checkpoint", required=True, metavar="PATH")
+    import_gpt2.add_argument("--out", required=True, metavar="DIR")
+
+    finetune = commands.add_parser(
+        "finetune", help="continue training a model directory on new text"
+    )
+    finetune.add_argument("--model", required=True, metavar="DIR")
+    finetune.add_argument("--data", required=True, nargs="+", metavar="PATH")
+    finetune.add_argument("--out", required=True, metavar="DIR")
+    finetune.add_argument(
+        "--lora-rank",
+        type=_positive_int,
+        help="train rank-R LoRA adapters only (merged into the saved model)",
+    )
+    finetune.add_argument("--lora-alpha", type=_positive_float)
+    finetune_length = finetune.add_mutually_exclusive_group()
+    finetune_length.add_argument(
+        "--steps", type=_positive_int, help="optimizer steps (default 200)"
+    )
+    finetune_length.add_argument("--epochs", type=_positive_int)
+    finetune.add_argument("--batch-size", type=_positive_int, default=8)
+    finetune.add_argument("--sequence-length", type=_positive_int)
+    finetune.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        help="default 1e-4, or 1e-3 with --lora-rank",
+    )
+    finetune.add_argument("--steps-per-epoch", type=_positive_int, default=200)
+    finetune.add_argument("--seed", type=int, default=0)
 
     generate = commands.add_parser(
         "generate", help="continue prompts with a trained model"
@@ -140,6 +186,8 @@ def _train(args):
         validation_steps=args.validation_steps,
         seed=args.seed,
         sample_prompt=args.sample_prompt,
+        tokenizer=args.tokenizer,
+        vocabulary_size=args.vocab_size,
     )
     sample = sample_continuation(
         result.model,
@@ -158,6 +206,40 @@ def _train(args):
     print(f"model directory: {os.path.abspath(result.out_dir)}")
     print(f"TensorBoard logs: {os.path.abspath(result.log_dir)}")
     print(f"  view them with: tensorboard --logdir {result.log_dir}")
+
+
+def _import_gpt2(args):
+    from keras_nlg.models.gpt2_checkpoint import import_gpt2
+
+    loaded = import_gpt2(args.checkpoint, args.out)
+    print(
+        f"imported GPT-2 ({loaded.model.count_params():,} parameters, "
+        f"{loaded.model.num_layers} layers, context {loaded.model.max_length}) "
+        f"into {os.path.abspath(args.out)}"
+    )
+
+
+def _finetune(args):
+    from keras_nlg.training import finetune
+
+    result = finetune(
+        args.model,
+        args.data,
+        args.out,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate,
+        lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed,
+    )
+    metrics = result.metrics
+    if "val_loss" in metrics:
+        print(f"validation loss {metrics['val_loss']:.3f} nats/token")
+    print(f"model directory: {os.path.abspath(result.out_dir)}")
 
 
 def _generate(args):
@@ -242,7 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     _import_tensorflow_quietly()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        {"train": _train, "generate": _generate}[args.command](args)
+        commands = {
+            "train": _train,
+            "generate": _generate,
+            "import-gpt2": _import_gpt2,
+            "finetune": _finetune,
+        }
+        commands[args.command](args)
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())  # one line, whatever the library wrote
         print(f"keras-nlg {args.command}: error: {message}", file=sys.stderr)

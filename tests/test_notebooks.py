@@ -18,6 +18,7 @@ def test_notebooks_exist():
         "01_quickstart.ipynb",
         "02_attention.ipynb",
         "03_generation_strategies.ipynb",
+        "04_pretrained_gpt2.ipynb",
     ]
 
 

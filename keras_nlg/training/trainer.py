@@ -14,7 +14,7 @@ from keras_nlg import datasets
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
 from keras_nlg.model_directory import save_model_directory
 from keras_nlg.models import build_model, preset_config
-from keras_nlg.tokenizers import ByteTokenizer
+from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
 from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
 from keras_nlg.training.optimizer import language_model_optimizer
 from keras_nlg.validation import check_positive_int
@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LEARNING_RATE = {"transformer": 1e-3, "lstm": 2e-3}
 DEFAULT_SEQUENCE_LENGTH = 256
+DEFAULT_SENTENCEPIECE_VOCABULARY = 8000
+TOKENIZER_CHOICES = ("byte", "sentencepiece")
 
 
 @dataclasses.dataclass
@@ -80,6 +82,8 @@ def train(
     verbose="auto",
     model_overrides: dict | None = None,
     callbacks: list | None = None,
+    tokenizer: str = "byte",
+    vocabulary_size: int | None = None,
 ) -> TrainResult:
     """Trains a language model on text files and writes a model directory.
 
@@ -110,33 +114,43 @@ def train(
         verbose: Keras' `fit` verbosity (progress bar by default).
         model_overrides: constructor arguments replacing the preset's.
         callbacks: extra Keras callbacks, run after ours.
+        tokenizer: `"byte"`, or `"sentencepiece"` (a unigram SentencePiece
+            model trained on `data_paths` first).
+        vocabulary_size: SentencePiece vocabulary size (default 8000).
 
     Returns:
         A `TrainResult`.
     """
+    if tokenizer not in TOKENIZER_CHOICES:
+        raise ValueError(
+            f"`tokenizer` must be one of {TOKENIZER_CHOICES}. "
+            f"Received: tokenizer={tokenizer!r}"
+        )
+    if vocabulary_size is not None and tokenizer != "sentencepiece":
+        raise ValueError(
+            "`vocabulary_size` applies to the sentencepiece tokenizer only. "
+            f"Received: vocabulary_size={vocabulary_size}, tokenizer={tokenizer!r}"
+        )
+    check_positive_int("vocabulary_size", vocabulary_size, allow_none=True)
     check_positive_int("steps", steps, allow_none=True)
     check_positive_int("epochs", epochs, allow_none=True)
     check_positive_int("batch_size", batch_size)
     check_positive_int("sequence_length", sequence_length, allow_none=True)
     check_positive_int("steps_per_epoch", steps_per_epoch)
     check_positive_int("validation_steps", validation_steps, allow_none=True)
-    if learning_rate is not None and not learning_rate > 0:
-        raise ValueError(
-            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
-        )
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(
-            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
-        )
+    _check_common_arguments(learning_rate, out_dir)
     if steps is None and epochs is None:
         steps = 1000
-    if isinstance(data_paths, (str, os.PathLike)):
-        data_paths = [data_paths]
-    data_paths = list(data_paths or [datasets.tiny_shakespeare_path()])
+    data_paths = _as_paths(data_paths) or [datasets.tiny_shakespeare_path()]
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
 
-    tokenizer = ByteTokenizer()
+    if tokenizer == "sentencepiece":
+        tokenizer = SentencePieceTokenizer.train(
+            data_paths, vocabulary_size or DEFAULT_SENTENCEPIECE_VOCABULARY
+        )
+    else:
+        tokenizer = ByteTokenizer()
     model_config = preset_config(arch, preset, **(model_overrides or {}))
     max_length = model_config.get("max_length")  # None: no context limit (LSTM)
     if sequence_length is None:
@@ -156,6 +170,76 @@ def train(
     with strategy.scope():
         model = build_model(arch, preset, tokenizer.vocabulary_size, **model_config)
 
+    learning_rate = learning_rate or DEFAULT_LEARNING_RATE[arch]
+    return _fit_and_save(
+        model,
+        tokenizer,
+        out_dir,
+        data_paths,
+        config={"arch": arch, "preset": preset},
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        weight_decay=weight_decay,
+        validation_fraction=validation_fraction,
+        validation_steps=validation_steps,
+        steps_per_epoch=steps_per_epoch,
+        seed=seed,
+        sample_prompt=sample_prompt,
+        strategy=strategy,
+        verbose=verbose,
+        callbacks=callbacks,
+    )
+
+
+def _check_common_arguments(learning_rate, out_dir):
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(
+            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
+        )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+
+
+def _as_paths(data_paths):
+    if isinstance(data_paths, (str, os.PathLike)):
+        return [data_paths]
+    return list(data_paths or [])
+
+
+def _fit_and_save(
+    model,
+    tokenizer,
+    out_dir,
+    data_paths,
+    config,
+    steps,
+    epochs,
+    batch_size,
+    sequence_length,
+    learning_rate,
+    warmup_steps,
+    weight_decay,
+    validation_fraction,
+    validation_steps,
+    steps_per_epoch,
+    seed,
+    sample_prompt,
+    strategy,
+    verbose,
+    callbacks,
+    export_model=None,
+):
+    """Compiles, fits with our callbacks and writes the model directory.
+
+    `export_model(model)` returns the model to ship (default: `model`);
+    LoRA fine-tuning ships the adapters merged into the kernels.
+    """
     tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
     data = language_model_datasets(
         tokens, sequence_length, batch_size, validation_fraction, seed=seed
@@ -167,8 +251,6 @@ def train(
     if warmup_steps is None:
         # 5% of training, at most 200 steps; none for a one-step run.
         warmup_steps = min(200, total_steps // 20)
-    learning_rate = learning_rate or DEFAULT_LEARNING_RATE[arch]
-
     with strategy.scope():
         model.compile(
             optimizer=language_model_optimizer(
@@ -223,8 +305,7 @@ def train(
         "train_seconds": elapsed,
     }
     config = {
-        "arch": arch,
-        "preset": preset,
+        **config,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "tokenizer": {"class_name": type(tokenizer).__name__},
         "training": {
@@ -243,6 +324,8 @@ def train(
             "replicas": strategy.num_replicas_in_sync,
         },
     }
+    if export_model is not None:
+        model = export_model(model)
     save_model_directory(out_dir, model, tokenizer, config, metrics)
     logger.info("Wrote model directory %s", out_dir)
     return TrainResult(
@@ -252,4 +335,106 @@ def train(
         metrics=metrics,
         history=history.history,
         out_dir=out_dir,
+    )
+
+
+def finetune(
+    model_dir: str,
+    data_paths,
+    out_dir: str,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int = 8,
+    sequence_length: int | None = None,
+    learning_rate: float | None = None,
+    lora_rank: int | None = None,
+    lora_alpha: float | None = None,
+    warmup_steps: int | None = None,
+    weight_decay: float = 0.0,
+    validation_fraction: float = 0.1,
+    validation_steps: int | None = None,
+    steps_per_epoch: int = 200,
+    seed: int = 0,
+    sample_prompt: str = "\n",
+    strategy=None,
+    verbose="auto",
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Continues training a model directory on new text; writes a new one.
+
+    The model keeps its tokenizer and context length. With `lora_rank`,
+    only rank-`lora_rank` adapters on the attention and MLP projections
+    train (Keras' `enable_lora`), and the saved model has them merged into
+    its kernels: an ordinary model directory, no adapters left.
+
+    Args:
+        model_dir: a keras_nlg model directory (`train`, `import-gpt2`).
+        data_paths: UTF-8 text file(s) to fine-tune on.
+        out_dir: the model directory to write.
+        learning_rate: peak learning rate; default 1e-4, or 1e-3 with LoRA
+            (adapters start at zero and need larger steps).
+        lora_rank: adapter rank; `None` fine-tunes every weight.
+        lora_alpha: LoRA scale numerator (update scaled by alpha / rank).
+        sequence_length: tokens per example; default the model's context
+            capped at 256.
+        Other arguments: as in `train` (default 200 steps).
+    """
+    from keras_nlg.model_directory import load
+    from keras_nlg.training.lora import enable_lora, merge_lora
+
+    _check_common_arguments(learning_rate, out_dir)
+    check_positive_int("lora_rank", lora_rank, allow_none=True)
+    data_paths = _as_paths(data_paths)
+    if not data_paths:
+        raise ValueError(f"`data_paths` must name text files. Received: {data_paths}")
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(
+            "`out_dir` must differ from `model_dir` (the original stays intact). "
+            f"Received: out_dir={out_dir!r}"
+        )
+    if steps is None and epochs is None:
+        steps = 200
+    strategy = strategy or tf.distribute.get_strategy()
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        model, tokenizer, source_config = load(model_dir)
+        if lora_rank is not None:
+            enable_lora(model, lora_rank, lora_alpha)
+    max_length = getattr(model, "max_length", None)
+    if sequence_length is None:
+        sequence_length = min(max_length or DEFAULT_SEQUENCE_LENGTH, 256)
+    if max_length and sequence_length > max_length:
+        raise ValueError(
+            f"`sequence_length` must be ≤ the model's max_length={max_length}. "
+            f"Received: sequence_length={sequence_length}"
+        )
+    learning_rate = learning_rate or (1e-3 if lora_rank else 1e-4)
+    config = {
+        "arch": source_config.get("arch"),
+        "preset": source_config.get("preset"),
+        "finetuned_from": os.path.abspath(model_dir),
+        "lora": None if lora_rank is None else {"rank": lora_rank, "alpha": lora_alpha},
+    }
+    return _fit_and_save(
+        model,
+        tokenizer,
+        out_dir,
+        data_paths,
+        config=config,
+        steps=steps,
+        epochs=epochs,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        weight_decay=weight_decay,
+        validation_fraction=validation_fraction,
+        validation_steps=validation_steps,
+        steps_per_epoch=steps_per_epoch,
+        seed=seed,
+        sample_prompt=sample_prompt,
+        strategy=strategy,
+        verbose=verbose,
+        callbacks=callbacks,
+        export_model=merge_lora if lora_rank is not None else None,
     )

@@ -1,7 +1,10 @@
 """GPT-2 import from keras-hub presets and Hugging Face directories, offline."""
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import keras_hub
 import numpy as np
@@ -124,12 +127,38 @@ def test_clear_errors(backbone, tmp_path):
         TransformerLanguageModel.from_gpt2(preset)
 
 
+# Hugging Face's model runs in a child process: torch and TensorFlow in one
+# process can abort at import (CUDA builds of torch load triton).
+_TRANSFORMERS_LOGITS = """
+import sys
+import numpy as np
+import torch
+import transformers
+model = transformers.GPT2LMHeadModel.from_pretrained(sys.argv[1]).eval()
+with torch.no_grad():
+    ids = torch.tensor(np.load(sys.argv[2]), dtype=torch.long)
+    np.save(sys.argv[3], model(ids).logits.numpy())
+"""
+
+
 def test_logits_equal_transformers_gpt2(backbone, tmp_path):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    directory = write_hugging_face_checkpoint(backbone, str(tmp_path))
-    reference = transformers.GPT2LMHeadModel.from_pretrained(directory).eval()
-    with torch.no_grad():
-        expected = reference(torch.tensor(TOKEN_IDS, dtype=torch.long)).logits.numpy()
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed (pip install '.[hf]')")
+    directory = write_hugging_face_checkpoint(backbone, str(tmp_path / "hf"))
+    np.save(tmp_path / "ids.npy", TOKEN_IDS)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _TRANSFORMERS_LOGITS,
+            directory,
+            str(tmp_path / "ids.npy"),
+            str(tmp_path / "logits.npy"),
+        ],
+        check=True,
+        timeout=300,
+    )
+    expected = np.load(tmp_path / "logits.npy")
     model = TransformerLanguageModel.from_gpt2(directory)
     np.testing.assert_allclose(np.asarray(model(TOKEN_IDS)), expected, atol=1e-4)
