@@ -157,11 +157,7 @@ def train(
         sequence_length = min(
             max_length or DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH
         )
-    if max_length and sequence_length > max_length:
-        raise ValueError(
-            f"`sequence_length` must be ≤ the model's max_length={max_length}. "
-            f"Received: sequence_length={sequence_length}"
-        )
+    _check_sequence_length(sequence_length, max_length)
     if max_length and sequence_length < max_length:
         # Positions past the training windows would keep untrained (random)
         # embeddings and generation would fall apart there: the context is
@@ -203,6 +199,14 @@ def _check_common_arguments(learning_rate, out_dir):
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(
             f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+
+
+def _check_sequence_length(sequence_length, max_length):
+    if max_length and sequence_length > max_length:
+        raise ValueError(
+            f"`sequence_length` must be ≤ the model's max_length={max_length}. "
+            f"Received: sequence_length={sequence_length}"
         )
 
 
@@ -403,11 +407,7 @@ def finetune(
     max_length = getattr(model, "max_length", None)
     if sequence_length is None:
         sequence_length = min(max_length or DEFAULT_SEQUENCE_LENGTH, 256)
-    if max_length and sequence_length > max_length:
-        raise ValueError(
-            f"`sequence_length` must be ≤ the model's max_length={max_length}. "
-            f"Received: sequence_length={sequence_length}"
-        )
+    _check_sequence_length(sequence_length, max_length)
     learning_rate = learning_rate or (1e-3 if lora_rank else 1e-4)
     config = {
         "arch": source_config.get("arch"),
