@@ -237,10 +237,10 @@ class MultiHeadAttention(keras.layers.Layer):
                 "A cache needs value_dim == key_dim. Received: "
                 f"key_dim={self.key_dim}, value_dim={self.value_dim}"
             )
-        key_cache, value_cache = (
-            cache  # (B, nh, S, hk): columns < cache_index hold keys
-        )
+        # (B, nh, S, hk) each; columns < cache_index hold earlier positions.
+        key_cache, value_cache = cache
         cache_index = ops.cast(cache_index, "int32")
+        zero = ops.zeros((), "int32")
         cache_length = ops.shape(key_cache)[2]
         # Attend to the cache as it was and to the new positions as two key
         # blocks, then write the new positions: the attention is then the
@@ -253,7 +253,6 @@ class MultiHeadAttention(keras.layers.Layer):
             new = ops.ones((1, query_length, query_length), "bool")
         if mask is not None:
             past = ops.logical_and(mask, past)
-            zero = ops.zeros((), "int32")
             # Static sizes (XLA needs them); the mask may broadcast over rows.
             size = [
                 mask.shape[0] or ops.shape(mask)[0],
@@ -265,7 +264,6 @@ class MultiHeadAttention(keras.layers.Layer):
         output, scores = self._compute_attention(
             q, [key_cache, k], [value_cache, v], [past, new], training
         )
-        zero = ops.zeros((), "int32")
         start = [zero, zero, cache_index, zero]
         cache = (
             ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype)),

@@ -161,6 +161,11 @@ def _read_keras_hub(path, config):
             f"class_name 'GPT2Backbone'. Received: "
             f"class_name={config.get('class_name')!r}"
         )
+    if not os.path.isfile(os.path.join(path, "tokenizer.json")):
+        raise ValueError(
+            f"{path} has no tokenizer.json: save the GPT2Tokenizer to the preset "
+            "too (tokenizer.save_to_preset)"
+        )
     import keras_hub
 
     backbone = keras_hub.models.GPT2Backbone.from_preset(path)
@@ -178,11 +183,6 @@ def _read_keras_hub(path, config):
         raise ValueError(
             f"{os.path.join(path, KERAS_HUB_WEIGHTS_FILE)}: {error}"
         ) from None
-    if not os.path.isfile(os.path.join(path, "tokenizer.json")):
-        raise ValueError(
-            f"{path} has no tokenizer.json: save the GPT2Tokenizer to the preset "
-            "too (tokenizer.save_to_preset)"
-        )
     hub_tokenizer = keras_hub.models.GPT2Tokenizer.from_preset(path)
     return model, GPT2Tokenizer(hub_tokenizer.vocabulary, hub_tokenizer.merges)
 

@@ -12,10 +12,11 @@ import tensorflow as tf
 
 from keras_nlg import datasets
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
-from keras_nlg.model_directory import save_model_directory
+from keras_nlg.model_directory import load, save_model_directory
 from keras_nlg.models import build_model, preset_config
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
 from keras_nlg.training.callbacks import LanguageModelStats, TextSampleLogger
+from keras_nlg.training.lora import enable_lora, merge_lora
 from keras_nlg.training.optimizer import language_model_optimizer
 from keras_nlg.validation import check_positive_int
 
@@ -383,9 +384,6 @@ def finetune(
             capped at 256.
         Other arguments: as in `train` (default 200 steps).
     """
-    from keras_nlg.model_directory import load
-    from keras_nlg.training.lora import enable_lora, merge_lora
-
     _check_common_arguments(learning_rate, out_dir)
     check_positive_int("lora_rank", lora_rank, allow_none=True)
     data_paths = _as_paths(data_paths)
