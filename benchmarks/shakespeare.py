@@ -27,24 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_nlg.models import build_model  # noqa: E402
-from keras_nlg.training import train  # noqa: E402
-
-
-class TrainTimeBudget(keras.callbacks.Callback):
-    """Stops `fit` once the summed training-step time reaches the budget."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self.spent = 0.0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.spent += time.perf_counter() - self._start
-        if self.spent >= self.seconds:
-            self.model.stop_training = True
+from keras_nlg.training import TrainingTimeLimit, train  # noqa: E402
 
 
 def steps_per_second(arch, preset, batch_size, sequence_length, vocabulary_size=258):
@@ -68,7 +51,7 @@ def run(arch, args, out_root):
     rate = steps_per_second(arch, args.preset, args.batch_size, args.sequence_length)
     # Fit's per-step overhead is a little higher than train_on_batch's.
     planned_steps = max(20, int(0.95 * rate * args.minutes * 60))
-    budget = TrainTimeBudget(args.minutes * 60)
+    budget = TrainingTimeLimit(args.minutes * 60)
     result = train(
         os.path.join(out_root, arch),
         arch=arch,

@@ -25,13 +25,13 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from shakespeare import TrainTimeBudget, steps_per_second  # noqa: E402
+from shakespeare import steps_per_second  # noqa: E402
 
 import keras_nlg  # noqa: E402
 from keras_nlg import datasets  # noqa: E402
 from keras_nlg.data import read_text_files, tokenize_documents  # noqa: E402
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer  # noqa: E402
-from keras_nlg.training import train  # noqa: E402
+from keras_nlg.training import TrainingTimeLimit, train  # noqa: E402
 
 HELD_OUT = 0.05
 PROMPT = "春夜\n"
@@ -58,7 +58,7 @@ def run(name, args, out_root, path):
         tokenizer.vocabulary_size,
     )
     planned_steps = max(20, int(0.95 * rate * args.minutes * 60))
-    budget = TrainTimeBudget(args.minutes * 60)
+    budget = TrainingTimeLimit(args.minutes * 60)
     out_dir = os.path.join(out_root, name)
     result = train(
         out_dir,

@@ -30,4 +30,18 @@ def tang_poems_path() -> str:
     return os.path.join(_HERE, "tang_poems", "poems.txt")
 
 
-__all__ = ["tang_poems_path", "tiny_shakespeare", "tiny_shakespeare_path"]
+def e2e_path(split: str = "train") -> str:
+    """Path of the bundled E2E NLG Challenge CSV, `split` "train" or "dev".
+
+    From tuetschek/e2e-dataset (CC BY-SA 4.0, Novikova, Dušek & Rieser 2017):
+    columns `mr` (meaning representation) and `ref` (one human reference).
+    """
+    files = {"train": "trainset.csv", "dev": "devset.csv"}
+    if split not in files:
+        raise ValueError(
+            f"`split` must be one of {sorted(files)}. Received: split={split!r}"
+        )
+    return os.path.join(_HERE, "e2e", files[split])
+
+
+__all__ = ["e2e_path", "tang_poems_path", "tiny_shakespeare", "tiny_shakespeare_path"]

@@ -50,6 +50,31 @@ class LanguageModelStats(keras.callbacks.Callback):
                 logs[f"{prefix}bits_per_token"] = float(logs[key]) / math.log(2)
 
 
+class TrainingTimeLimit(keras.callbacks.Callback):
+    """Stops `fit` once the time spent in training steps reaches `seconds`.
+
+    Keras has no time-based stop; this counts only the train steps (not
+    validation or other callbacks), so a budget means the same compute on
+    every run. Training ends after the step that crosses the budget and
+    the model so far is kept.
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"`seconds` must be > 0. Received: seconds={seconds!r}")
+        self.seconds = seconds
+        self.spent = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.spent += time.perf_counter() - self._start
+        if self.spent >= self.seconds:
+            self.model.stop_training = True
+
+
 class TextSampleLogger(keras.callbacks.Callback):
     """Writes a generated sample as a TensorBoard text summary each epoch.
 

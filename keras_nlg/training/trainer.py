@@ -168,20 +168,23 @@ def train(
         model = build_model(arch, preset, tokenizer.vocabulary_size, **model_config)
 
     learning_rate = learning_rate or DEFAULT_LEARNING_RATE[arch]
+    data, data_config = _text_file_data(
+        data_paths, tokenizer, sequence_length, batch_size, validation_fraction, seed
+    )
     return _fit_and_save(
         model,
         tokenizer,
         out_dir,
-        data_paths,
+        data,
         config={"arch": arch, "preset": preset},
+        data_config=data_config,
         steps=steps,
         epochs=epochs,
         batch_size=batch_size,
-        sequence_length=sequence_length,
+        tokens_per_step=batch_size * sequence_length,
         learning_rate=learning_rate,
         warmup_steps=warmup_steps,
         weight_decay=weight_decay,
-        validation_fraction=validation_fraction,
         validation_steps=validation_steps,
         steps_per_epoch=steps_per_epoch,
         seed=seed,
@@ -217,20 +220,37 @@ def _as_paths(data_paths):
     return list(data_paths or [])
 
 
+def _text_file_data(
+    data_paths, tokenizer, sequence_length, batch_size, validation_fraction, seed
+):
+    """Text files → `(LanguageModelData, what config.json records about it)`."""
+    tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
+    data = language_model_datasets(
+        tokens, sequence_length, batch_size, validation_fraction, seed=seed
+    )
+    data_config = {
+        "data_paths": [os.path.abspath(p) for p in data_paths],
+        "corpus_tokens": int(len(tokens)),
+        "sequence_length": sequence_length,
+        "validation_fraction": validation_fraction,
+    }
+    return data, data_config
+
+
 def _fit_and_save(
     model,
     tokenizer,
     out_dir,
-    data_paths,
+    data,
     config,
+    data_config,
     steps,
     epochs,
     batch_size,
-    sequence_length,
+    tokens_per_step,
     learning_rate,
     warmup_steps,
     weight_decay,
-    validation_fraction,
     validation_steps,
     steps_per_epoch,
     seed,
@@ -242,13 +262,12 @@ def _fit_and_save(
 ):
     """Compiles, fits with our callbacks and writes the model directory.
 
-    `export_model(model)` returns the model to ship (default: `model`);
-    LoRA fine-tuning ships the adapters merged into the kernels.
+    `data` has `train` and `validation` datasets of `(x, y)` or
+    `(x, y, sample_weight)` batches and `steps_per_epoch`; the loss is the
+    mean over weighted tokens. `export_model(model)` returns the model to
+    ship (default: `model`); LoRA fine-tuning ships the adapters merged
+    into the kernels.
     """
-    tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
-    data = language_model_datasets(
-        tokens, sequence_length, batch_size, validation_fraction, seed=seed
-    )
     num_epochs, epoch_steps, repeat = _epoch_plan(
         steps, epochs, steps_per_epoch, data.steps_per_epoch
     )
@@ -261,7 +280,11 @@ def _fit_and_save(
             optimizer=language_model_optimizer(
                 learning_rate, total_steps, warmup_steps, weight_decay
             ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            # Mean over the weighted tokens (with a loss mask, the scored
+            # ones), not over every position of the batch.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
             metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
         )
 
@@ -270,7 +293,7 @@ def _fit_and_save(
     checkpoint_dir = os.path.join(out_dir, "checkpoints")
     monitor = "val_loss" if data.validation is not None else "loss"
     callbacks = [
-        LanguageModelStats(tokens_per_step=batch_size * sequence_length),
+        LanguageModelStats(tokens_per_step=tokens_per_step),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup")),
         keras.callbacks.ModelCheckpoint(
@@ -314,9 +337,7 @@ def _fit_and_save(
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "tokenizer": {"class_name": type(tokenizer).__name__},
         "training": {
-            "data_paths": [os.path.abspath(p) for p in data_paths],
-            "corpus_tokens": int(len(tokens)),
-            "sequence_length": sequence_length,
+            **data_config,
             "batch_size": batch_size,
             "epochs": num_epochs,
             "steps_per_epoch": epoch_steps,
@@ -324,7 +345,6 @@ def _fit_and_save(
             "learning_rate": learning_rate,
             "warmup_steps": warmup_steps,
             "weight_decay": weight_decay,
-            "validation_fraction": validation_fraction,
             "seed": seed,
             "replicas": strategy.num_replicas_in_sync,
         },
@@ -413,20 +433,23 @@ def finetune(
         "finetuned_from": os.path.abspath(model_dir),
         "lora": None if lora_rank is None else {"rank": lora_rank, "alpha": lora_alpha},
     }
+    data, data_config = _text_file_data(
+        data_paths, tokenizer, sequence_length, batch_size, validation_fraction, seed
+    )
     return _fit_and_save(
         model,
         tokenizer,
         out_dir,
-        data_paths,
+        data,
         config=config,
+        data_config=data_config,
         steps=steps,
         epochs=epochs,
         batch_size=batch_size,
-        sequence_length=sequence_length,
+        tokens_per_step=batch_size * sequence_length,
         learning_rate=learning_rate,
         warmup_steps=warmup_steps,
         weight_decay=weight_decay,
-        validation_fraction=validation_fraction,
         validation_steps=validation_steps,
         steps_per_epoch=steps_per_epoch,
         seed=seed,

@@ -1,0 +1,245 @@
+"""E2E NLG data: MR/reference CSVs → conditional-LM batches with loss masks.
+
+The decoder-only model reads `MR + SEPARATOR` and learns to continue with the
+reference and end-of-text. Only the continuation is scored: the sample weight
+is 1 on the positions that predict reference tokens and end-of-text, 0 on the
+MR and on padding.
+"""
+
+import csv
+import dataclasses
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from keras_nlg.validation import check_positive_int
+
+# The MR never contains a newline, so one separates it from the text for every
+# tokenizer (the SentencePiece tokenizer even has a piece of its own for it).
+SEPARATOR = "\n"
+
+_ATTRIBUTE = re.compile(r"\s*([^\[\],]+?)\s*\[([^\[\]]*)\]\s*")
+
+
+@dataclasses.dataclass(frozen=True)
+class E2EData:
+    """Distinct MRs in first-appearance order, each with its references."""
+
+    meaning_representations: list[str]
+    references: list[list[str]]
+
+    def pairs(self):
+        """`(mr, ref)` for every reference."""
+        return [
+            (mr, ref)
+            for mr, refs in zip(
+                self.meaning_representations, self.references, strict=True
+            )
+            for ref in refs
+        ]
+
+
+def parse_meaning_representation(mr: str, row: int | None = None) -> dict:
+    """`"name[The Eagle], food[Thai]"` → `{"name": "The Eagle", "food": "Thai"}`.
+
+    Raises:
+        ValueError: naming the CSV row (when given) and the MR if it isn't a
+            comma-separated list of `attribute[value]`.
+    """
+    where = f"row {row}: " if row is not None else ""
+    attributes = {}
+    for part in mr.split("],"):
+        part = part if part.endswith("]") else part + "]"
+        match = _ATTRIBUTE.fullmatch(part)
+        if match is None or not mr.strip():
+            raise ValueError(
+                f"{where}the MR must be a comma-separated list of attribute[value]. "
+                f"Received: mr={mr!r}"
+            )
+        attribute, value = match.groups()
+        if attribute in attributes:
+            raise ValueError(
+                f"{where}the MR repeats the attribute {attribute!r}. "
+                f"Received: mr={mr!r}"
+            )
+        attributes[attribute] = value
+    return attributes
+
+
+def read_e2e_csv(path: str | os.PathLike, require_references: bool = True) -> E2EData:
+    """Reads a CSV in the E2E format and groups the references by MR.
+
+    Row numbers in errors count the header as row 1, as a spreadsheet does.
+
+    Args:
+        path: a CSV with columns `mr` and `ref` (other columns are ignored).
+        require_references: with False, a file with only an `mr` column (the
+            official test inputs) is accepted and MRs get no references.
+
+    Raises:
+        ValueError: a missing file or column, a malformed MR or an empty
+            reference, naming the row.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"E2E CSV not found. Received: data={path!r}")
+    groups: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        needed = ["mr", "ref"] if require_references else ["mr"]
+        missing = [name for name in needed if name not in columns]
+        if missing:
+            raise ValueError(
+                f"{path}: the E2E CSV needs columns {needed}; missing {missing}. "
+                f"Found columns: {columns}"
+            )
+        for row, record in enumerate(reader, start=2):
+            mr = record["mr"] or ""
+            parse_meaning_representation(mr, row)
+            references = groups.setdefault(mr.strip(), [])
+            if "ref" not in columns:
+                continue
+            ref = (record["ref"] or "").strip()
+            if not ref:
+                raise ValueError(f"{path}: row {row}: empty ref for mr={mr!r}")
+            references.append(ref)
+    if not groups:
+        raise ValueError(f"{path}: the E2E CSV has no rows.")
+    return E2EData(list(groups), list(groups.values()))
+
+
+def prompt_text(mr: str) -> str:
+    """The text the model continues for one MR."""
+    return mr + SEPARATOR
+
+
+def encode_pairs(pairs, tokenizer):
+    """Tokenizes `(mr, ref)` pairs: a list of `(ids, first_target_position)`.
+
+    The prompt and the reference are tokenized apart, so the prompt ids are
+    exactly those `generate` feeds the model for the same MR.
+    """
+    mrs, refs = zip(*pairs, strict=True)
+    prompts = tokenizer.tokenize([prompt_text(mr) for mr in mrs]).to_list()
+    targets = tokenizer.tokenize(list(refs)).to_list()
+    return [
+        (prompt + target + [tokenizer.end_of_text_id], len(prompt))
+        for prompt, target in zip(prompts, targets, strict=True)
+    ]
+
+
+@dataclasses.dataclass
+class ConditionalData:
+    """Batches of `(x, y, sample_weight)` and their sizes."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    steps_per_epoch: int
+    max_length: int  # longest example (tokens, without the last target)
+    mean_length: float
+
+
+def _ragged(rows, dtype):
+    lengths = [len(row) for row in rows]
+    values = np.concatenate([np.asarray(row, dtype) for row in rows])
+    return tf.RaggedTensor.from_row_lengths(values, lengths)
+
+
+def _to_dataset(examples, pad_id, batch_size, multiple, shuffle_seed=None):
+    """Length-bucketed `(x, y, w)` batches padded to multiples of `multiple`.
+
+    Training (`shuffle_seed` given) drops each bucket's partial batch, so
+    every step has a full batch; validation keeps them.
+    """
+    lengths = np.asarray([len(ids) - 1 for ids, _ in examples])
+    x = _ragged([ids[:-1] for ids, _ in examples], np.int32)
+    y = _ragged([ids[1:] for ids, _ in examples], np.int32)
+    # Position t predicts ids[t + 1]: a target when t + 1 ≥ first target.
+    w = _ragged(
+        [[0.0] * (start - 1) + [1.0] * (len(ids) - start) for ids, start in examples],
+        np.float32,
+    )
+    data = tf.data.Dataset.range(len(examples))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(examples), seed=shuffle_seed)
+    # Indexing a ragged row gives a dense 1-D tensor, as padded batching needs.
+    data = data.map(lambda i: (x[i], y[i], w[i]))
+    # Bucket i holds lengths in (multiple·i, multiple·(i + 1)] and is padded
+    # to its upper end (a boundary is one past a bucket's longest length).
+    num_buckets = int(lengths.max() - 1) // multiple + 1
+    boundaries = [multiple * (i + 1) + 1 for i in range(num_buckets)]
+    data = data.bucket_by_sequence_length(
+        lambda x, y, w: tf.shape(x)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (num_buckets + 1),
+        padding_values=(pad_id, 0, 0.0),
+        pad_to_bucket_boundary=True,
+        drop_remainder=shuffle_seed is not None,
+    )
+    counts = np.bincount((lengths - 1) // multiple, minlength=num_buckets)
+    if shuffle_seed is not None:
+        steps = int(sum(count // batch_size for count in counts))
+    else:
+        steps = int(sum(-(-count // batch_size) for count in counts))
+    # Keras then knows the epoch length (and doesn't warn at its end).
+    data = data.apply(tf.data.experimental.assert_cardinality(steps))
+    return data.prefetch(tf.data.AUTOTUNE), steps
+
+
+def conditional_datasets(
+    train_pairs,
+    tokenizer,
+    batch_size: int,
+    validation_pairs=None,
+    max_length: int | None = None,
+    seed: int = 0,
+    length_multiple: int = 16,
+) -> ConditionalData:
+    """`(mr, ref)` pairs → shuffled, length-bucketed `(x, y, w)` batches.
+
+    Examples of similar length are batched together and padded to a multiple
+    of `length_multiple`, so a whole epoch runs on a few static shapes with
+    little padding. Training batches are full (a partial one is dropped);
+    the order is reshuffled each epoch, reproducibly from `seed`.
+
+    Args:
+        train_pairs: `(mr, ref)` pairs to train on.
+        tokenizer: the model's tokenizer.
+        batch_size: examples per batch.
+        validation_pairs: optional pairs for `validation_data`.
+        max_length: the model's context; longer examples raise.
+        seed: shuffle seed.
+        length_multiple: padding granularity in tokens.
+    """
+    check_positive_int("batch_size", batch_size)
+    train = encode_pairs(train_pairs, tokenizer)
+    if len(train) < batch_size:
+        raise ValueError(
+            f"There are {len(train)} training pairs, fewer than one batch. "
+            f"Received: batch_size={batch_size}"
+        )
+    validation = encode_pairs(validation_pairs, tokenizer) if validation_pairs else []
+    longest = max(len(ids) - 1 for ids, _ in train + validation)
+    if max_length is not None and longest > max_length:
+        raise ValueError(
+            f"The longest MR + reference has {longest} tokens, more than the "
+            f"model's max_length={max_length}. Use a model with a longer context."
+        )
+    train_data, steps = _to_dataset(
+        train, tokenizer.padding_id, batch_size, length_multiple, shuffle_seed=seed
+    )
+    validation_data = None
+    if validation:
+        validation_data, _ = _to_dataset(
+            validation, tokenizer.padding_id, batch_size, length_multiple
+        )
+    return ConditionalData(
+        train=train_data,
+        validation=validation_data,
+        steps_per_epoch=steps,
+        max_length=longest,
+        mean_length=float(np.mean([len(ids) - 1 for ids, _ in train])),
+    )

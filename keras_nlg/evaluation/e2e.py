@@ -1,0 +1,116 @@
+"""Scoring an MR → text model on an E2E-format CSV (`keras-nlg evaluate --task e2e`)."""
+
+import os
+import time
+
+from keras_nlg.data.e2e import E2EData, prompt_text, read_e2e_csv
+from keras_nlg.evaluation.bleu import bleu
+from keras_nlg.evaluation.diversity import diversity
+from keras_nlg.evaluation.rouge import rouge
+from keras_nlg.generation import generate
+from keras_nlg.validation import check_positive_int
+
+DEFAULT_NUM_BEAMS = 5  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
+
+
+def generate_for_mrs(
+    model,
+    tokenizer,
+    meaning_representations,
+    num_beams: int = DEFAULT_NUM_BEAMS,
+    max_new_tokens: int | None = None,
+    length_penalty: float = 1.0,
+    batch_size: int = 32,
+) -> list[str]:
+    """One text per MR: beam search (greedy with `num_beams=1`), in order.
+
+    `max_new_tokens` defaults to the room the model's context leaves after
+    the longest prompt. Texts are single lines (newlines become spaces).
+    """
+    check_positive_int("batch_size", batch_size)
+    prompts = [prompt_text(mr) for mr in meaning_representations]
+    if max_new_tokens is None:
+        longest = max(len(ids) for ids in tokenizer.tokenize(prompts).to_list())
+        max_new_tokens = model.max_length - longest
+    texts = []
+    for start in range(0, len(prompts), batch_size):
+        texts += generate(
+            model,
+            tokenizer,
+            prompts[start : start + batch_size],
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            length_penalty=length_penalty,
+            truncate=False,
+        )
+    return [" ".join(text.split()) for text in texts]
+
+
+def write_outputs(path, texts) -> None:
+    """One output per line, as tuetschek/e2e-metrics' `measure_scores.py` reads."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for text in texts:
+            f.write(" ".join(text.split()) + "\n")
+
+
+def evaluate_e2e(
+    model,
+    tokenizer,
+    data: str | os.PathLike | E2EData,
+    num_beams: int = DEFAULT_NUM_BEAMS,
+    max_new_tokens: int | None = None,
+    length_penalty: float = 1.0,
+    batch_size: int = 32,
+    lowercase: bool = True,
+    output_path: str | None = None,
+) -> dict:
+    """Generates a text for every distinct MR and scores it against its references.
+
+    Args:
+        model, tokenizer: an MR → text model (`keras-nlg train --task e2e`).
+        data: an E2E-format CSV (or `E2EData`); MRs are scored in order of
+            first appearance, each against all of its references.
+        num_beams: beam width (1 = greedy).
+        max_new_tokens: default: what the context leaves after the prompt.
+        lowercase: BLEU on lowercased text, as the official E2E scorer.
+        output_path: also write the outputs file (one line per MR).
+
+    Returns:
+        A dict: `bleu` (0–100), `rouge1`/`rouge2`/`rougeL` (0–1),
+        `distinct_1`/`distinct_2`, `repetition_rate`, `meaning_representations`,
+        `generation_seconds`, and the `outputs` (texts, in MR order).
+    """
+    if not isinstance(data, E2EData):
+        data = read_e2e_csv(data)
+    start = time.perf_counter()
+    outputs = generate_for_mrs(
+        model,
+        tokenizer,
+        data.meaning_representations,
+        num_beams=num_beams,
+        max_new_tokens=max_new_tokens,
+        length_penalty=length_penalty,
+        batch_size=batch_size,
+    )
+    seconds = time.perf_counter() - start
+    if output_path is not None:
+        write_outputs(output_path, outputs)
+    bleu_scores = bleu(outputs, data.references, lowercase=lowercase)
+    rouge_scores = rouge(outputs, data.references)
+    diversity_scores = diversity(outputs)
+    return {
+        "bleu": bleu_scores["bleu"],
+        "bleu_signature": bleu_scores["signature"],
+        "rouge1": rouge_scores["rouge1"],
+        "rouge2": rouge_scores["rouge2"],
+        "rougeL": rouge_scores["rougeL"],
+        "distinct_1": diversity_scores["distinct_1"],
+        "distinct_2": diversity_scores["distinct_2"],
+        "repetition_rate": diversity_scores["repetition_rate"],
+        "meaning_representations": len(outputs),
+        "num_beams": num_beams,
+        "generation_seconds": seconds,
+        "outputs": outputs,
+    }
