@@ -53,12 +53,34 @@ def build_parser():
     )
 
     train = commands.add_parser("train", help="train a language model on text files")
+    train.add_argument(
+        "--task",
+        choices=("lm", "e2e"),
+        default="lm",
+        help="lm: language model on text files; e2e: MR → text on E2E CSVs",
+    )
     train.add_argument("--arch", choices=_ARCHES, default="transformer")
     train.add_argument(
         "--data",
         nargs="+",
         metavar="PATH",
-        help="UTF-8 text files (default: Tiny Shakespeare)",
+        help="UTF-8 text files (default: Tiny Shakespeare); with --task e2e one "
+        "CSV in the E2E format (default: the bundled training set)",
+    )
+    train.add_argument(
+        "--validation-data",
+        metavar="CSV",
+        help="--task e2e: CSV for the validation loss (default: bundled dev set)",
+    )
+    train.add_argument(
+        "--init",
+        metavar="DIR",
+        help="--task e2e: start from this pre-trained model directory",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=_positive_float,
+        help="stop after this many minutes of training steps",
     )
     train.add_argument(
         "--out", required=True, metavar="DIR", help="model directory to write"
@@ -68,7 +90,9 @@ def build_parser():
     )
     length = train.add_mutually_exclusive_group()
     length.add_argument(
-        "--steps", type=_positive_int, help="optimizer steps (default 1000)"
+        "--steps",
+        type=_positive_int,
+        help="optimizer steps (default 1000; --task e2e: 6 epochs)",
     )
     length.add_argument("--epochs", type=_positive_int, help="passes over the data")
     train.add_argument("--batch-size", type=_positive_int, default=32)
@@ -91,13 +115,53 @@ def build_parser():
     train.add_argument(
         "--tokenizer",
         choices=("byte", "sentencepiece"),
-        default="byte",
-        help="sentencepiece: train a SentencePiece model on --data first",
+        help="sentencepiece: train a SentencePiece model on --data first "
+        "(default: byte; --task e2e: sentencepiece)",
     )
     train.add_argument(
         "--vocab-size",
         type=_positive_int,
-        help="SentencePiece vocabulary size (default 8000)",
+        help="SentencePiece vocabulary size (default 8000; --task e2e: 2000)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="perplexity on held-out text, or BLEU/ROUGE/diversity on an E2E CSV",
+    )
+    evaluate.add_argument("--model", required=True, metavar="DIR")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        metavar="PATH",
+        help="UTF-8 text files; with --task e2e one CSV with mr/ref columns",
+    )
+    evaluate.add_argument("--task", choices=("lm", "e2e"), default="lm")
+    evaluate.add_argument(
+        "--context", type=_positive_int, help="window tokens (default: the model's)"
+    )
+    evaluate.add_argument(
+        "--stride",
+        type=_positive_int,
+        help="tokens between window starts (default: half the context)",
+    )
+    evaluate.add_argument("--batch-size", type=_positive_int, default=8)
+    evaluate.add_argument(
+        "--output",
+        metavar="FILE",
+        help="--task e2e: write the outputs, one line per distinct MR",
+    )
+    evaluate.add_argument(
+        "--num-beams", type=_positive_int, help="--task e2e: beam width (1 = greedy)"
+    )
+    evaluate.add_argument("--max-new-tokens", type=_positive_int)
+    evaluate.add_argument(
+        "--cased",
+        action="store_true",
+        help="--task e2e: case-sensitive BLEU (the official scorer lowercases)",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON object"
     )
 
     import_gpt2 = commands.add_parser(
@@ -169,8 +233,16 @@ def build_parser():
 
 
 def _train(args):
+    if args.task == "e2e":
+        return _train_e2e(args)
+    for flag, value in (
+        ("--validation-data", args.validation_data),
+        ("--init", args.init),
+    ):
+        if value is not None:
+            raise ValueError(f"{flag} applies to --task e2e only")
     from keras_nlg.generation import sample_continuation
-    from keras_nlg.training import train
+    from keras_nlg.training import TrainingTimeLimit, train
 
     result = train(
         args.out,
@@ -186,8 +258,11 @@ def _train(args):
         validation_steps=args.validation_steps,
         seed=args.seed,
         sample_prompt=args.sample_prompt,
-        tokenizer=args.tokenizer,
+        tokenizer=args.tokenizer or "byte",
         vocabulary_size=args.vocab_size,
+        callbacks=(
+            [TrainingTimeLimit(args.max_minutes * 60)] if args.max_minutes else None
+        ),
     )
     sample = sample_continuation(
         result.model,
@@ -206,6 +281,116 @@ def _train(args):
     print(f"model directory: {os.path.abspath(result.out_dir)}")
     print(f"TensorBoard logs: {os.path.abspath(result.log_dir)}")
     print(f"  view them with: tensorboard --logdir {result.log_dir}")
+
+
+def _train_e2e(args):
+    from keras_nlg.training import train_e2e
+
+    if args.arch != "transformer":
+        raise ValueError("--task e2e trains a transformer (--arch lstm is not offered)")
+    if args.sequence_length is not None:
+        raise ValueError(
+            "--sequence-length does not apply to --task e2e "
+            "(each example is one MR and its text)"
+        )
+    if args.data is not None and len(args.data) != 1:
+        raise ValueError(f"--task e2e takes one training CSV. Received: {args.data}")
+    options = {} if args.tokenizer is None else {"tokenizer": args.tokenizer}
+    result = train_e2e(
+        args.out,
+        train_csv=args.data[0] if args.data else None,
+        validation_csv=args.validation_data,
+        vocabulary_size=args.vocab_size,
+        preset=args.preset,
+        init_model_dir=args.init,
+        steps=args.steps,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_minutes=args.max_minutes,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed,
+        **options,
+    )
+    metrics = result.metrics
+    if "val_loss" in metrics:
+        print(f"validation loss {metrics['val_loss']:.3f} nats/token (text part)")
+    print(f"model directory: {os.path.abspath(result.out_dir)}")
+    print(
+        f"score it: keras-nlg evaluate --task e2e --model {result.out_dir} "
+        "--data DEV_OR_TEST.csv --output outputs.txt"
+    )
+
+
+def _evaluate(args):
+    from keras_nlg import load
+    from keras_nlg.evaluation import evaluate_e2e, perplexity
+
+    if args.task == "lm":
+        for flag, value in (
+            ("--output", args.output),
+            ("--num-beams", args.num_beams),
+            ("--max-new-tokens", args.max_new_tokens),
+        ):
+            if value is not None:
+                raise ValueError(f"{flag} applies to --task e2e only")
+        from keras_nlg.data import read_text_files
+
+        loaded = load(args.model)
+        figures = perplexity(
+            loaded.model,
+            loaded.tokenizer,
+            read_text_files(args.data),
+            context=args.context,
+            stride=args.stride,
+            batch_size=args.batch_size,
+        )
+        if args.json:
+            print(json.dumps(figures))
+            return
+        print(
+            f"perplexity {figures['perplexity']:.4f} "
+            f"({figures['bits_per_token']:.4f} bits/token, "
+            f"{figures['bits_per_byte']:.4f} bits/byte, "
+            f"{figures['bits_per_character']:.4f} bits/character) over "
+            f"{figures['tokens']:,} tokens; windows of {figures['context']} "
+            f"tokens at stride {figures['stride']}"
+        )
+        return
+
+    if len(args.data) != 1:
+        raise ValueError(f"--task e2e takes one CSV. Received: {args.data}")
+    for flag, value in (("--context", args.context), ("--stride", args.stride)):
+        if value is not None:
+            raise ValueError(f"{flag} applies to perplexity (--task lm) only")
+    from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS
+
+    loaded = load(args.model)
+    scores = evaluate_e2e(
+        loaded.model,
+        loaded.tokenizer,
+        args.data[0],
+        num_beams=args.num_beams or DEFAULT_NUM_BEAMS,
+        max_new_tokens=args.max_new_tokens,
+        lowercase=not args.cased,
+        output_path=args.output,
+    )
+    outputs = scores.pop("outputs")
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        print("| metric | value |\n|---|---|")
+        case = "cased" if args.cased else "lowercased"
+        print(f"| BLEU ({case}) | {scores['bleu']:.2f} |")
+        for name in ("rouge1", "rouge2", "rougeL", "distinct_1", "distinct_2"):
+            print(f"| {name} | {scores[name]:.4f} |")
+        print(f"| repetition rate | {scores['repetition_rate']:.4f} |")
+        print(
+            f"{len(outputs)} MRs, beam {scores['num_beams']}, "
+            f"{scores['generation_seconds']:.1f} s to generate"
+        )
+    if args.output:
+        print(f"outputs: {os.path.abspath(args.output)}", file=sys.stderr)
 
 
 def _import_gpt2(args):
@@ -329,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             "generate": _generate,
             "import-gpt2": _import_gpt2,
             "finetune": _finetune,
+            "evaluate": _evaluate,
         }
         commands[args.command](args)
     except (ValueError, TypeError, OSError) as error:

@@ -20,7 +20,8 @@ from keras_nlg.validation import check_positive_int
 # tokenizer (the SentencePiece tokenizer even has a piece of its own for it).
 SEPARATOR = "\n"
 
-_ATTRIBUTE = re.compile(r"\s*([^\[\],]+?)\s*\[([^\[\]]*)\]\s*")
+_ATTRIBUTE = r"\s*([^\[\],]*[^\[\],\s])\s*\[([^\[\]]*)\]\s*"
+_MEANING_REPRESENTATION = re.compile(f"{_ATTRIBUTE}(?:,{_ATTRIBUTE})*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,16 +50,13 @@ def parse_meaning_representation(mr: str, row: int | None = None) -> dict:
             comma-separated list of `attribute[value]`.
     """
     where = f"row {row}: " if row is not None else ""
+    if _MEANING_REPRESENTATION.fullmatch(mr) is None:
+        raise ValueError(
+            f"{where}the MR must be a comma-separated list of attribute[value]. "
+            f"Received: mr={mr!r}"
+        )
     attributes = {}
-    for part in mr.split("],"):
-        part = part if part.endswith("]") else part + "]"
-        match = _ATTRIBUTE.fullmatch(part)
-        if match is None or not mr.strip():
-            raise ValueError(
-                f"{where}the MR must be a comma-separated list of attribute[value]. "
-                f"Received: mr={mr!r}"
-            )
-        attribute, value = match.groups()
+    for attribute, value in re.findall(_ATTRIBUTE, mr):
         if attribute in attributes:
             raise ValueError(
                 f"{where}the MR repeats the attribute {attribute!r}. "

@@ -89,14 +89,17 @@ def perplexity(
         )
     if not "".join(texts):
         raise ValueError(f"`texts` must hold some text. Received: texts={texts!r}")
-    context = context or getattr(model, "max_length", None) or DEFAULT_CONTEXT
     max_length = getattr(model, "max_length", None)
-    if max_length is not None and isinstance(context, int) and context > max_length:
+    if context is None:
+        context = max_length or DEFAULT_CONTEXT
+    check_positive_int("context", context)
+    if max_length is not None and context > max_length:
         raise ValueError(
             f"`context` must be ≤ the model's max_length={max_length}. "
             f"Received: context={context}"
         )
-    stride = stride or max(1, context // 2)
+    if stride is None:
+        stride = max(1, context // 2)
     check_positive_int("batch_size", batch_size)
     token_ids = np.concatenate(
         [[tokenizer.end_of_text_id], tokenize_documents(texts, tokenizer)]

@@ -6,10 +6,9 @@ from rouge_score import tokenizers
 
 # Scripts written without spaces: each character counts as a word (the usual
 # convention for Chinese ROUGE). Han ideographs (with extensions and
-# compatibility forms), kana and CJK punctuation.
+# compatibility forms) and kana; punctuation, CJK or not, is no word.
 _NO_SPACE_SCRIPTS = (
-    "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\uff00-\uffef\U00020000-\U0002fa1f"
+    "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 )
 _CHARACTER = re.compile(f"[{_NO_SPACE_SCRIPTS}]")
 _WORD = re.compile(f"[{_NO_SPACE_SCRIPTS}]|[^\\W_{_NO_SPACE_SCRIPTS}]+")

@@ -1,0 +1,155 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras_nlg
+from keras_nlg.data.e2e import read_e2e_csv
+from keras_nlg.evaluation import evaluate_e2e
+from keras_nlg.training import train, train_e2e
+from tests.conftest import make_corpus
+from tests.data.e2e_files import write_e2e_csv
+
+TINY = dict(
+    tokenizer="byte",
+    preset="tiny",
+    steps=4,
+    steps_per_epoch=2,
+    batch_size=2,
+    verbose=0,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory):
+    return write_e2e_csv(tmp_path_factory.mktemp("e2e") / "tiny.csv")
+
+
+@pytest.fixture(scope="module")
+def e2e_model(tmp_path_factory, tiny_csv):
+    out = tmp_path_factory.mktemp("e2e_model") / "model"
+    result = train_e2e(str(out), train_csv=tiny_csv, validation_csv=tiny_csv, **TINY)
+    return result
+
+
+def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
+    loaded = keras_nlg.load(e2e_model.out_dir)
+    task = loaded.config["task"]
+    assert task["name"] == "e2e" and task["separator"] == "\n"
+    # The context is the longest example rounded up to a multiple of 16.
+    assert loaded.model.max_length % 16 == 0
+    assert loaded.model.max_length >= task["longest_example_tokens"]
+    assert task["max_new_tokens"] == (
+        loaded.model.max_length - task["longest_prompt_tokens"]
+    )
+    training = loaded.config["training"]
+    assert training["train_pairs"] == 6 and training["total_steps"] == 4
+    metrics = json.load(open(os.path.join(e2e_model.out_dir, "metrics.json")))
+    assert np.isfinite(metrics["val_loss"])
+
+
+def test_loss_is_the_mean_over_text_tokens_only(e2e_model, tiny_csv):
+    """The compiled loss against a float64 NumPy reference with the mask."""
+    from keras_nlg.data.e2e import conditional_datasets
+
+    model, tokenizer = e2e_model.model, e2e_model.tokenizer
+    data = conditional_datasets(
+        read_e2e_csv(tiny_csv).pairs(), tokenizer, batch_size=2, seed=0
+    )
+    x, y, w = (t.numpy() for t in next(iter(data.train)))
+    logits = np.asarray(model(x, training=False), np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_probs, y[..., None], axis=-1)[..., 0]
+    expected = (nll * w).sum() / w.sum()
+    loss = model.evaluate(x, y, sample_weight=w, batch_size=len(x), verbose=0)
+    loss = loss[0] if isinstance(loss, list) else loss
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # Not the mean over all positions (MR and padding included).
+    assert abs(loss - nll.mean()) > 1e-3
+
+
+def test_evaluate_e2e_scores_each_distinct_mr_and_writes_outputs(
+    e2e_model, tiny_csv, tmp_path
+):
+    output = tmp_path / "out" / "outputs.txt"
+    scores = evaluate_e2e(
+        e2e_model.model,
+        e2e_model.tokenizer,
+        tiny_csv,
+        num_beams=2,
+        max_new_tokens=12,
+        output_path=str(output),
+    )
+    lines = output.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == 3  # one line per distinct MR
+    assert lines[:-1] == scores["outputs"]
+    assert all("\n" not in text for text in scores["outputs"])
+    for name in ("bleu", "rouge1", "rougeL", "distinct_2", "repetition_rate"):
+        assert np.isfinite(scores[name])
+    assert scores["meaning_representations"] == 3 and scores["num_beams"] == 2
+    greedy = evaluate_e2e(
+        e2e_model.model, e2e_model.tokenizer, tiny_csv, num_beams=1, max_new_tokens=12
+    )
+    prompts = [mr + "\n" for mr in read_e2e_csv(tiny_csv).meaning_representations]
+    expected = keras_nlg.generate(
+        e2e_model.model, e2e_model.tokenizer, prompts, max_new_tokens=12
+    )
+    assert greedy["outputs"] == [" ".join(text.split()) for text in expected]
+
+
+def test_pretrained_start_keeps_its_tokenizer_and_context(tmp_path, tiny_csv):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(make_corpus(), encoding="utf-8")
+    pretrained = train(
+        str(tmp_path / "lm"),
+        data_paths=[str(corpus)],
+        preset="tiny",
+        batch_size=2,
+        sequence_length=96,
+        model_overrides={"max_length": 128},
+        steps=2,
+        steps_per_epoch=2,
+        verbose=0,
+    )
+    result = train_e2e(
+        str(tmp_path / "e2e"),
+        train_csv=tiny_csv,
+        validation_csv=tiny_csv,
+        init_model_dir=pretrained.out_dir,
+        **{**TINY, "steps": 2},
+    )
+    assert result.config["pretrained_from"] == os.path.abspath(pretrained.out_dir)
+    assert result.model.max_length == 96
+    assert type(result.tokenizer) is type(pretrained.tokenizer)
+
+
+def test_pretrained_context_too_short_is_a_clear_error(trained_model_dir, tiny_csv):
+    with pytest.raises(ValueError, match="more than the model's max_length=32"):
+        train_e2e(
+            "/tmp/unused-e2e",
+            train_csv=tiny_csv,
+            validation_csv=tiny_csv,
+            init_model_dir=trained_model_dir,
+            **TINY,
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(tokenizer="words"), "tokenizer='words'"),
+        (dict(max_minutes=0), "max_minutes=0"),
+        (dict(batch_size=0), "batch_size=0"),
+        (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+    ],
+)
+def test_bad_arguments(tmp_path, tiny_csv, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train_e2e(
+            str(tmp_path / "m"),
+            train_csv=tiny_csv,
+            validation_csv=tiny_csv,
+            **{**TINY, **kwargs},
+        )
