@@ -19,6 +19,7 @@ def test_notebooks_exist():
         "02_attention.ipynb",
         "03_generation_strategies.ipynb",
         "04_pretrained_gpt2.ipynb",
+        "05_finetune_e2e.ipynb",
     ]
 
 
