@@ -285,7 +285,11 @@ def _fit_and_save(
             loss=keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True, reduction="mean_with_sample_weight"
             ),
-            metrics=[keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")],
+            # weighted_metrics: Keras hands sample weights (the loss mask)
+            # only to these; a plain `metrics` entry would average padding in.
+            weighted_metrics=[
+                keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
+            ],
         )
 
     os.makedirs(out_dir, exist_ok=True)

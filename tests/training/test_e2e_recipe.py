@@ -63,9 +63,12 @@ def test_loss_is_the_mean_over_text_tokens_only(e2e_model, tiny_csv):
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     nll = -np.take_along_axis(log_probs, y[..., None], axis=-1)[..., 0]
     expected = (nll * w).sum() / w.sum()
-    loss = model.evaluate(x, y, sample_weight=w, batch_size=len(x), verbose=0)
-    loss = loss[0] if isinstance(loss, list) else loss
+    loss, perplexity = model.evaluate(
+        x, y, sample_weight=w, batch_size=len(x), verbose=0
+    )
     assert loss == pytest.approx(expected, rel=1e-5)
+    # The perplexity metric sees the mask too (a weighted metric).
+    assert perplexity == pytest.approx(np.exp(expected), rel=1e-4)
     # Not the mean over all positions (MR and padding included).
     assert abs(loss - nll.mean()) > 1e-3
 
