@@ -14,6 +14,7 @@ _SUBMODULES = (
     "data",
     "datasets",
     "evaluation",
+    "export",
     "generation",
     "layers",
     "models",

@@ -43,7 +43,7 @@ def _bucket(size, minimum):
     return max(minimum, 1 << max(0, math.ceil(math.log2(max(size, 1)))))
 
 
-def _check_arguments(
+def check_generation_arguments(
     vocabulary_size,
     max_new_tokens,
     do_sample,
@@ -55,6 +55,7 @@ def _check_arguments(
     num_return_sequences,
     stop,
 ):
+    """`ValueError`/`TypeError` naming the first bad argument of `generate`."""
     check_positive_int("max_new_tokens", max_new_tokens)
     check_positive_int("num_beams", num_beams)
     if num_beams > 1 and do_sample:
@@ -264,7 +265,7 @@ def generate(
         prompt together and in prompt order.
     """
     prompts = check_prompts(prompts)
-    _check_arguments(
+    check_generation_arguments(
         tokenizer.vocabulary_size,
         max_new_tokens,
         do_sample,
@@ -371,7 +372,7 @@ def generate_stream(
     """
     if not isinstance(prompt, str):
         raise TypeError(f"`prompt` must be one string. Received: prompt={prompt!r}")
-    _check_arguments(
+    check_generation_arguments(
         tokenizer.vocabulary_size,
         max_new_tokens,
         do_sample,

@@ -1,0 +1,6 @@
+"""Exports: TFLite with prefill/decode signatures, and its reference runner."""
+
+from keras_nlg.export.litert_runner import TFLiteGenerator
+from keras_nlg.export.tflite import QUANTIZATIONS, export_tflite, tflite_ops
+
+__all__ = ["QUANTIZATIONS", "TFLiteGenerator", "export_tflite", "tflite_ops"]

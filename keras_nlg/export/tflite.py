@@ -1,0 +1,507 @@
+"""TFLite export: prefill/decode signatures over an explicit KV cache, quantized.
+
+The `.tflite` file holds the model's one decode step,
+`call_with_cache(token_ids, cache, cache_index)`, as signatures in the
+convention of LiteRT's on-device LLM tooling:
+
+- `prefill`: `tokens` int32 `[1, P]`, `input_pos` int32 `[P]` (the positions
+  of the tokens, consecutive), and the cache → `logits` float32 `[1, V]` of the
+  last of the P positions, and the updated cache.
+- `decode`: the same with `tokens` `[1, 1]` and `input_pos` `[1]`.
+- `generate` (optional): `prompt_tokens` `[1, S]`, `prompt_length` `[1]`,
+  `max_new_tokens` `[1]` → `tokens` `[1, S]`, `num_tokens` `[1]`: the whole
+  greedy loop in one call (a WHILE op, which GPU delegates don't run).
+
+The Transformer's cache is `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, each
+float32 `[1, heads, S, head_dim]` (S = the context length), passed in and
+returned whole; the LSTM has only `decode`, with `state_h_{i}` / `state_c_{i}`
+`[1, units]`. Weights are shared by all signatures of the file.
+
+Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its
+delegates run the file: the converter is told so and fails otherwise. The
+cache update is the model's own `slice_update`, which converts to
+DYNAMIC_UPDATE_SLICE; tokenizers stay outside the file (string ops would
+need Flex), so the tokenizer's files go beside it with `metadata.json`.
+"""
+
+import json
+import math
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_nlg.data import read_text_files, tokenize_documents
+from keras_nlg.data.e2e import prompt_text, read_e2e_csv
+from keras_nlg.datasets import tiny_shakespeare_path
+from keras_nlg.model_directory import load
+from keras_nlg.models import LSTMLanguageModel
+from keras_nlg.tokenizers import TOKENIZER_FILE, save_tokenizer
+
+QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
+TFLITE_FILE = "model.tflite"
+METADATA_FILE = "metadata.json"
+DEFAULT_PREFILL_LENGTH = 32
+HELD_OUT_FRACTION = 0.1  # the tail of the training stream, as `train` holds out
+QUALITY_POSITIONS = 1000
+CALIBRATION_WINDOWS = 24
+
+
+def cache_names(model) -> list[str]:
+    """Names of the cache tensors, in signature order."""
+    if isinstance(model, LSTMLanguageModel):
+        return [f"state_{s}_{i}" for i in range(model.num_layers) for s in "hc"]
+    return [f"kv_cache_{s}_{i}" for i in range(model.num_layers) for s in "kv"]
+
+
+def _cache_shape(model):
+    if isinstance(model, LSTMLanguageModel):
+        return [1, model.units]
+    return [1, model.num_heads, model.max_length, model.head_dim]
+
+
+def _pack_cache(model, flat):
+    """Named flat tensors → the model's cache structure."""
+    if isinstance(model, LSTMLanguageModel):
+        layers = [
+            tf.stack([flat[2 * i], flat[2 * i + 1]], axis=1)
+            for i in range(model.num_layers)
+        ]
+        return tf.stack(layers, axis=1)  # (1, L, 2, units)
+    return tuple((flat[2 * i], flat[2 * i + 1]) for i in range(model.num_layers))
+
+
+def _unpack_cache(model, cache):
+    if isinstance(model, LSTMLanguageModel):
+        return [cache[:, i, s] for i in range(model.num_layers) for s in range(2)]
+    return [t for pair in cache for t in pair]
+
+
+def _step_function(model):
+    names = cache_names(model)
+
+    def step(tokens, input_pos, *cache):
+        logits, new_cache = model.call_with_cache(
+            tokens, _pack_cache(model, cache), input_pos[0]
+        )
+        outputs = {"logits": logits[:, -1, :]}  # (1, V)
+        outputs.update(zip(names, _unpack_cache(model, new_cache), strict=True))
+        return outputs
+
+    return step
+
+
+def _generate_function(model, end_of_text_id):
+    """The whole greedy loop: each prompt token, then each new one, one step."""
+    context = model.max_length
+
+    def generate(prompt_tokens, prompt_length, max_new_tokens):
+        prompt_length = prompt_length[0]
+        end = tf.minimum(prompt_length + max_new_tokens[0], context)
+
+        def body(position, tokens, done, cache):
+            token = tf.slice(tokens, [0, position], [1, 1])  # (1, 1)
+            logits, cache = model.call_with_cache(token, cache, position)
+            next_token = tf.argmax(logits[:, -1, :], axis=-1, output_type=tf.int32)
+            generated = position + 1 >= prompt_length
+            # Within the prompt, keep the prompt's own next token.
+            prompt_next = tf.slice(tokens, [0, position + 1], [1, 1])[0]
+            next_token = tf.where(generated, next_token, prompt_next)  # (1,)
+            # slice_update, like the cache: DYNAMIC_UPDATE_SLICE in TFLite.
+            tokens = keras.ops.slice_update(
+                tokens, [0, position + 1], next_token[:, None]
+            )
+            done = generated & (next_token[0] == end_of_text_id)
+            return position + 1, tokens, done, cache
+
+        position, tokens, _, _ = tf.while_loop(
+            lambda position, tokens, done, cache: (
+                (position < end - 1) & tf.logical_not(done)
+            ),
+            body,
+            (tf.constant(0), prompt_tokens, tf.constant(False), model.empty_cache(1)),
+        )
+        return {"tokens": tokens, "num_tokens": tf.reshape(position + 1, [1])}
+
+    return generate
+
+
+def _float32_copy(model):
+    """The model with float32 variables and compute (the file's dtype)."""
+    if model.compute_dtype == "float32" and model.variable_dtype == "float32":
+        return model
+    copy = type(model).from_config({**model.get_config(), "dtype": "float32"})
+    copy.set_weights([np.asarray(w, np.float32) for w in model.get_weights()])
+    return copy
+
+
+def _endpoints(model, prefill_length, include_generate, end_of_text_id):
+    """`{signature name: (function, input signature)}` for `ExportArchive`."""
+    caches = [
+        tf.TensorSpec(_cache_shape(model), tf.float32, name=name)
+        for name in cache_names(model)
+    ]
+    step = _step_function(model)
+
+    def spec(length):
+        return [
+            tf.TensorSpec([1, length], tf.int32, name="tokens"),
+            tf.TensorSpec([length], tf.int32, name="input_pos"),
+            *caches,
+        ]
+
+    if isinstance(model, LSTMLanguageModel):
+        # A recurrent state has no positions: decode takes the token and states.
+        def lstm_step(tokens, *cache):
+            return step(tokens, tf.zeros([1], tf.int32), *cache)
+
+        return {"decode": (lstm_step, [spec(1)[0], *caches])}
+    endpoints = {
+        "prefill": (step, spec(prefill_length)),
+        "decode": (step, spec(1)),
+    }
+    if include_generate:
+        context = model.max_length
+        endpoints["generate"] = (
+            _generate_function(model, end_of_text_id),
+            [
+                tf.TensorSpec([1, context], tf.int32, name="prompt_tokens"),
+                tf.TensorSpec([1], tf.int32, name="prompt_length"),
+                tf.TensorSpec([1], tf.int32, name="max_new_tokens"),
+            ],
+        )
+    return endpoints
+
+
+def _convert(model, endpoints, quantize, calibration):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (function, signature) in endpoints.items():
+        archive.add_endpoint(name, function, input_signature=signature)
+    with tempfile.TemporaryDirectory() as scratch:
+        archive.write_out(scratch, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            scratch, signature_keys=list(endpoints)
+        )
+        # Builtins only: a Flex op makes conversion fail here, not on a phone.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            converter.representative_dataset = calibration
+            # int8 activations where a kernel exists, float for the rest (the
+            # cache stays float32 at the signature boundary).
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        return converter.convert()
+
+
+def _corpus_tokens(config, tokenizer):
+    """`(training tokens, held-out tokens, description)` for calibration and
+    the quality figures: the model's own training data where the model
+    directory names it (held out: the tail `train` held out), else the
+    bundled Tiny Shakespeare."""
+    training = config.get("training", {})
+    paths = training.get("data_paths") or []
+    if paths and all(os.path.isfile(p) for p in paths):
+        tokens = tokenize_documents(read_text_files(paths), tokenizer)
+        source = "the tail of the training data: " + ", ".join(
+            map(os.path.basename, paths)
+        )
+    elif os.path.isfile(training.get("validation_csv", "")):
+        data = read_e2e_csv(training["validation_csv"])
+        texts = [prompt_text(mr) + ref for mr, ref in data.pairs()]
+        tokens = tokenize_documents(texts, tokenizer)
+        source = (
+            f"the E2E validation CSV {os.path.basename(training['validation_csv'])}"
+        )
+    else:
+        tokens = tokenize_documents(
+            read_text_files([tiny_shakespeare_path()]), tokenizer
+        )
+        source = "the tail of Tiny Shakespeare (the model directory names no data)"
+    split = int(len(tokens) * (1 - HELD_OUT_FRACTION))
+    return tokens[:split], tokens[split:], source
+
+
+def _cache_inputs(model, cache):
+    return dict(
+        zip(
+            cache_names(model),
+            [np.asarray(t) for t in _unpack_cache(model, cache)],
+            strict=True,
+        )
+    )
+
+
+def _calibration_samples(model, tokens, prefill_length, seed=0):
+    """Representative inputs for int8: real caches from the float model."""
+    rng = np.random.default_rng(seed)
+    context = model.max_length or 256
+    window = min(context, len(tokens) - 1)
+    samples = []
+    for _ in range(CALIBRATION_WINDOWS):
+        start = int(rng.integers(0, len(tokens) - window))
+        ids = np.asarray(tokens[start : start + window], np.int32)
+        cache, position = model.empty_cache(1, dtype="float32"), 0
+        if not isinstance(model, LSTMLanguageModel) and window > prefill_length:
+            chunk = ids[None, :prefill_length]
+            samples.append(
+                (
+                    "prefill",
+                    {
+                        "tokens": chunk,
+                        "input_pos": np.arange(prefill_length, dtype=np.int32),
+                        **_cache_inputs(model, cache),
+                    },
+                )
+            )
+            _, cache = model.call_with_cache(chunk, cache, 0)
+            position = prefill_length
+        # Decode samples at positions spread over the rest of the window.
+        stops = set(np.linspace(position, window - 1, 6).astype(int).tolist())
+        while position < window:
+            token = ids[None, position : position + 1]
+            if position in stops:
+                inputs = {"tokens": token, **_cache_inputs(model, cache)}
+                if not isinstance(model, LSTMLanguageModel):
+                    inputs["input_pos"] = np.array([position], np.int32)
+                samples.append(("decode", inputs))
+            _, cache = model.call_with_cache(token, cache, position)
+            position += 1
+    return samples
+
+
+def export_tflite(
+    model_dir: str,
+    out_dir: str,
+    quantize: str = "none",
+    prefill_length: int | None = None,
+    include_generate: bool = True,
+    quality_positions: int = QUALITY_POSITIONS,
+) -> dict:
+    """Converts a model directory into `OUTDIR/model.tflite` + tokenizer + metadata.
+
+    Args:
+        model_dir: a keras_nlg model directory.
+        out_dir: folder to write `model.tflite`, the tokenizer files
+            (`tokenizer.json` and its vocabulary, as in the model directory)
+            and `metadata.json`.
+        quantize: `"none"` (float32), `"float16"` (weights), `"dynamic_int8"`
+            (int8 weights, activations quantized on the fly) or `"int8"`
+            (int8 weights and activations, calibrated on windows of the
+            model's training data run through the float model).
+        prefill_length: P, the tokens of one `prefill` call (default 32,
+            at most half the context).
+        include_generate: add the one-call greedy `generate` signature
+            (Transformer only).
+        quality_positions: held-out positions for the quality figures
+            (perplexity ratio and next-token agreement against the float32
+            Keras model); 0 skips them.
+
+    Returns:
+        The metadata written to `metadata.json`.
+
+    Raises:
+        ValueError: `model_dir` isn't a keras_nlg model directory, or an
+            unknown `quantize`, or a `prefill_length` that doesn't fit.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(
+            f"`quantize` must be one of {QUANTIZATIONS}. "
+            f"Received: quantize={quantize!r}"
+        )
+    model, tokenizer, config = load(model_dir)
+    model = _float32_copy(model)
+    is_lstm = isinstance(model, LSTMLanguageModel)
+    if not is_lstm:
+        if prefill_length is None:
+            prefill_length = min(DEFAULT_PREFILL_LENGTH, model.max_length // 2)
+        if (
+            not isinstance(prefill_length, int)
+            or not 1 <= prefill_length <= model.max_length
+        ):
+            raise ValueError(
+                "`prefill_length` must be an integer in "
+                f"[1, max_length={model.max_length}]. "
+                f"Received: prefill_length={prefill_length!r}"
+            )
+    train_tokens, held_out, data_source = _corpus_tokens(config, tokenizer)
+    calibration = None
+    if quantize == "int8":
+        samples = _calibration_samples(model, train_tokens, prefill_length or 1)
+
+        def calibration():
+            yield from samples
+
+    endpoints = _endpoints(
+        model,
+        prefill_length,
+        include_generate and not is_lstm,
+        tokenizer.end_of_text_id,
+    )
+    flatbuffer = _convert(model, endpoints, quantize, calibration)
+
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, TFLITE_FILE)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    save_tokenizer(tokenizer, out_dir)
+    metadata = _metadata(model, tokenizer, config, path, quantize, prefill_length)
+    metadata["quality"] = None
+    if quality_positions:
+        from keras_nlg.export.litert_runner import TFLiteGenerator
+
+        runner = TFLiteGenerator(path, metadata=metadata)
+        metadata["quality"] = {
+            **quality_figures(runner, model, held_out, quality_positions),
+            "text": data_source,
+        }
+    with open(os.path.join(out_dir, METADATA_FILE), "w") as f:
+        json.dump(metadata, f, indent=2)
+        f.write("\n")
+    return metadata
+
+
+def tflite_ops(path_or_bytes) -> list[str]:
+    """Sorted names of the ops in a `.tflite` file, in every subgraph.
+
+    Reads the flatbuffer itself: the interpreter's op list covers only the
+    main subgraph, and a Flex op hidden in a WHILE body must show up too.
+    A custom op (Flex ones are `Flex<TF op>`) appears under its custom name.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    if isinstance(path_or_bytes, bytes):
+        flatbuffer = path_or_bytes
+    else:
+        with open(path_or_bytes, "rb") as f:
+            flatbuffer = f.read()
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    builtin_names = {
+        code: name
+        for name, code in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    opcodes = []
+    for i in range(model.OperatorCodesLength()):
+        opcode = model.OperatorCodes(i)
+        if opcode.CustomCode():
+            opcodes.append(opcode.CustomCode().decode())
+        else:
+            # Codes past 127 live in the newer field; the old one saturates.
+            code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
+            opcodes.append(builtin_names[code])
+    used = set()
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for o in range(subgraph.OperatorsLength()):
+            used.add(opcodes[subgraph.Operators(o).OpcodeIndex()])
+    return sorted(used)
+
+
+def _metadata(model, tokenizer, config, path, quantize, prefill_length):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    signatures = {}
+    for name in interpreter.get_signature_list():
+        runner = interpreter.get_signature_runner(name)
+        signatures[name] = {
+            kind: {
+                tensor: {
+                    "shape": details["shape"].tolist(),
+                    "dtype": np.dtype(details["dtype"]).name,
+                }
+                for tensor, details in sorted(
+                    getattr(runner, f"get_{kind}_details")().items()
+                )
+            }
+            for kind in ("input", "output")
+        }
+    with open(os.path.join(os.path.dirname(path), TOKENIZER_FILE)) as f:
+        tokenizer_spec = json.load(f)
+    files = sorted(os.listdir(os.path.dirname(path)))
+    return {
+        "format": "keras_nlg.tflite/1",
+        "architecture": type(model).__name__,
+        "model_config": model.get_config(),
+        "quantization": quantize,
+        "size_bytes": os.path.getsize(path),
+        "vocabulary_size": tokenizer.vocabulary_size,
+        "end_of_text_id": tokenizer.end_of_text_id,
+        "padding_id": tokenizer.padding_id,
+        "special_tokens": tokenizer.special_tokens,
+        "tokenizer": {
+            "class_name": tokenizer_spec["class_name"],
+            "files": [f for f in files if f not in (TFLITE_FILE, METADATA_FILE)],
+        },
+        "context_length": model.max_length,
+        "prefill_length": prefill_length,
+        "cache": {
+            "names": cache_names(model),
+            "shape": _cache_shape(model),
+            "dtype": "float32",
+            "layout": (
+                "[batch, units] per layer: h then c"
+                if isinstance(model, LSTMLanguageModel)
+                else "[batch, heads, positions, head_dim] per layer: k then v"
+            ),
+        },
+        "signatures": signatures,
+        "ops": tflite_ops(path),
+        "source": {
+            "arch": config.get("arch"),
+            "preset": config.get("preset"),
+            "task": config.get("task"),
+        },
+    }
+
+
+def quality_figures(runner, model, token_ids, positions=QUALITY_POSITIONS):
+    """The `.tflite` against the float32 Keras model on held-out tokens.
+
+    Segments of at most the context length (each from an empty cache) are
+    scored position by position with `decode` and with one Keras forward
+    pass: perplexity of each, their ratio, the share of positions where both
+    pick the same next token, and the largest logit difference.
+    """
+    context = model.max_length or 256
+    token_ids = np.asarray(token_ids, np.int32)
+    nll_tflite, nll_keras, agree, worst, count = 0.0, 0.0, 0, 0.0, 0
+    for start in range(0, len(token_ids) - 1, context):
+        segment = token_ids[start : start + context + 1][: positions - count + 1]
+        if len(segment) < 2:
+            break
+        inputs, targets = segment[:-1], segment[1:]
+        ours = runner.next_token_logits(inputs).astype(np.float64)  # (n, V)
+        reference = np.asarray(model(inputs[None]), np.float64)[0]
+        for logits, total in ((ours, "tflite"), (reference, "keras")):
+            shifted = logits - logits.max(-1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+            nll = -log_probs[np.arange(len(targets)), targets].sum()
+            if total == "tflite":
+                nll_tflite += nll
+            else:
+                nll_keras += nll
+        agree += int((ours.argmax(-1) == reference.argmax(-1)).sum())
+        worst = max(worst, float(np.abs(ours - reference).max()))
+        count += len(targets)
+        if count >= positions:
+            break
+    if count == 0:
+        raise ValueError("The held-out text is too short for the quality figures.")
+    return {
+        "positions": count,
+        "perplexity": math.exp(nll_tflite / count),
+        "float32_perplexity": math.exp(nll_keras / count),
+        "perplexity_ratio": math.exp((nll_tflite - nll_keras) / count),
+        "next_token_agreement": agree / count,
+        "max_abs_logit_difference": worst,
+    }
