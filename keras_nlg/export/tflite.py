@@ -10,7 +10,9 @@ convention of LiteRT's on-device LLM tooling:
 - `decode`: the same with `tokens` `[1, 1]` and `input_pos` `[1]`.
 - `generate` (optional): `prompt_tokens` `[1, S]`, `prompt_length` `[1]`,
   `max_new_tokens` `[1]` → `tokens` `[1, S]`, `num_tokens` `[1]`: the whole
-  greedy loop in one call (a WHILE op, which GPU delegates don't run).
+  greedy loop in one call. Trade-offs: a WHILE op (GPU delegates don't run
+  it, so it stays on the CPU), greedy only, and the file roughly doubles
+  (the loop body's weights aren't shared with the other signatures).
 
 The Transformer's cache is `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, each
 float32 `[1, heads, S, head_dim]` (S = the context length), passed in and
@@ -283,7 +285,7 @@ def export_tflite(
     out_dir: str,
     quantize: str = "none",
     prefill_length: int | None = None,
-    include_generate: bool = True,
+    include_generate: bool = False,
     quality_positions: int = QUALITY_POSITIONS,
 ) -> dict:
     """Converts a model directory into `OUTDIR/model.tflite` + tokenizer + metadata.
@@ -300,7 +302,9 @@ def export_tflite(
         prefill_length: P, the tokens of one `prefill` call (default 32,
             at most half the context).
         include_generate: add the one-call greedy `generate` signature
-            (Transformer only).
+            (Transformer only). It costs a second copy of the weights: the
+            loop body is a subgraph of its own and the converter doesn't
+            share its constants with prefill/decode.
         quality_positions: held-out positions for the quality figures
             (perplexity ratio and next-token agreement against the float32
             Keras model); 0 skips them.
@@ -414,7 +418,7 @@ def _metadata(model, tokenizer, config, path, quantize, prefill_length):
     for name in interpreter.get_signature_list():
         runner = interpreter.get_signature_runner(name)
         signatures[name] = {
-            kind: {
+            f"{kind}s": {
                 tensor: {
                     "shape": details["shape"].tolist(),
                     "dtype": np.dtype(details["dtype"]).name,
