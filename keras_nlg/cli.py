@@ -199,6 +199,29 @@ def build_parser():
     finetune.add_argument("--steps-per-epoch", type=_positive_int, default=200)
     finetune.add_argument("--seed", type=int, default=0)
 
+    export = commands.add_parser(
+        "export", help="convert a model directory for deployment (TFLite)"
+    )
+    export.add_argument("--model", required=True, metavar="DIR")
+    export.add_argument("--format", choices=("tflite",), required=True)
+    export.add_argument("--out", required=True, metavar="OUTDIR")
+    export.add_argument(
+        "--quantize",
+        choices=("none", "float16", "dynamic_int8", "int8"),
+        default="none",
+        help="int8 calibrates on the model's training data",
+    )
+    export.add_argument(
+        "--prefill-length",
+        type=_positive_int,
+        help="tokens per prefill call (default 32, at most half the context)",
+    )
+    export.add_argument(
+        "--with-generate",
+        action="store_true",
+        help="add the one-call greedy generate signature (doubles the file)",
+    )
+
     generate = commands.add_parser(
         "generate", help="continue prompts with a trained model"
     )
@@ -393,6 +416,29 @@ def _evaluate(args):
         print(f"outputs: {os.path.abspath(args.output)}", file=sys.stderr)
 
 
+def _export(args):
+    from keras_nlg.export import export_tflite
+
+    metadata = export_tflite(
+        args.model,
+        args.out,
+        quantize=args.quantize,
+        prefill_length=args.prefill_length,
+        include_generate=args.with_generate,
+    )
+    quality = metadata["quality"]
+    print(
+        f"wrote {os.path.join(os.path.abspath(args.out), 'model.tflite')} "
+        f"({metadata['size_bytes'] / 1e6:.2f} MB, {args.quantize}), signatures "
+        f"{', '.join(sorted(metadata['signatures']))}"
+    )
+    print(
+        f"quality vs float32 Keras over {quality['positions']} held-out positions: "
+        f"perplexity ratio {quality['perplexity_ratio']:.4f}, next-token agreement "
+        f"{quality['next_token_agreement']:.1%}"
+    )
+
+
 def _import_gpt2(args):
     from keras_nlg.models.gpt2_checkpoint import import_gpt2
 
@@ -515,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
             "import-gpt2": _import_gpt2,
             "finetune": _finetune,
             "evaluate": _evaluate,
+            "export": _export,
         }
         commands[args.command](args)
     except (ValueError, TypeError, OSError) as error:
