@@ -94,9 +94,8 @@ def main():
             scores = evaluate_e2e(result.model, result.tokenizer, dev, num_beams=beams)
             rows.append((f"keras_nlg, {args.tokenizer}, beam {beams}", scores))
             print(f"beam {beams}: BLEU {scores['bleu']:.2f}", flush=True)
-            for mr, text in list(zip(dev.meaning_representations, scores["outputs"]))[
-                :3
-            ]:
+            examples = zip(dev.meaning_representations, scores["outputs"], strict=True)
+            for mr, text in list(examples)[:3]:
                 print(f"  {mr}\n    → {text}")
 
     retrieved = retrieval_outputs(train_data, dev)
