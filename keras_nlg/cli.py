@@ -219,7 +219,7 @@ def build_parser():
     export.add_argument(
         "--with-generate",
         action="store_true",
-        help="add the one-call greedy generate signature (doubles the file)",
+        help="add the one-call greedy generate signature (a WHILE op)",
     )
 
     generate = commands.add_parser(

@@ -11,8 +11,8 @@ convention of LiteRT's on-device LLM tooling:
 - `generate` (optional): `prompt_tokens` `[1, S]`, `prompt_length` `[1]`,
   `max_new_tokens` `[1]` → `tokens` `[1, S]`, `num_tokens` `[1]`: the whole
   greedy loop in one call. Trade-offs: a WHILE op (GPU delegates don't run
-  it, so it stays on the CPU), greedy only, and the file roughly doubles
-  (the loop body's weights aren't shared with the other signatures).
+  it, so it stays on the CPU), greedy only, no streaming. It shares the
+  weights; it adds only its ops (tens of KB).
 
 The Transformer's cache is `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, each
 float32 `[1, heads, S, head_dim]` (S = the context length), passed in and
@@ -302,9 +302,8 @@ def export_tflite(
         prefill_length: P, the tokens of one `prefill` call (default 32,
             at most half the context).
         include_generate: add the one-call greedy `generate` signature
-            (Transformer only). It costs a second copy of the weights: the
-            loop body is a subgraph of its own and the converter doesn't
-            share its constants with prefill/decode.
+            (Transformer only; a WHILE op, which GPU delegates leave on the
+            CPU).
         quality_positions: held-out positions for the quality figures
             (perplexity ratio and next-token agreement against the float32
             Keras model); 0 skips them.

@@ -147,6 +147,9 @@ def test_generate_signature_is_the_greedy_loop(tmp_path, transformer_dir):
     )
     assert "WHILE" in metadata["ops"]
     assert not [op for op in metadata["ops"] if op.startswith("Flex")]
+    # The loop body reads the same weight buffers as prefill and decode.
+    buffers = constant_bytes(os.path.join(out, "model.tflite"))
+    assert buffers < 1.25 * 4 * model.count_params()
     generator = TFLiteGenerator(out)
     run = generator.interpreter.get_signature_runner("generate")
     ids = np.asarray(tokenizer.tokenize(PROMPTS[1]), np.int32)
