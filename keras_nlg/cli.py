@@ -108,10 +108,13 @@ def build_parser():
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--sample-prompt",
-        default="ROMEO:",
-        help="prompt of the printed and TensorBoard samples",
+        help="prompt of the printed and TensorBoard samples (default ROMEO:)",
     )
-    train.add_argument("--max-new-tokens", type=_positive_int, default=300)
+    train.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        help="length of the printed sample (default 300)",
+    )
     train.add_argument(
         "--tokenizer",
         choices=("byte", "sentencepiece"),
@@ -145,7 +148,12 @@ def build_parser():
         type=_positive_int,
         help="tokens between window starts (default: half the context)",
     )
-    evaluate.add_argument("--batch-size", type=_positive_int, default=8)
+    evaluate.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help="windows per forward pass (default 8); --task e2e: prompts per "
+        "generate call (default 32)",
+    )
     evaluate.add_argument(
         "--output",
         metavar="FILE",
@@ -267,6 +275,9 @@ def _train(args):
     from keras_nlg.generation import sample_continuation
     from keras_nlg.training import TrainingTimeLimit, train
 
+    args.sample_prompt = "ROMEO:" if args.sample_prompt is None else args.sample_prompt
+    args.max_new_tokens = args.max_new_tokens or 300
+
     result = train(
         args.out,
         arch=args.arch,
@@ -318,6 +329,16 @@ def _train_e2e(args):
         )
     if args.data is not None and len(args.data) != 1:
         raise ValueError(f"--task e2e takes one training CSV. Received: {args.data}")
+    for flag, value in (
+        ("--validation-steps", args.validation_steps),
+        ("--sample-prompt", args.sample_prompt),
+        ("--max-new-tokens", args.max_new_tokens),
+    ):
+        if value is not None:
+            raise ValueError(
+                f"{flag} does not apply to --task e2e (it validates on all of "
+                "--validation-data and samples a dev MR)"
+            )
     options = {} if args.tokenizer is None else {"tokenizer": args.tokenizer}
     result = train_e2e(
         args.out,
@@ -354,6 +375,7 @@ def _evaluate(args):
             ("--output", args.output),
             ("--num-beams", args.num_beams),
             ("--max-new-tokens", args.max_new_tokens),
+            ("--cased", args.cased or None),
         ):
             if value is not None:
                 raise ValueError(f"{flag} applies to --task e2e only")
@@ -366,7 +388,7 @@ def _evaluate(args):
             read_text_files(args.data),
             context=args.context,
             stride=args.stride,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size or 8,
         )
         if args.json:
             print(json.dumps(figures))
@@ -389,12 +411,16 @@ def _evaluate(args):
     from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS
 
     loaded = load(args.model)
+    task = loaded.config.get("task") or {}
     scores = evaluate_e2e(
         loaded.model,
         loaded.tokenizer,
         args.data[0],
         num_beams=args.num_beams or DEFAULT_NUM_BEAMS,
-        max_new_tokens=args.max_new_tokens,
+        # Default: the room recorded at training (the model's context less
+        # the longest training prompt).
+        max_new_tokens=args.max_new_tokens or task.get("max_new_tokens"),
+        batch_size=args.batch_size or 32,
         lowercase=not args.cased,
         output_path=args.output,
     )

@@ -19,6 +19,7 @@ from keras_nlg.validation import check_positive_int
 # The MR never contains a newline, so one separates it from the text for every
 # tokenizer (the SentencePiece tokenizer even has a piece of its own for it).
 SEPARATOR = "\n"
+LENGTH_MULTIPLE = 16  # batches are padded to multiples of this many tokens
 
 _ATTRIBUTE = r"\s*([^\[\],]*[^\[\],\s])\s*\[([^\[\]]*)\]\s*"
 _MEANING_REPRESENTATION = re.compile(f"{_ATTRIBUTE}(?:,{_ATTRIBUTE})*")
@@ -31,7 +32,7 @@ class E2EData:
     meaning_representations: list[str]
     references: list[list[str]]
 
-    def pairs(self):
+    def pairs(self) -> list[tuple[str, str]]:
         """`(mr, ref)` for every reference."""
         return [
             (mr, ref)
@@ -62,7 +63,7 @@ def parse_meaning_representation(mr: str, row: int | None = None) -> dict:
                 f"{where}the MR repeats the attribute {attribute!r}. "
                 f"Received: mr={mr!r}"
             )
-        attributes[attribute] = value
+        attributes[attribute] = value.strip()
     return attributes
 
 
@@ -82,7 +83,7 @@ def read_e2e_csv(path: str | os.PathLike, require_references: bool = True) -> E2
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise ValueError(f"E2E CSV not found. Received: data={path!r}")
+        raise ValueError(f"E2E CSV not found. Received: path={path!r}")
     groups: dict[str, list[str]] = {}
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
@@ -102,7 +103,10 @@ def read_e2e_csv(path: str | os.PathLike, require_references: bool = True) -> E2
                 continue
             ref = (record["ref"] or "").strip()
             if not ref:
-                raise ValueError(f"{path}: row {row}: empty ref for mr={mr!r}")
+                raise ValueError(
+                    f"{path}: row {row}: empty ref. Received: mr={mr!r}, "
+                    f"ref={record['ref']!r}"
+                )
             references.append(ref)
     if not groups:
         raise ValueError(f"{path}: the E2E CSV has no rows.")
@@ -114,7 +118,7 @@ def prompt_text(mr: str) -> str:
     return mr + SEPARATOR
 
 
-def encode_pairs(pairs, tokenizer):
+def encode_pairs(pairs, tokenizer) -> list[tuple[list[int], int]]:
     """Tokenizes `(mr, ref)` pairs: a list of `(ids, first_target_position)`.
 
     The prompt and the reference are tokenized apart, so the prompt ids are
@@ -146,11 +150,13 @@ def _ragged(rows, dtype):
     return tf.RaggedTensor.from_row_lengths(values, lengths)
 
 
-def _to_dataset(examples, pad_id, batch_size, multiple, shuffle_seed=None):
+def _to_dataset(examples, pad_id, batch_size, multiple, max_length, shuffle_seed=None):
     """Length-bucketed `(x, y, w)` batches padded to multiples of `multiple`.
 
-    Training (`shuffle_seed` given) drops each bucket's partial batch, so
-    every step has a full batch; validation keeps them.
+    Bucket uppers are multiples of `multiple`, capped at `max_length` (the
+    padding never runs past the model's positions). Training
+    (`shuffle_seed` given) drops each bucket's partial batch, so every step
+    has a full batch; validation keeps them.
     """
     lengths = np.asarray([len(ids) - 1 for ids, _ in examples])
     x = _ragged([ids[:-1] for ids, _ in examples], np.int32)
@@ -165,19 +171,21 @@ def _to_dataset(examples, pad_id, batch_size, multiple, shuffle_seed=None):
         data = data.shuffle(len(examples), seed=shuffle_seed)
     # Indexing a ragged row gives a dense 1-D tensor, as padded batching needs.
     data = data.map(lambda i: (x[i], y[i], w[i]))
-    # Bucket i holds lengths in (multiple·i, multiple·(i + 1)] and is padded
-    # to its upper end (a boundary is one past a bucket's longest length).
-    num_buckets = int(lengths.max() - 1) // multiple + 1
-    boundaries = [multiple * (i + 1) + 1 for i in range(num_buckets)]
+    # Bucket i holds lengths in (upper[i - 1], upper[i]] and is padded to
+    # upper[i] (a boundary is one past a bucket's longest length).
+    top = int(lengths.max())
+    uppers = list(range(multiple, top + multiple, multiple))
+    if max_length is not None:
+        uppers = sorted({min(upper, max_length) for upper in uppers})
     data = data.bucket_by_sequence_length(
         lambda x, y, w: tf.shape(x)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (num_buckets + 1),
+        bucket_boundaries=[upper + 1 for upper in uppers],
+        bucket_batch_sizes=[batch_size] * (len(uppers) + 1),
         padding_values=(pad_id, 0, 0.0),
         pad_to_bucket_boundary=True,
         drop_remainder=shuffle_seed is not None,
     )
-    counts = np.bincount((lengths - 1) // multiple, minlength=num_buckets)
+    counts = np.bincount(np.searchsorted(uppers, lengths), minlength=len(uppers))
     if shuffle_seed is not None:
         steps = int(sum(count // batch_size for count in counts))
     else:
@@ -194,7 +202,7 @@ def conditional_datasets(
     validation_pairs=None,
     max_length: int | None = None,
     seed: int = 0,
-    length_multiple: int = 16,
+    length_multiple: int = LENGTH_MULTIPLE,
 ) -> ConditionalData:
     """`(mr, ref)` pairs → shuffled, length-bucketed `(x, y, w)` batches.
 
@@ -213,6 +221,7 @@ def conditional_datasets(
         length_multiple: padding granularity in tokens.
     """
     check_positive_int("batch_size", batch_size)
+    check_positive_int("length_multiple", length_multiple)
     train = encode_pairs(train_pairs, tokenizer)
     if len(train) < batch_size:
         raise ValueError(
@@ -227,12 +236,23 @@ def conditional_datasets(
             f"model's max_length={max_length}. Use a model with a longer context."
         )
     train_data, steps = _to_dataset(
-        train, tokenizer.padding_id, batch_size, length_multiple, shuffle_seed=seed
+        train,
+        tokenizer.padding_id,
+        batch_size,
+        length_multiple,
+        max_length,
+        shuffle_seed=seed,
     )
+    if steps == 0:
+        raise ValueError(
+            f"No length bucket of the {len(train)} training pairs fills one batch "
+            f"(buckets of {length_multiple} tokens; partial batches are dropped). "
+            f"Use a smaller batch_size. Received: batch_size={batch_size}"
+        )
     validation_data = None
     if validation:
         validation_data, _ = _to_dataset(
-            validation, tokenizer.padding_id, batch_size, length_multiple
+            validation, tokenizer.padding_id, batch_size, length_multiple, max_length
         )
     return ConditionalData(
         train=train_data,

@@ -5,7 +5,9 @@ from sacrebleu.metrics import BLEU
 from keras_nlg.evaluation.checks import check_references
 
 
-def bleu(hypotheses, references, lowercase: bool = False, tokenize: str = "13a"):
+def bleu(
+    hypotheses, references, lowercase: bool = False, tokenize: str = "13a"
+) -> dict:
     """Corpus BLEU of `hypotheses` against their references (sacrebleu).
 
     Args:

@@ -8,7 +8,7 @@ def check_hypotheses(hypotheses) -> None:
             f"`hypotheses` must be a list of strings. Received: {hypotheses!r:.80}"
         )
     if not hypotheses:
-        raise ValueError("`hypotheses` must not be empty. Received: []")
+        raise ValueError("`hypotheses` must not be empty. Received: hypotheses=[]")
 
 
 def check_references(hypotheses, references) -> list[list[str]]:

@@ -16,7 +16,7 @@ def _ngrams(words, n):
     return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
-def diversity(hypotheses, max_n: int = 2, repetition_n: int = 4):
+def diversity(hypotheses, max_n: int = 2, repetition_n: int = 4) -> dict:
     """How varied a set of generated texts is.
 
     Words are lowercased letter/digit runs, one word per CJK character.

@@ -25,13 +25,24 @@ def generate_for_mrs(
     """One text per MR: beam search (greedy with `num_beams=1`), in order.
 
     `max_new_tokens` defaults to the room the model's context leaves after
-    the longest prompt. Texts are single lines (newlines become spaces).
+    the longest prompt (give it for the LSTM, which has no context limit).
+    Texts are single lines (newlines become spaces).
     """
     check_positive_int("batch_size", batch_size)
     prompts = [prompt_text(mr) for mr in meaning_representations]
     if max_new_tokens is None:
+        if model.max_length is None:
+            raise ValueError(
+                "`max_new_tokens` is needed for a model without a context limit "
+                "(the LSTM). Received: max_new_tokens=None"
+            )
         longest = max(len(ids) for ids in tokenizer.tokenize(prompts).to_list())
         max_new_tokens = model.max_length - longest
+        if max_new_tokens < 1:
+            raise ValueError(
+                f"The longest MR prompt has {longest} tokens: no room to generate in "
+                f"the context of max_length={model.max_length}."
+            )
     texts = []
     for start in range(0, len(prompts), batch_size):
         texts += generate(

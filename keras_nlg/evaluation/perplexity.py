@@ -11,7 +11,9 @@ from keras_nlg.validation import check_positive_int
 DEFAULT_CONTEXT = 256  # for models without a context limit (the LSTM)
 
 
-def sliding_windows(token_ids, context: int, stride: int):
+def sliding_windows(
+    token_ids, context: int, stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows that score every token once, each with up to `context` tokens.
 
     Window `k` reads `token_ids[k·stride : k·stride + context]` and predicts
@@ -35,7 +37,10 @@ def sliding_windows(token_ids, context: int, stride: int):
     token_ids = np.asarray(token_ids, np.int32)
     targets = len(token_ids) - 1
     if targets < 1:
-        raise ValueError("The text must have at least one token to score.")
+        raise ValueError(
+            "`token_ids` must hold at least two tokens (one to score). "
+            f"Received: {len(token_ids)} token(s)"
+        )
     starts = range(0, max(targets - context, 0) + stride, stride)
     x = np.zeros((len(starts), context), np.int32)
     y = np.zeros((len(starts), context), np.int32)
@@ -57,7 +62,7 @@ def perplexity(
     context: int | None = None,
     stride: int | None = None,
     batch_size: int = 8,
-):
+) -> dict:
     """Perplexity and bits per byte/character of `texts` under `model`.
 
     The texts are joined as in training (end-of-text between documents, and

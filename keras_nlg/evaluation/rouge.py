@@ -13,7 +13,9 @@ from keras_nlg.evaluation.words import (
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 
-def rouge(hypotheses, references, tokenizer: str = "auto", use_stemmer: bool = False):
+def rouge(
+    hypotheses, references, tokenizer: str = "auto", use_stemmer: bool = False
+) -> dict:
     """Mean ROUGE F-measures (0–1) over hypotheses, each against its best reference.
 
     Args:
@@ -24,7 +26,8 @@ def rouge(hypotheses, references, tokenizer: str = "auto", use_stemmer: bool = F
             `"unicode"` (words of any script, one word per CJK character),
             or `"auto"`: unicode when any text has CJK characters, which the
             default would drop (Chinese would score as empty).
-        use_stemmer: Porter-stem English words (rouge-score's option).
+        use_stemmer: Porter-stem English words (rouge-score's option; with
+            the default tokenizer only).
 
     Returns:
         A dict with `rouge1`, `rouge2`, `rougeL` (F-measure means) and the
@@ -35,6 +38,12 @@ def rouge(hypotheses, references, tokenizer: str = "auto", use_stemmer: bool = F
     if tokenizer == "auto":
         texts = list(hypotheses) + [r for refs in references for r in refs]
         tokenizer = "unicode" if needs_unicode_words(texts) else "default"
+    if tokenizer == "unicode" and use_stemmer:
+        # rouge-score applies its stemmer only with its own tokenizer.
+        raise ValueError(
+            "`use_stemmer` works with the default (English) tokenizer only. "
+            f"Received: use_stemmer=True, tokenizer={tokenizer!r}"
+        )
     scorer = rouge_scorer.RougeScorer(
         list(ROUGE_TYPES),
         use_stemmer=use_stemmer,

@@ -115,7 +115,9 @@ class TFLiteGenerator:
     def prefill(self, token_ids, input_pos: int, cache: dict):
         """`prefill_length` tokens from `input_pos` → `(last logits, new cache)`."""
         token_ids = np.asarray(token_ids, np.int32)
-        if self._prefill is None or len(token_ids) != self.prefill_length:
+        if self._prefill is None:
+            raise ValueError("This export has no `prefill` signature (an LSTM).")
+        if len(token_ids) != self.prefill_length:
             raise ValueError(
                 f"`prefill` takes exactly prefill_length={self.prefill_length} "
                 f"tokens. Received: {len(token_ids)} tokens"
@@ -128,8 +130,8 @@ class TFLiteGenerator:
         )
         return outputs["logits"][0], {name: outputs[name] for name in self.cache_names}
 
-    def feed(self, token_ids, cache=None):
-        """Runs a prompt from position 0 → `(next-token logits, cache)`.
+    def feed(self, token_ids):
+        """Runs a prompt from position 0 (empty cache) → `(next-token logits, cache)`.
 
         Whole `prefill` chunks, the last one ending exactly at the prompt's
         end (it may overlap the one before: rewriting cache columns with the
@@ -137,7 +139,9 @@ class TFLiteGenerator:
         than one chunk goes through `decode` token by token.
         """
         token_ids = np.asarray(token_ids, np.int32)
-        cache = cache or self.empty_cache()
+        if not len(token_ids):
+            raise ValueError("`token_ids` must hold at least one token. Received: []")
+        cache = self.empty_cache()
         self._check_position(0, len(token_ids))
         size = self.prefill_length
         if self._prefill is not None and len(token_ids) >= size:

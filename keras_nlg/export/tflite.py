@@ -27,7 +27,6 @@ need Flex), so the tokenizer's files go beside it with `metadata.json`.
 """
 
 import json
-import math
 import os
 import tempfile
 
@@ -35,9 +34,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.data import read_text_files, tokenize_documents
-from keras_nlg.data.e2e import prompt_text, read_e2e_csv
-from keras_nlg.datasets import tiny_shakespeare_path
+from keras_nlg.export.tflite_quality import (
+    QUALITY_POSITIONS,
+    calibration_and_held_out_tokens,
+    calibration_samples,
+    quality_figures,
+)
 from keras_nlg.model_directory import load
 from keras_nlg.models import LSTMLanguageModel
 from keras_nlg.tokenizers import TOKENIZER_FILE, save_tokenizer
@@ -46,9 +48,6 @@ QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
 TFLITE_FILE = "model.tflite"
 METADATA_FILE = "metadata.json"
 DEFAULT_PREFILL_LENGTH = 32
-HELD_OUT_FRACTION = 0.1  # the tail of the training stream, as `train` holds out
-QUALITY_POSITIONS = 1000
-CALIBRATION_WINDOWS = 24
 
 
 def cache_names(model) -> list[str]:
@@ -204,82 +203,6 @@ def _convert(model, endpoints, quantize, calibration):
         return converter.convert()
 
 
-def _corpus_tokens(config, tokenizer):
-    """`(training tokens, held-out tokens, description)` for calibration and
-    the quality figures: the model's own training data where the model
-    directory names it (held out: the tail `train` held out), else the
-    bundled Tiny Shakespeare."""
-    training = config.get("training", {})
-    paths = training.get("data_paths") or []
-    if paths and all(os.path.isfile(p) for p in paths):
-        tokens = tokenize_documents(read_text_files(paths), tokenizer)
-        source = "the tail of the training data: " + ", ".join(
-            map(os.path.basename, paths)
-        )
-    elif os.path.isfile(training.get("validation_csv", "")):
-        data = read_e2e_csv(training["validation_csv"])
-        texts = [prompt_text(mr) + ref for mr, ref in data.pairs()]
-        tokens = tokenize_documents(texts, tokenizer)
-        source = (
-            f"the E2E validation CSV {os.path.basename(training['validation_csv'])}"
-        )
-    else:
-        tokens = tokenize_documents(
-            read_text_files([tiny_shakespeare_path()]), tokenizer
-        )
-        source = "the tail of Tiny Shakespeare (the model directory names no data)"
-    split = int(len(tokens) * (1 - HELD_OUT_FRACTION))
-    return tokens[:split], tokens[split:], source
-
-
-def _cache_inputs(model, cache):
-    return dict(
-        zip(
-            cache_names(model),
-            [np.asarray(t) for t in _unpack_cache(model, cache)],
-            strict=True,
-        )
-    )
-
-
-def _calibration_samples(model, tokens, prefill_length, seed=0):
-    """Representative inputs for int8: real caches from the float model."""
-    rng = np.random.default_rng(seed)
-    context = model.max_length or 256
-    window = min(context, len(tokens) - 1)
-    samples = []
-    for _ in range(CALIBRATION_WINDOWS):
-        start = int(rng.integers(0, len(tokens) - window))
-        ids = np.asarray(tokens[start : start + window], np.int32)
-        cache, position = model.empty_cache(1, dtype="float32"), 0
-        if not isinstance(model, LSTMLanguageModel) and window > prefill_length:
-            chunk = ids[None, :prefill_length]
-            samples.append(
-                (
-                    "prefill",
-                    {
-                        "tokens": chunk,
-                        "input_pos": np.arange(prefill_length, dtype=np.int32),
-                        **_cache_inputs(model, cache),
-                    },
-                )
-            )
-            _, cache = model.call_with_cache(chunk, cache, 0)
-            position = prefill_length
-        # Decode samples at positions spread over the rest of the window.
-        stops = set(np.linspace(position, window - 1, 6).astype(int).tolist())
-        while position < window:
-            token = ids[None, position : position + 1]
-            if position in stops:
-                inputs = {"tokens": token, **_cache_inputs(model, cache)}
-                if not isinstance(model, LSTMLanguageModel):
-                    inputs["input_pos"] = np.array([position], np.int32)
-                samples.append(("decode", inputs))
-            _, cache = model.call_with_cache(token, cache, position)
-            position += 1
-    return samples
-
-
 def export_tflite(
     model_dir: str,
     out_dir: str,
@@ -322,8 +245,14 @@ def export_tflite(
         )
     model, tokenizer, config = load(model_dir)
     model = _float32_copy(model)
-    is_lstm = isinstance(model, LSTMLanguageModel)
-    if not is_lstm:
+    if isinstance(model, LSTMLanguageModel):
+        if prefill_length is not None or include_generate:
+            raise ValueError(
+                "An LSTM exports `decode` only (its state needs no prefill or "
+                f"loop signature). Received: prefill_length={prefill_length!r}, "
+                f"include_generate={include_generate}"
+            )
+    else:
         if prefill_length is None:
             prefill_length = min(DEFAULT_PREFILL_LENGTH, model.max_length // 2)
         if (
@@ -335,10 +264,18 @@ def export_tflite(
                 f"[1, max_length={model.max_length}]. "
                 f"Received: prefill_length={prefill_length!r}"
             )
-    train_tokens, held_out, data_source = _corpus_tokens(config, tokenizer)
+    calibration_tokens, held_out, data_source = calibration_and_held_out_tokens(
+        config, tokenizer
+    )
     calibration = None
     if quantize == "int8":
-        samples = _calibration_samples(model, train_tokens, prefill_length or 1)
+        samples = calibration_samples(
+            model,
+            calibration_tokens,
+            prefill_length or 1,
+            cache_names(model),
+            lambda cache: _unpack_cache(model, cache),
+        )
 
         def calibration():
             yield from samples
@@ -346,7 +283,7 @@ def export_tflite(
     endpoints = _endpoints(
         model,
         prefill_length,
-        include_generate and not is_lstm,
+        include_generate,
         tokenizer.end_of_text_id,
     )
     flatbuffer = _convert(model, endpoints, quantize, calibration)
@@ -464,47 +401,4 @@ def _metadata(model, tokenizer, config, path, quantize, prefill_length):
             "preset": config.get("preset"),
             "task": config.get("task"),
         },
-    }
-
-
-def quality_figures(runner, model, token_ids, positions=QUALITY_POSITIONS):
-    """The `.tflite` against the float32 Keras model on held-out tokens.
-
-    Segments of at most the context length (each from an empty cache) are
-    scored position by position with `decode` and with one Keras forward
-    pass: perplexity of each, their ratio, the share of positions where both
-    pick the same next token, and the largest logit difference.
-    """
-    context = model.max_length or 256
-    token_ids = np.asarray(token_ids, np.int32)
-    nll_tflite, nll_keras, agree, worst, count = 0.0, 0.0, 0, 0.0, 0
-    for start in range(0, len(token_ids) - 1, context):
-        segment = token_ids[start : start + context + 1][: positions - count + 1]
-        if len(segment) < 2:
-            break
-        inputs, targets = segment[:-1], segment[1:]
-        ours = runner.next_token_logits(inputs).astype(np.float64)  # (n, V)
-        reference = np.asarray(model(inputs[None]), np.float64)[0]
-        for logits, total in ((ours, "tflite"), (reference, "keras")):
-            shifted = logits - logits.max(-1, keepdims=True)
-            log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-            nll = -log_probs[np.arange(len(targets)), targets].sum()
-            if total == "tflite":
-                nll_tflite += nll
-            else:
-                nll_keras += nll
-        agree += int((ours.argmax(-1) == reference.argmax(-1)).sum())
-        worst = max(worst, float(np.abs(ours - reference).max()))
-        count += len(targets)
-        if count >= positions:
-            break
-    if count == 0:
-        raise ValueError("The held-out text is too short for the quality figures.")
-    return {
-        "positions": count,
-        "perplexity": math.exp(nll_tflite / count),
-        "float32_perplexity": math.exp(nll_keras / count),
-        "perplexity_ratio": math.exp((nll_tflite - nll_keras) / count),
-        "next_token_agreement": agree / count,
-        "max_abs_logit_difference": worst,
     }

@@ -14,15 +14,20 @@ import keras
 import tensorflow as tf
 
 from keras_nlg import datasets
-from keras_nlg.data.e2e import conditional_datasets, prompt_text, read_e2e_csv
+from keras_nlg.data.e2e import (
+    LENGTH_MULTIPLE,
+    conditional_datasets,
+    prompt_text,
+    read_e2e_csv,
+)
 from keras_nlg.model_directory import load
 from keras_nlg.models import build_model, preset_config
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
 from keras_nlg.training.callbacks import TrainingTimeLimit
 from keras_nlg.training.trainer import (
     TOKENIZER_CHOICES,
-    _check_common_arguments,
-    _fit_and_save,
+    check_common_arguments,
+    fit_and_save,
 )
 from keras_nlg.validation import check_positive_int
 
@@ -81,7 +86,7 @@ def train_e2e(
         validation_csv: CSV for the validation loss (its first
             `VALIDATION_PAIRS` pairs); default the bundled dev set.
         tokenizer: `"sentencepiece"` (trained on the training CSV) or
-            `"byte"`; ignored with `init_model_dir`.
+            `"byte"`; with `init_model_dir`, that model's tokenizer is used.
         vocabulary_size: SentencePiece vocabulary size (default 2000).
         preset: model size (a `TransformerLanguageModel` preset); its
             context is cut to the longest example.
@@ -100,11 +105,19 @@ def train_e2e(
     check_positive_int("epochs", epochs, allow_none=True)
     check_positive_int("batch_size", batch_size)
     check_positive_int("vocabulary_size", vocabulary_size, allow_none=True)
-    _check_common_arguments(learning_rate, out_dir)
+    check_common_arguments(learning_rate, out_dir)
     if tokenizer not in TOKENIZER_CHOICES:
         raise ValueError(
             f"`tokenizer` must be one of {TOKENIZER_CHOICES}. "
             f"Received: tokenizer={tokenizer!r}"
+        )
+    if vocabulary_size is not None and (
+        tokenizer != "sentencepiece" or init_model_dir is not None
+    ):
+        raise ValueError(
+            "`vocabulary_size` applies to a new sentencepiece tokenizer only. "
+            f"Received: vocabulary_size={vocabulary_size}, tokenizer={tokenizer!r}, "
+            f"init_model_dir={init_model_dir!r}"
         )
     if max_minutes is not None and not max_minutes > 0:
         raise ValueError(
@@ -145,7 +158,7 @@ def train_e2e(
     if init_model_dir is None:
         # Context: the longest example, rounded up; positions past what
         # training sees would keep random embeddings.
-        context = 16 * math.ceil(data.max_length / 16)
+        context = LENGTH_MULTIPLE * math.ceil(data.max_length / LENGTH_MULTIPLE)
         overrides = {"dropout": E2E_DEFAULTS["dropout"], **(model_overrides or {})}
         config = preset_config("transformer", preset, **overrides)
         config["max_length"] = context
@@ -163,7 +176,7 @@ def train_e2e(
         "max_new_tokens": (model.max_length or data.max_length) - longest_prompt,
     }
     limit = [TrainingTimeLimit(max_minutes * 60)] if max_minutes else []
-    return _fit_and_save(
+    return fit_and_save(
         model,
         tokenizer,
         out_dir,

@@ -139,7 +139,7 @@ def train(
     check_positive_int("sequence_length", sequence_length, allow_none=True)
     check_positive_int("steps_per_epoch", steps_per_epoch)
     check_positive_int("validation_steps", validation_steps, allow_none=True)
-    _check_common_arguments(learning_rate, out_dir)
+    check_common_arguments(learning_rate, out_dir)
     if steps is None and epochs is None:
         steps = 1000
     data_paths = _as_paths(data_paths) or [datasets.tiny_shakespeare_path()]
@@ -171,7 +171,7 @@ def train(
     data, data_config = _text_file_data(
         data_paths, tokenizer, sequence_length, batch_size, validation_fraction, seed
     )
-    return _fit_and_save(
+    return fit_and_save(
         model,
         tokenizer,
         out_dir,
@@ -195,7 +195,7 @@ def train(
     )
 
 
-def _check_common_arguments(learning_rate, out_dir):
+def check_common_arguments(learning_rate, out_dir):
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(
             f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
@@ -237,7 +237,7 @@ def _text_file_data(
     return data, data_config
 
 
-def _fit_and_save(
+def fit_and_save(
     model,
     tokenizer,
     out_dir,
@@ -333,6 +333,8 @@ def _fit_and_save(
     last = {key: float(values[-1]) for key, values in history.history.items() if values}
     metrics = {
         **last,
+        # What ran: a time limit or early stop may end before total_steps.
+        "steps_run": int(model.optimizer.iterations),
         "parameters": int(model.count_params()),
         "train_seconds": elapsed,
     }
@@ -408,7 +410,7 @@ def finetune(
             capped at 256.
         Other arguments: as in `train` (default 200 steps).
     """
-    _check_common_arguments(learning_rate, out_dir)
+    check_common_arguments(learning_rate, out_dir)
     check_positive_int("lora_rank", lora_rank, allow_none=True)
     data_paths = _as_paths(data_paths)
     if not data_paths:
@@ -440,7 +442,7 @@ def finetune(
     data, data_config = _text_file_data(
         data_paths, tokenizer, sequence_length, batch_size, validation_fraction, seed
     )
-    return _fit_and_save(
+    return fit_and_save(
         model,
         tokenizer,
         out_dir,

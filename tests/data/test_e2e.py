@@ -141,3 +141,26 @@ def test_examples_longer_than_the_context_are_rejected():
 def test_fewer_pairs_than_a_batch_is_an_error():
     with pytest.raises(ValueError, match="fewer than one batch"):
         conditional_datasets(TINY_E2E, ByteTokenizer(), batch_size=64)
+
+
+def test_no_full_bucket_is_a_clear_error():
+    # Six pairs in three length buckets: no bucket fills a batch of 4.
+    pairs = [("name[a]", "A."), ("name[b]", "x" * 20), ("name[c]", "y" * 40)] * 2
+    with pytest.raises(ValueError, match="No length bucket.*batch_size=4"):
+        conditional_datasets(pairs, ByteTokenizer(), batch_size=4)
+
+
+def test_padding_stays_within_the_context():
+    """A context that isn't a multiple of 16 caps the last bucket."""
+    pairs = [("name[a]", "x" * 20)] * 4  # 7 + 1 + 20 + 1 - 1 = 28 tokens
+    data = conditional_datasets(pairs, ByteTokenizer(), batch_size=2, max_length=30)
+    assert {x.shape[1] for x, _, _ in data.train} == {30}
+    uncapped = conditional_datasets(pairs, ByteTokenizer(), batch_size=2)
+    assert {x.shape[1] for x, _, _ in uncapped.train} == {32}
+
+
+def test_mr_values_are_stripped():
+    assert parse_meaning_representation("name[ The Eagle ], food[]") == {
+        "name": "The Eagle",
+        "food": "",
+    }

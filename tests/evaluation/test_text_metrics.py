@@ -136,6 +136,11 @@ def test_diversity_of_chinese_counts_characters():
         (lambda: rouge(["a"], [["a", 3]]), ValueError, r"references\[0\]"),
         (lambda: rouge(["a"], [["a"]], tokenizer="zh"), ValueError, "tokenizer='zh'"),
         (lambda: diversity([1]), TypeError, "hypotheses"),
+        (
+            lambda: rouge(["月"], [["月"]], use_stemmer=True),
+            ValueError,
+            "use_stemmer=True, tokenizer='unicode'",
+        ),
         (lambda: diversity(["a"], max_n=0), ValueError, "max_n=0"),
     ],
 )

@@ -178,6 +178,10 @@ def test_sampling_is_reproducible(float32_export):
 
 def test_lstm_decode_with_states(tmp_path, lstm_dir):
     out = str(tmp_path / "lstm")
+    with pytest.raises(ValueError, match="LSTM exports `decode` only"):
+        export_tflite(lstm_dir, out, prefill_length=8)
+    with pytest.raises(ValueError, match="include_generate=True"):
+        export_tflite(lstm_dir, out, include_generate=True)
     metadata = export_tflite(lstm_dir, out)
     assert sorted(metadata["signatures"]) == ["decode"]
     inputs = metadata["signatures"]["decode"]["inputs"]
@@ -216,6 +220,7 @@ def test_float32_quality_is_exact(float32_export):
     quality = json.load(open(os.path.join(float32_export, "metadata.json")))["quality"]
     assert quality["next_token_agreement"] == 1.0
     assert quality["max_abs_logit_difference"] < 1e-4
+    assert quality["prefill_max_abs_logit_difference"] < 1e-4
     assert quality["perplexity_ratio"] == pytest.approx(1.0, abs=1e-5)
 
 
@@ -231,6 +236,8 @@ def test_bad_input(tmp_path, float32_export, transformer_dir):
         generator.prefill(np.zeros(16, np.int32), 90, generator.empty_cache())
     with pytest.raises(ValueError, match="prefill_length=16"):
         generator.prefill(np.zeros(3, np.int32), 0, generator.empty_cache())
+    with pytest.raises(ValueError, match="at least one token"):
+        generator.feed([])
     with pytest.raises(ValueError, match="max_new_tokens=0"):
         generator.generate(["a"], max_new_tokens=0)
     with pytest.raises(ValueError, match="top_p"):

@@ -1,0 +1,164 @@
+"""Data for int8 calibration and the quality figures of a `.tflite` export.
+
+Both come from the model's own data, as its model directory records it: the
+calibration windows from the training part, the quality figures from the
+held-out part, run through the float32 Keras model as the reference.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from keras_nlg.data import read_text_files, tokenize_documents
+from keras_nlg.data.e2e import prompt_text, read_e2e_csv
+from keras_nlg.datasets import tiny_shakespeare_path
+from keras_nlg.models import LSTMLanguageModel
+
+QUALITY_POSITIONS = 1000
+CALIBRATION_WINDOWS = 24
+DEFAULT_HELD_OUT_FRACTION = 0.1  # `train`'s default validation_fraction
+
+
+def _e2e_tokens(path, tokenizer):
+    texts = [prompt_text(mr) + ref for mr, ref in read_e2e_csv(path).pairs()]
+    return tokenize_documents(texts, tokenizer)
+
+
+def calibration_and_held_out_tokens(config, tokenizer):
+    """`(calibration tokens, held-out tokens, where the held-out text is from)`.
+
+    Text-file models: the stream `train` split, at the same position
+    (`validation_fraction`, recorded in the config). E2E models: the training
+    CSV and the validation CSV. Without recorded data (an imported GPT-2)
+    or when the files are gone: the bundled Tiny Shakespeare, split 90/10.
+    """
+    training = config.get("training", {})
+    paths = training.get("data_paths") or []
+    train_csv = training.get("train_csv", "")
+    validation_csv = training.get("validation_csv", "")
+    if os.path.isfile(train_csv) and os.path.isfile(validation_csv):
+        return (
+            _e2e_tokens(train_csv, tokenizer),
+            _e2e_tokens(validation_csv, tokenizer),
+            f"the E2E validation CSV {os.path.basename(validation_csv)}",
+        )
+    fraction = DEFAULT_HELD_OUT_FRACTION
+    if paths and all(os.path.isfile(p) for p in paths):
+        names = ", ".join(map(os.path.basename, paths))
+        fraction = training.get("validation_fraction") or fraction
+        source = f"the held-out tail ({fraction:.0%}) of the training data: {names}"
+        if not training.get("validation_fraction"):
+            source = f"the last 10% of the training data (none was held out): {names}"
+    else:
+        paths = [tiny_shakespeare_path()]
+        source = "the last 10% of Tiny Shakespeare (the model directory names no data)"
+    tokens = tokenize_documents(read_text_files(paths), tokenizer)
+    split = int(round(len(tokens) * (1.0 - fraction)))
+    return tokens[:split], tokens[split:], source
+
+
+def _cache_inputs(names, flat_cache):
+    return {
+        name: np.asarray(tensor) for name, tensor in zip(names, flat_cache, strict=True)
+    }
+
+
+def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cache):
+    """Representative `(signature, inputs)` for int8, with real caches.
+
+    Windows of the training tokens run through the float model: `prefill`
+    samples at the first two chunk positions, `decode` samples at six
+    positions spread over the rest of each window.
+    """
+    rng = np.random.default_rng(0)
+    is_lstm = isinstance(model, LSTMLanguageModel)
+    window = min(model.max_length or 256, len(tokens) - 1)
+    samples = []
+    for _ in range(CALIBRATION_WINDOWS):
+        start = int(rng.integers(0, len(tokens) - window))
+        ids = np.asarray(tokens[start : start + window], np.int32)
+        cache, position = model.empty_cache(1, dtype="float32"), 0
+        while not is_lstm and position + prefill_length <= min(
+            window, 2 * prefill_length
+        ):
+            chunk = ids[None, position : position + prefill_length]
+            inputs = {
+                "tokens": chunk,
+                "input_pos": np.arange(
+                    position, position + prefill_length, dtype=np.int32
+                ),
+                **_cache_inputs(cache_names, flatten_cache(cache)),
+            }
+            samples.append(("prefill", inputs))
+            _, cache = model.call_with_cache(chunk, cache, position)
+            position += prefill_length
+        stops = set(np.linspace(position, window - 1, 6).astype(int).tolist())
+        while position < window:
+            token = ids[None, position : position + 1]
+            if position in stops:
+                inputs = {
+                    "tokens": token,
+                    **_cache_inputs(cache_names, flatten_cache(cache)),
+                }
+                if not is_lstm:
+                    inputs["input_pos"] = np.array([position], np.int32)
+                samples.append(("decode", inputs))
+            _, cache = model.call_with_cache(token, cache, position)
+            position += 1
+    return samples
+
+
+def _log_probs(logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def quality_figures(runner, model, token_ids, positions=QUALITY_POSITIONS) -> dict:
+    """The `.tflite` against the float32 Keras model on held-out tokens.
+
+    Segments of at most the context length (each from an empty cache) are
+    scored position by position with `decode` and with one Keras forward
+    pass: perplexity of each, their ratio, the share of positions where
+    both pick the same next token and the largest logit difference. The
+    prompt path (`prefill` chunks, the last one overlapping) is checked
+    too: `prefill_max_abs_logit_difference` compares the logits after
+    prompts of several lengths of the first segment.
+    """
+    context = model.max_length or 256
+    token_ids = np.asarray(token_ids, np.int32)
+    nll_tflite = nll_keras = 0.0
+    agree, worst, worst_prefill, count = 0, 0.0, 0.0, 0
+    for start in range(0, len(token_ids) - 1, context):
+        segment = token_ids[start : start + context + 1][: positions - count + 1]
+        if len(segment) < 2:
+            break
+        inputs, targets = segment[:-1], segment[1:]
+        ours = runner.next_token_logits(inputs).astype(np.float64)  # (n, V)
+        reference = np.asarray(model(inputs[None]), np.float64)[0]
+        rows = np.arange(len(targets))
+        nll_tflite -= _log_probs(ours)[rows, targets].sum()
+        nll_keras -= _log_probs(reference)[rows, targets].sum()
+        agree += int((ours.argmax(-1) == reference.argmax(-1)).sum())
+        worst = max(worst, float(np.abs(ours - reference).max()))
+        if start == 0 and runner.prefill_length:
+            size = runner.prefill_length
+            for length in {size, size + size // 2 + 1, len(inputs)}:
+                if size <= length <= len(inputs):
+                    logits, _ = runner.feed(inputs[:length])
+                    difference = np.abs(logits - reference[length - 1]).max()
+                    worst_prefill = max(worst_prefill, float(difference))
+        count += len(targets)
+        if count >= positions:
+            break
+    if count == 0:
+        raise ValueError("The held-out text is too short for the quality figures.")
+    return {
+        "positions": count,
+        "perplexity": math.exp(nll_tflite / count),
+        "float32_perplexity": math.exp(nll_keras / count),
+        "perplexity_ratio": math.exp((nll_tflite - nll_keras) / count),
+        "next_token_agreement": agree / count,
+        "max_abs_logit_difference": worst,
+        "prefill_max_abs_logit_difference": worst_prefill,
+    }
