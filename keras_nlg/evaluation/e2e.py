@@ -10,7 +10,7 @@ from keras_nlg.evaluation.rouge import rouge
 from keras_nlg.generation import generate
 from keras_nlg.validation import check_positive_int
 
-DEFAULT_NUM_BEAMS = 5  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
+DEFAULT_NUM_BEAMS = 3  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
 
 
 def generate_for_mrs(

@@ -1,7 +1,7 @@
 """ROUGE-1/2/L with several references per hypothesis, computed by rouge-score."""
 
 import numpy as np
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer, tokenizers
 
 from keras_nlg.evaluation.checks import check_references
 from keras_nlg.evaluation.words import (
@@ -44,11 +44,13 @@ def rouge(
             "`use_stemmer` works with the default (English) tokenizer only. "
             f"Received: use_stemmer=True, tokenizer={tokenizer!r}"
         )
-    scorer = rouge_scorer.RougeScorer(
-        list(ROUGE_TYPES),
-        use_stemmer=use_stemmer,
-        tokenizer=UnicodeWordTokenizer() if tokenizer == "unicode" else None,
+    # rouge-score's own default, passed explicitly (it logs a line otherwise).
+    words = (
+        UnicodeWordTokenizer()
+        if tokenizer == "unicode"
+        else tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
     )
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=words)
     scores = [
         scorer.score_multi(refs, hypothesis)
         for hypothesis, refs in zip(hypotheses, references, strict=True)

@@ -9,6 +9,7 @@ import math
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from keras_nlg.data import read_text_files, tokenize_documents
 from keras_nlg.data.e2e import prompt_text, read_e2e_csv
@@ -73,6 +74,12 @@ def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cach
     """
     rng = np.random.default_rng(0)
     is_lstm = isinstance(model, LSTMLanguageModel)
+    # Compiled once per shape (a prefill chunk, one token): eager steps over
+    # every calibration position would take minutes.
+    step = tf.function(
+        lambda tokens, cache, index: model.call_with_cache(tokens, cache, index),
+        jit_compile=True,
+    )
     window = min(model.max_length or 256, len(tokens) - 1)
     samples = []
     for _ in range(CALIBRATION_WINDOWS):
@@ -91,7 +98,7 @@ def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cach
                 **_cache_inputs(cache_names, flatten_cache(cache)),
             }
             samples.append(("prefill", inputs))
-            _, cache = model.call_with_cache(chunk, cache, position)
+            _, cache = step(chunk, cache, tf.constant(position))
             position += prefill_length
         stops = set(np.linspace(position, window - 1, 6).astype(int).tolist())
         while position < window:
@@ -104,7 +111,7 @@ def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cach
                 if not is_lstm:
                     inputs["input_pos"] = np.array([position], np.int32)
                 samples.append(("decode", inputs))
-            _, cache = model.call_with_cache(token, cache, position)
+            _, cache = step(token, cache, tf.constant(position))
             position += 1
     return samples
 
