@@ -40,6 +40,7 @@ from keras_nlg.export.tflite_quality import (
     calibration_samples,
     quality_figures,
 )
+from keras_nlg.layers.attention import bounded_masking
 from keras_nlg.model_directory import load
 from keras_nlg.models import LSTMLanguageModel
 from keras_nlg.tokenizers import TOKENIZER_FILE, save_tokenizer
@@ -179,9 +180,11 @@ def _endpoints(model, prefill_length, include_generate, end_of_text_id):
 def _convert(model, endpoints, quantize, calibration):
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, (function, signature) in endpoints.items():
-        archive.add_endpoint(name, function, input_signature=signature)
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, bounded_masking():
+        # Traced with bounded masking: full-int8 kernels need every tensor's
+        # range to be that of real values (see `bounded_masking`).
+        for name, (function, signature) in endpoints.items():
+            archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(scratch, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             scratch, signature_keys=list(endpoints)

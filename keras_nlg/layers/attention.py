@@ -1,5 +1,6 @@
 """Scaled dot-product attention and multi-head attention with a static KV cache."""
 
+import contextlib
 import math
 
 import keras
@@ -43,11 +44,43 @@ def _scale(query):
     return ops.multiply(query, ops.cast(1.0 / math.sqrt(key_dim), query.dtype))
 
 
+_bounded_masking = False
+
+
+@contextlib.contextmanager
+def bounded_masking():
+    """Traces `masked_softmax` without the −1e9 fill, for integer kernels.
+
+    Filling masked scores with −1e9 is exact in float, but a quantizer that
+    sees that fill in a tensor's range (full-int8 TFLite) spends all its
+    levels on it and every real score rounds to the same value. Inside this
+    context, masked scores are replaced by the row's smallest score and
+    zeroed after the exponential instead: the same probabilities, with
+    every tensor's range that of real scores. The export path traces under
+    it; training and generation don't change.
+    """
+    global _bounded_masking
+    previous, _bounded_masking = _bounded_masking, True
+    try:
+        yield
+    finally:
+        _bounded_masking = previous
+
+
 def masked_softmax(scores, mask=None):
     """Softmax over the last axis in float32, where `mask` (True = keep) allows."""
     # Float32 even under mixed precision: float16 overflows on long sequences
     # and bfloat16 loses the small differences that matter.
     scores = ops.cast(scores, "float32")
+    if mask is not None and _bounded_masking:
+        keep = ops.cast(mask, "bool")
+        floor = ops.min(scores, axis=-1, keepdims=True)
+        scores = ops.where(keep, scores, floor)
+        peak = ops.max(scores, axis=-1, keepdims=True)
+        weights = ops.where(keep, ops.exp(scores - peak), 0.0)
+        # A row with nothing to attend (left padding) gets zeros, not NaN.
+        total = ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-30)
+        return weights / total
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool"), scores, _MASKED_LOGIT)
     # exp(x - logsumexp(x)) is softmax; ops.softmax warns on a single key,

@@ -197,3 +197,21 @@ def test_mha_layer_harness():
         call_kwargs=dict(use_causal_mask=True),
         weights_without_gradient=("key/bias",),
     )
+
+
+def test_bounded_masking_gives_the_same_probabilities():
+    """The export's masked softmax: same rows, no −1e9 in any tensor."""
+    from keras_nlg.layers.attention import bounded_masking, masked_softmax
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(2, 3, 4, 6)).astype("float32") * 5
+    mask = rng.random((2, 3, 4, 6)) > 0.4
+    mask[0, 0, 0] = False  # a row with nothing to attend
+    reference = np.asarray(masked_softmax(scores, mask))
+    with bounded_masking():
+        bounded = np.asarray(masked_softmax(scores, mask))
+    kept = mask.any(-1)
+    np.testing.assert_allclose(bounded[kept], reference[kept], atol=1e-6)
+    np.testing.assert_array_equal(bounded[~kept], 0.0)
+    # Outside the context, the model's own softmax is back.
+    np.testing.assert_array_equal(np.asarray(masked_softmax(scores, mask)), reference)
