@@ -53,7 +53,7 @@ def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
 
     assert main([*evaluate, "--max-new-tokens", "8", "--json", "--cased"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert "case:mixed" in scores["bleu_signature"] and scores["num_beams"] == 5
+    assert "case:mixed" in scores["bleu_signature"] and scores["num_beams"] == 3
 
 
 @pytest.mark.parametrize(
