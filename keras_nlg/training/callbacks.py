@@ -24,6 +24,7 @@ class LanguageModelStats(keras.callbacks.Callback):
     def __init__(self, tokens_per_step):
         super().__init__()
         self.tokens_per_step = tokens_per_step
+        self.steps_run = 0  # over the whole fit: a time limit may end it early
 
     def on_epoch_begin(self, epoch, logs=None):
         self._train_seconds = 0.0
@@ -36,6 +37,7 @@ class LanguageModelStats(keras.callbacks.Callback):
         # Only the train steps: validation and callbacks are not throughput.
         self._train_seconds += time.perf_counter() - self._batch_start
         self._steps += 1
+        self.steps_run += 1
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:

@@ -296,8 +296,9 @@ def fit_and_save(
     log_dir = os.path.join(out_dir, "logs")
     checkpoint_dir = os.path.join(out_dir, "checkpoints")
     monitor = "val_loss" if data.validation is not None else "loss"
+    stats = LanguageModelStats(tokens_per_step=tokens_per_step)
     callbacks = [
-        LanguageModelStats(tokens_per_step=tokens_per_step),
+        stats,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup")),
         keras.callbacks.ModelCheckpoint(
@@ -334,7 +335,7 @@ def fit_and_save(
     metrics = {
         **last,
         # What ran: a time limit or early stop may end before total_steps.
-        "steps_run": int(model.optimizer.iterations),
+        "steps_run": stats.steps_run,
         "parameters": int(model.count_params()),
         "train_seconds": elapsed,
     }

@@ -47,6 +47,7 @@ def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
     assert training["train_pairs"] == 6 and training["total_steps"] == 4
     metrics = json.load(open(os.path.join(e2e_model.out_dir, "metrics.json")))
     assert np.isfinite(metrics["val_loss"])
+    assert metrics["steps_run"] == 4
 
 
 def test_loss_is_the_mean_over_text_tokens_only(e2e_model, tiny_csv):
