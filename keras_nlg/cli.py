@@ -263,15 +263,20 @@ def build_parser():
     return parser
 
 
+def _reject_flags(flags, reason):
+    """`ValueError` for the first flag given (not None) that doesn't apply."""
+    for flag, value in flags.items():
+        if value is not None:
+            raise ValueError(f"{flag} {reason}")
+
+
 def _train(args):
     if args.task == "e2e":
         return _train_e2e(args)
-    for flag, value in (
-        ("--validation-data", args.validation_data),
-        ("--init", args.init),
-    ):
-        if value is not None:
-            raise ValueError(f"{flag} applies to --task e2e only")
+    _reject_flags(
+        {"--validation-data": args.validation_data, "--init": args.init},
+        "applies to --task e2e only",
+    )
     from keras_nlg.generation import sample_continuation
     from keras_nlg.training import TrainingTimeLimit, train
 
@@ -329,16 +334,15 @@ def _train_e2e(args):
         )
     if args.data is not None and len(args.data) != 1:
         raise ValueError(f"--task e2e takes one training CSV. Received: {args.data}")
-    for flag, value in (
-        ("--validation-steps", args.validation_steps),
-        ("--sample-prompt", args.sample_prompt),
-        ("--max-new-tokens", args.max_new_tokens),
-    ):
-        if value is not None:
-            raise ValueError(
-                f"{flag} does not apply to --task e2e (it validates on all of "
-                "--validation-data and samples a dev MR)"
-            )
+    _reject_flags(
+        {
+            "--validation-steps": args.validation_steps,
+            "--sample-prompt": args.sample_prompt,
+            "--max-new-tokens": args.max_new_tokens,
+        },
+        "does not apply to --task e2e (it validates on all of --validation-data "
+        "and samples a dev MR)",
+    )
     options = {} if args.tokenizer is None else {"tokenizer": args.tokenizer}
     result = train_e2e(
         args.out,
@@ -371,14 +375,15 @@ def _evaluate(args):
     from keras_nlg.evaluation import evaluate_e2e, perplexity
 
     if args.task == "lm":
-        for flag, value in (
-            ("--output", args.output),
-            ("--num-beams", args.num_beams),
-            ("--max-new-tokens", args.max_new_tokens),
-            ("--cased", args.cased or None),
-        ):
-            if value is not None:
-                raise ValueError(f"{flag} applies to --task e2e only")
+        _reject_flags(
+            {
+                "--output": args.output,
+                "--num-beams": args.num_beams,
+                "--max-new-tokens": args.max_new_tokens,
+                "--cased": args.cased or None,
+            },
+            "applies to --task e2e only",
+        )
         from keras_nlg.data import read_text_files
 
         loaded = load(args.model)
@@ -405,9 +410,10 @@ def _evaluate(args):
 
     if len(args.data) != 1:
         raise ValueError(f"--task e2e takes one CSV. Received: {args.data}")
-    for flag, value in (("--context", args.context), ("--stride", args.stride)):
-        if value is not None:
-            raise ValueError(f"{flag} applies to perplexity (--task lm) only")
+    _reject_flags(
+        {"--context": args.context, "--stride": args.stride},
+        "applies to perplexity (--task lm) only",
+    )
     from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS
 
     loaded = load(args.model)
