@@ -142,6 +142,7 @@ class ConditionalData:
     steps_per_epoch: int
     max_length: int  # longest example (tokens, without the last target)
     mean_length: float
+    longest_prompt: int  # tokens of the longest training MR + separator
 
 
 def _ragged(rows, dtype):
@@ -260,4 +261,5 @@ def conditional_datasets(
         steps_per_epoch=steps,
         max_length=longest,
         mean_length=float(np.mean([len(ids) - 1 for ids, _ in train])),
+        longest_prompt=max(start for _, start in train),
     )

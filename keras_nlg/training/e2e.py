@@ -165,8 +165,7 @@ def train_e2e(
         model = build_model("transformer", preset, tokenizer.vocabulary_size, **config)
         arch_preset = {"arch": "transformer", "preset": preset}
 
-    prompts = tokenizer.tokenize([prompt_text(mr) for mr, _ in train_data.pairs()])
-    longest_prompt = int(tf.reduce_max(prompts.row_lengths()))
+    longest_prompt = data.longest_prompt
     task = {
         "name": "e2e",
         "separator": "\n",
