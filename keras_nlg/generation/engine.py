@@ -59,11 +59,12 @@ def _advance(
     state,
     padding_mask,
     until,
+    max_new_tokens,
     temperature,
     top_k,
     top_p,
     repetition_penalty,
-    seed,
+    seeds,
     end_of_text_id,
     padding_id,
     do_sample,
@@ -71,13 +72,14 @@ def _advance(
 ):
     """Decodes from `state` until step `until` or until every row has ended.
 
-    `until`, the sampling knobs and `seed` (int32 `(2,)`) are tensors;
-    `do_sample` and `penalize` (repetition penalty on) are Python bools, each
-    combination its own compiled loop, so the common case carries no
-    penalty bookkeeping. Rows
-    that emitted end-of-text get `padding_id` afterwards. `log_probs` holds
-    each token's log-probability under the model's unmodified distribution.
-    Returns the new state (its `step` is `until`, or past it once all ended).
+    `until`, the sampling knobs (scalars or one per row), `max_new_tokens`
+    (int32 `(B,)`, each row's budget) and `seeds` (int32 `(B, 2)`) are
+    tensors; `do_sample` and `penalize` (repetition penalty on) are Python
+    bools, each combination its own compiled loop, so the common case
+    carries no penalty bookkeeping. A row ends at end-of-text or after its
+    budget, and gets `padding_id` afterwards. `log_probs` holds each token's
+    log-probability under the model's unmodified distribution. Returns the
+    new state (its `step` is `until`, or past it once all ended).
     """
     tokens = state[5]
     prompt_length = padding_mask.shape[1] - tokens.shape[1]
@@ -91,16 +93,15 @@ def _advance(
         scores = last_logits
         if penalize:
             scores = apply_repetition_penalty(last_logits, seen, repetition_penalty)
-        step_seed = tf.stack([seed[0], seed[1] + step])
         token = select_next_token(
-            scores, do_sample, temperature, top_k, top_p, step_seed
+            scores, do_sample, temperature, top_k, top_p, seeds, step
         )
         log_prob = tf.gather(tf.nn.log_softmax(last_logits), token, batch_dims=1)
         token = tf.where(finished, padding_id, token)  # (B,)
         log_prob = tf.where(finished, 0.0, log_prob)
         tokens = ops.slice_update(tokens, [0, step], token[:, None])
         log_probs = ops.slice_update(log_probs, [0, step], log_prob[:, None])
-        finished = tf.logical_or(finished, token == end_of_text_id)
+        finished = finished | (token == end_of_text_id) | (step + 1 >= max_new_tokens)
         if penalize:
             seen = tf.logical_or(
                 seen, tf.one_hot(token, vocabulary_size, on_value=True, off_value=False)

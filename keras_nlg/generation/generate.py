@@ -178,6 +178,7 @@ def _sample(
     padded,
     padding_mask,
     until,
+    max_new_tokens,
     do_sample,
     temperature,
     top_k,
@@ -186,19 +187,25 @@ def _sample(
     seed,
     state=None,
 ):
-    """Prefills (unless `state` is given) and advances to step `until`."""
+    """Prefills (unless `state` is given) and advances to step `until`.
+
+    Rows end after `max_new_tokens` (≥ `until`; streaming advances in chunks).
+    """
     if state is None:
         state = compiled_prefill(model)(padded, padding_mask, tokenizer.padding_id)
     advance = compiled_advance(model, bool(do_sample), repetition_penalty != 1.0)
+    rows = padded.shape[0]
     return advance(
         state,
         padding_mask,
         tf.constant(until),
+        tf.fill([rows], max_new_tokens),
         tf.constant(float(temperature)),
         tf.constant(top_k),
         tf.constant(float(top_p)),
         tf.constant(float(repetition_penalty)),
-        tf.constant([seed % (2**31 - 1), 0], tf.int32),
+        # Row r draws from (seed, r): the same in any batch (see sampling.py).
+        tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1),
         tokenizer.end_of_text_id,
         tokenizer.padding_id,
     )
@@ -252,8 +259,9 @@ def generate(
             `do_sample`, the best beams (≤ `num_beams`) in beam search.
         stop: strings that end the text.
         seed: seed of the sampling: the same seed and the same prompts give
-            the same text (a sampled row also depends on the other rows of
-            its batch; greedy rows never do). None draws a fresh seed.
+            the same text; row r of the batch (prompt i's j-th sequence is
+            row i * num_return_sequences + j) draws from (seed, r), whatever
+            else is in the batch. None draws a fresh seed.
         return_full_text: prepend each prompt to its continuation.
         return_details: return `Generation` objects (text, token ids,
             per-token log-probabilities) instead of strings.
@@ -307,6 +315,7 @@ def generate(
             tokenizer,
             padded,
             padding_mask,
+            max_new_tokens,
             max_new_tokens,
             do_sample,
             temperature,
@@ -399,6 +408,7 @@ def generate_stream(
             padded,
             padding_mask,
             step,
+            max_new_tokens,
             do_sample,
             temperature,
             top_k,

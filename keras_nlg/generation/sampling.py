@@ -7,6 +7,14 @@ end-of-text state, log-probabilities and per-call seeds inside one
 a served model takes `top_k`/`top_p` per request without a retrace). So the
 selection step is ours: one function of float32 logits, written in TensorFlow
 ops that XLA compiles.
+
+Every knob may be a scalar or one value per row, and each row draws from its
+own seed: TensorFlow's stateless random ops take one seed for a whole tensor,
+so a row's sample would depend on the rows beside it (on a server, on which
+requests the batcher put together). `uniform_noise` is therefore a
+counter-based generator: an integer hash of (row seed, step, token) turned
+into Gumbel noise, so row `r` with seed `s` draws the same tokens in any
+batch.
 """
 
 import tensorflow as tf
@@ -22,43 +30,83 @@ def apply_repetition_penalty(logits, seen, penalty):
     return tf.where(seen, penalized, logits)
 
 
+def _per_row(value):
+    """A scalar or `(B,)` knob as `(1, 1)` or `(B, 1)`, to broadcast over V."""
+    return tf.reshape(value, [-1, 1])
+
+
 def filter_top_k_top_p(logits, top_k, top_p):
     """Sets logits outside the top-k and the top-p nucleus to -inf.
 
-    `top_k` = 0 and `top_p` = 1 switch each filter off. Both are scalar
-    tensors; the cut-off is a logit threshold found on the sorted row, so no
-    shape depends on them. Tokens tied with the threshold are kept.
+    `top_k` = 0 and `top_p` = 1 switch each filter off. Both are scalar or
+    `(B,)` tensors; the cut-off is a logit threshold found on the sorted row,
+    so no shape depends on them. Tokens tied with the threshold are kept.
     """
     vocabulary_size = tf.shape(logits)[-1]
     sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")  # (B, V)
     ranks = tf.range(vocabulary_size)[None, :]  # (1, V)
+    top_k = _per_row(top_k)
     k = tf.where(top_k > 0, tf.minimum(top_k, vocabulary_size), vocabulary_size)
     sorted_logits = tf.where(ranks < k, sorted_logits, -float("inf"))
     # Nucleus: the shortest prefix whose probability reaches top_p. A token is
     # kept when the mass before it is still below top_p (so the first always is).
     probabilities = tf.nn.softmax(sorted_logits, axis=-1)
     mass_before = tf.cumsum(probabilities, axis=-1, exclusive=True)
-    kept = tf.logical_and(mass_before < top_p, ranks < k)
+    kept = tf.logical_and(mass_before < _per_row(top_p), ranks < k)
     last_kept = tf.reduce_sum(tf.cast(kept, tf.int32), axis=-1) - 1  # (B,)
     threshold = tf.gather(sorted_logits, last_kept, batch_dims=1)  # (B,)
     return tf.where(logits < threshold[:, None], -float("inf"), logits)
 
 
-def select_next_token(logits, do_sample, temperature, top_k, top_p, seed):
+def _mix(x):
+    """A bijective 32-bit integer hash (Wellons' "lowbias32")."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+    x = x * tf.constant(0x7FEB352D, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 15))
+    x = x * tf.constant(0x846CA68B, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
+
+
+def uniform_noise(seeds, step, vocabulary_size):
+    """Uniform float32 `(B, V)` in (0, 1), a function of each row's seed only.
+
+    Args:
+        seeds: int32 `(B, 2)`, one seed pair per row.
+        step: scalar int32, the decode step.
+        vocabulary_size: V.
+    """
+    seeds = tf.bitcast(seeds, tf.uint32)
+    key = _mix(tf.bitcast(tf.cast(step, tf.int32), tf.uint32))
+    key = _mix(tf.bitwise.bitwise_xor(key, seeds[:, :1]))  # (B, 1)
+    key = _mix(tf.bitwise.bitwise_xor(key, seeds[:, 1:]))
+    tokens = tf.bitcast(tf.range(vocabulary_size), tf.uint32)[None, :]  # (1, V)
+    bits = _mix(tf.bitwise.bitwise_xor(key, _mix(tokens)))  # (B, V)
+    # The top 24 bits, centred in their interval: never exactly 0 or 1.
+    return (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * 2.0**-24
+
+
+def select_next_token(logits, do_sample, temperature, top_k, top_p, seeds, step):
     """Greedy argmax, or a sample after temperature, top-k and top-p.
 
     Args:
         logits: float32 `(B, V)`, already repetition-penalized.
         do_sample: Python bool (a different compiled loop for each value).
-        temperature, top_k, top_p: scalar tensors.
-        seed: int32 `(2,)` stateless seed, unique per step.
+            When sampling, rows with `temperature` 0 still take the argmax
+            (a served batch mixes greedy and sampled requests).
+        temperature, top_k, top_p: scalar or `(B,)` tensors.
+        seeds: int32 `(B, 2)` per-row seeds.
+        step: scalar int32 decode step (a fresh draw each step).
 
     Returns:
         int32 `(B,)` token ids.
     """
+    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
     if not do_sample:
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
-    logits = filter_top_k_top_p(logits / temperature, top_k, top_p)
-    return tf.cast(
-        tf.random.stateless_categorical(logits, 1, seed=seed)[:, 0], tf.int32
-    )
+        return greedy
+    temperature = _per_row(temperature)
+    scaled = logits / tf.where(temperature > 0, temperature, 1.0)
+    filtered = filter_top_k_top_p(scaled, top_k, top_p)
+    # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
+    gumbel = -tf.math.log(-tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1])))
+    sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
+    return tf.where(temperature[:, 0] > 0, sampled, greedy)

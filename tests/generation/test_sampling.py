@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nlg.generation.sampling import apply_repetition_penalty, filter_top_k_top_p
+from keras_nlg.generation.sampling import (
+    apply_repetition_penalty,
+    filter_top_k_top_p,
+    select_next_token,
+)
 
 
 def reference_keep(logits, top_k, top_p):
@@ -46,3 +50,48 @@ def test_repetition_penalty():
         apply_repetition_penalty(logits, seen, 2.0), [[1.0, -4.0, 1.0]]
     )
     np.testing.assert_allclose(apply_repetition_penalty(logits, seen, 1.0), logits)
+
+
+def test_sampled_frequencies_follow_softmax():
+    """20,000 rows, each its own seed: frequencies within 4 sigma of softmax."""
+    logits = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0], np.float32)
+    rows = 20_000
+    seeds = np.stack([np.arange(rows), np.full(rows, 7)], axis=1).astype(np.int32)
+    tokens = select_next_token(
+        tf.constant(np.tile(logits, (rows, 1))),
+        True,
+        tf.constant(0.8),
+        tf.constant(0),
+        tf.constant(1.0),
+        tf.constant(seeds),
+        tf.constant(3),
+    ).numpy()
+    scaled = logits.astype(np.float64) / 0.8
+    expected = np.exp(scaled - scaled.max())
+    expected /= expected.sum()
+    observed = np.bincount(tokens, minlength=len(logits)) / rows
+    sigma = np.sqrt(expected * (1 - expected) / rows)
+    assert np.all(np.abs(observed - expected) <= 4 * sigma + 1e-12), observed
+
+
+def test_a_row_draws_the_same_token_in_any_batch():
+    logits = np.random.default_rng(0).normal(size=(8, 40)).astype("float32")
+    seeds = np.stack([np.arange(8) * 13, np.arange(8)], axis=1).astype(np.int32)
+    # Per-row knobs: row 1 greedy (temperature 0), the others sampled.
+    temperature = np.array([1.0, 0.0, 1.5, 1.0, 0.7, 1.0, 1.0, 2.0], np.float32)
+
+    def draw(rows):
+        return select_next_token(
+            tf.constant(logits[rows]),
+            True,
+            tf.constant(temperature[rows]),
+            tf.constant(np.full(len(rows), 10, np.int32)),
+            tf.constant(np.full(len(rows), 0.9, np.float32)),
+            tf.constant(seeds[rows]),
+            tf.constant(5),
+        ).numpy()
+
+    whole = draw(np.arange(8))
+    assert whole[1] == logits[1].argmax()
+    np.testing.assert_array_equal(draw(np.array([6, 2, 5])), whole[[6, 2, 5]])
+    assert len(set(draw(np.zeros(64, int)).tolist())) == 1  # same seed, same token
