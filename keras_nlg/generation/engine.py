@@ -33,9 +33,11 @@ def _prefill(model, prompt_ids, padding_mask, padding_id):
         log_probs)`: `tokens` int32 and `log_probs` float32 `(B, S - P)`
         buffers, `seen` bool `(B, V)` for the repetition penalty.
     """
-    batch, prompt_length = prompt_ids.shape
-    capacity = padding_mask.shape[1] - prompt_length
-    cache = model.empty_cache(batch, padding_mask.shape[1])
+    # Static where known; a served SavedModel traces with unknown dims.
+    batch, prompt_length = ops.shape(prompt_ids)
+    total_length = ops.shape(padding_mask)[1]
+    capacity = total_length - prompt_length
+    cache = model.empty_cache(batch, total_length)
     logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
     in_prompt = tf.one_hot(
         prompt_ids, model.vocabulary_size, on_value=True, off_value=False
@@ -82,9 +84,10 @@ def _advance(
     new state (its `step` is `until`, or past it once all ended).
     """
     tokens = state[5]
-    prompt_length = padding_mask.shape[1] - tokens.shape[1]
+    capacity = ops.shape(tokens)[1]
+    prompt_length = ops.shape(padding_mask)[1] - capacity
     vocabulary_size = model.vocabulary_size
-    never = tokens.shape[1] + 1  # a step past the capacity: "all rows ended"
+    never = capacity + 1  # a step past the capacity: "all rows ended"
 
     def keep_going(step, *_):
         return step < until
@@ -112,7 +115,7 @@ def _advance(
         step = tf.where(tf.reduce_all(finished), never, step + 1)
         return step, logits[:, -1], cache, seen, finished, tokens, log_probs
 
-    return tf.while_loop(keep_going, body, state, maximum_iterations=tokens.shape[1])
+    return tf.while_loop(keep_going, body, state, maximum_iterations=capacity)
 
 
 def traced_once(model, key, function, **tf_function_options):
@@ -329,4 +332,50 @@ def compiled_beam_search(model, num_beams):
         model,
         ("beam", num_beams),
         lambda model, *arguments: _beam_decode(model, *arguments, num_beams),
+    )
+
+
+def _decode_rows(
+    model,
+    prompt_ids,
+    padding_mask,
+    max_new_tokens,
+    temperature,
+    top_k,
+    top_p,
+    seeds,
+    end_of_text_id,
+    padding_id,
+):
+    """Prefill, then decode with a budget and sampling knobs per row.
+
+    The served path: rows of one batch may come from different requests.
+    `max_new_tokens`, `temperature` (0 = greedy), `top_k`, `top_p` are
+    `(B,)`, `seeds` `(B, 2)`; shapes may be unknown when traced. Returns
+    `(tokens, log_probs)`, `(B, C)` each.
+    """
+    state = _prefill(model, prompt_ids, padding_mask, padding_id)
+    state = _advance(
+        model,
+        state,
+        padding_mask,
+        tf.reduce_max(max_new_tokens),
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        tf.constant(1.0),
+        seeds,
+        end_of_text_id,
+        padding_id,
+        True,
+        False,
+    )
+    return state[5], state[6]
+
+
+def compiled_decode_rows(model, jit_compile=True):
+    """`_decode_rows` for `model`, XLA-compiled unless `jit_compile` is False."""
+    return traced_once(
+        model, ("rows", jit_compile), _decode_rows, jit_compile=jit_compile
     )

@@ -107,6 +107,8 @@ def select_next_token(logits, do_sample, temperature, top_k, top_p, seeds, step)
     scaled = logits / tf.where(temperature > 0, temperature, 1.0)
     filtered = filter_top_k_top_p(scaled, top_k, top_p)
     # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
-    gumbel = -tf.math.log(-tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1])))
+    gumbel = -tf.math.log(
+        -tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1]))
+    )
     sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
     return tf.where(temperature[:, 0] > 0, sampled, greedy)

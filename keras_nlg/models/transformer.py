@@ -212,16 +212,18 @@ class TransformerLanguageModel(keras.Model):
     def empty_cache(self, batch_size, length=None, dtype=None):
         """`num_layers` pairs of zero tensors `(batch, heads, length, head_dim)`.
 
-        `length` (default `max_length`) bounds the positions one generation
-        can hold; attention cost per step grows with it, so a generator sizes
-        it to prompt + new tokens rather than the whole context.
+        `length` (default `max_length`) is the number of cache columns;
+        attention cost per step grows with it, so a generator sizes it to
+        prompt + new tokens rather than the whole context. It may exceed
+        `max_length` when left padding takes columns (not positions): a
+        batch whose rows have different prompt lengths and token budgets.
+        `batch_size` and `length` may be scalar tensors.
         """
-        if length is not None and not 0 < length <= self.max_length:
-            raise ValueError(
-                f"`length` must be in [1, max_length={self.max_length}]. "
-                f"Received: length={length}"
-            )
-        shape = (batch_size, self.num_heads, length or self.max_length, self.head_dim)
+        if isinstance(length, int) and length < 1:
+            raise ValueError(f"`length` must be ≥ 1. Received: length={length}")
+        if length is None:
+            length = self.max_length
+        shape = (batch_size, self.num_heads, length, self.head_dim)
         dtype = dtype or self.compute_dtype
         return tuple(
             (ops.zeros(shape, dtype), ops.zeros(shape, dtype))
@@ -252,7 +254,7 @@ class TransformerLanguageModel(keras.Model):
                 past `max_length`. A tensor index is not checked here (XLA
                 would clamp it); the caller bounds its loop.
         """
-        length = token_ids.shape[-1]
+        length = ops.shape(token_ids)[-1]
         self._check_length(length, cache_index, cache[0][0].shape[2])
         attention_mask = None
         if padding_mask is None:
@@ -263,6 +265,9 @@ class TransformerLanguageModel(keras.Model):
             columns = ops.arange(length) + ops.cast(cache_index, "int32")  # (T,)
             # Padding columns themselves get position 0; nothing attends to them.
             positions = ops.maximum(columns[None, :] - padding[:, None], 0)  # (B, T)
+            # A row that ended early in a batch decoding on may run past the
+            # context; its output is discarded, but its lookup must stay in range.
+            positions = ops.minimum(positions, self.max_length - 1)
             x = self.embedding(token_ids, positions=positions)
             attention_mask = padding_mask[:, None, :]  # (B, 1, S), same for each query
         layer_caches = []
