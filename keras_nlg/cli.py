@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 
 EXIT_BAD_INPUT = 2
@@ -208,16 +209,37 @@ def build_parser():
     finetune.add_argument("--seed", type=int, default=0)
 
     export = commands.add_parser(
-        "export", help="convert a model directory for deployment (TFLite)"
+        "export",
+        help="convert a model directory for deployment (TF Serving SavedModel, TFLite)",
     )
     export.add_argument("--model", required=True, metavar="DIR")
-    export.add_argument("--format", choices=("tflite",), required=True)
-    export.add_argument("--out", required=True, metavar="OUTDIR")
+    export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="OUTDIR",
+        help="saved_model: export/NAME/VERSION (TF Serving's layout)",
+    )
     export.add_argument(
         "--quantize",
         choices=("none", "float16", "dynamic_int8", "int8"),
-        default="none",
-        help="int8 calibrates on the model's training data",
+        help="tflite: none (default), float16, dynamic_int8, or int8 (calibrated "
+        "on the model's training data)",
+    )
+    export.add_argument(
+        "--max-batch-size",
+        type=_positive_int,
+        help="saved_model: rows per call (default 64)",
+    )
+    export.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        help="saved_model: default of the request's max_new_tokens (default 64)",
+    )
+    export.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="saved_model: don't XLA-compile the decode loop",
     )
     export.add_argument(
         "--prefill-length",
@@ -229,6 +251,52 @@ def build_parser():
         action="store_true",
         help="add the one-call greedy generate signature (a WHILE op)",
     )
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve SavedModels over TF Serving's gRPC and REST protocol "
+        "(development and CI; production uses TF Serving itself)",
+    )
+    # TF Serving's own flag names, so its command lines work unchanged.
+    serve.add_argument("--port", type=int, default=8500, help="gRPC port (0: free)")
+    serve.add_argument(
+        "--rest_api_port", type=int, default=-1, help="REST port (0: free, -1: off)"
+    )
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--model_name", default="default")
+    serve.add_argument("--model_base_path")
+    serve.add_argument("--model_config_file")
+    serve.add_argument(
+        "--enable_batching", type=_flag_bool, nargs="?", const=True, default=False
+    )
+    serve.add_argument("--batching_parameters_file")
+    serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
+    serve.add_argument("--monitoring_config_file")
+    serve.add_argument(
+        "--max_request_bytes",
+        type=_positive_int,
+        default=4 << 20,
+        help="larger requests get RESOURCE_EXHAUSTED",
+    )
+
+    client = commands.add_parser(
+        "client", help="query a TF Serving endpoint (gRPC, or REST with --rest URL)"
+    )
+    client.add_argument("--target", default="localhost:8500", help="gRPC host:port")
+    client.add_argument("--rest", metavar="URL", help="use REST at this base URL")
+    client.add_argument("--model_name", "--model-name", default="default")
+    client.add_argument("--version", type=_positive_int)
+    client.add_argument("--label")
+    client.add_argument("--prompt", action="append", metavar="TEXT")
+    client.add_argument("--max-new-tokens", type=_positive_int)
+    client.add_argument("--temperature", type=_non_negative_float)
+    client.add_argument("--top-k", type=int)
+    client.add_argument("--top-p", type=float)
+    client.add_argument("--seed", type=int)
+    client.add_argument(
+        "--metadata", action="store_true", help="print status and signatures"
+    )
+    client.add_argument("--json", action="store_true")
 
     generate = commands.add_parser(
         "generate", help="continue prompts with a trained model"
@@ -261,6 +329,15 @@ def build_parser():
         help="one JSON object per sequence: prompt, text, token_ids, log_probs",
     )
     return parser
+
+
+def _flag_bool(text):
+    """TF Serving's boolean flags: `--flag`, `--flag=true`, `--flag=false`."""
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _reject_flags(flags, reason):
@@ -449,12 +526,22 @@ def _evaluate(args):
 
 
 def _export(args):
+    if args.format == "saved_model":
+        return _export_saved_model(args)
+    _reject_flags(
+        {
+            "--max-batch-size": args.max_batch_size,
+            "--max-new-tokens": args.max_new_tokens,
+            "--no-xla": args.no_xla or None,
+        },
+        "applies to --format saved_model only",
+    )
     from keras_nlg.export import export_tflite
 
     metadata = export_tflite(
         args.model,
         args.out,
-        quantize=args.quantize,
+        quantize=args.quantize or "none",
         prefill_length=args.prefill_length,
         include_generate=args.with_generate,
     )
@@ -469,6 +556,135 @@ def _export(args):
         f"perplexity ratio {quality['perplexity_ratio']:.4f}, next-token agreement "
         f"{quality['next_token_agreement']:.1%}"
     )
+
+
+def _export_saved_model(args):
+    _reject_flags(
+        {
+            "--quantize": args.quantize,
+            "--prefill-length": args.prefill_length,
+            "--with-generate": args.with_generate or None,
+        },
+        "applies to --format tflite only",
+    )
+    from keras_nlg.export import export_saved_model
+    from keras_nlg.export.saved_model import DEFAULT_MAX_BATCH_SIZE
+
+    card = export_saved_model(
+        args.model,
+        args.out,
+        max_batch_size=args.max_batch_size or DEFAULT_MAX_BATCH_SIZE,
+        max_new_tokens=args.max_new_tokens,
+        jit_compile=not args.no_xla,
+    )
+    limits = card["limits"]
+    print(
+        f"wrote {os.path.abspath(args.out)} (model {card['name']}): signatures "
+        f"{', '.join(card['signatures'])}; max batch {limits['max_batch_size']}, "
+        f"default max_new_tokens {limits['default_max_new_tokens']}; ops outside "
+        f"core TensorFlow: {', '.join(card['ops']['tensorflow_text']) or 'none'}"
+    )
+
+
+def _serve(args):
+    from keras_nlg.serving.batching import BatchingParameters
+    from keras_nlg.serving.models import ModelConfig, ModelManager
+    from keras_nlg.serving.server import run_server
+
+    if bool(args.model_config_file) == bool(args.model_base_path):
+        raise ValueError(
+            "Pass --model_config_file, or --model_name with --model_base_path. "
+            f"Received: model_config_file={args.model_config_file!r}, "
+            f"model_base_path={args.model_base_path!r}"
+        )
+    if args.model_config_file:
+        configs = ModelConfig.from_file(args.model_config_file)
+    else:
+        configs = [ModelConfig(args.model_name, args.model_base_path)]
+    for config in configs:
+        if not os.path.isdir(config.base_path):
+            raise ValueError(
+                f"The base path of model {config.name!r} is not a directory. "
+                f"Received: base_path={config.base_path!r}"
+            )
+    batching = None
+    if args.enable_batching:
+        batching = BatchingParameters()
+        if args.batching_parameters_file:
+            batching = BatchingParameters.from_file(args.batching_parameters_file)
+    elif args.batching_parameters_file:
+        raise ValueError(
+            "--batching_parameters_file needs --enable_batching. "
+            f"Received: batching_parameters_file={args.batching_parameters_file!r}"
+        )
+    prometheus_path = None
+    if args.monitoring_config_file:
+        with open(args.monitoring_config_file) as f:
+            text = f.read()
+        if "enable: true" in text:
+            match = re.search(r'path:\s*"([^"]+)"', text)
+            prometheus_path = (
+                match.group(1) if match else "/monitoring/prometheus/metrics"
+            )
+    run_server(
+        ModelManager(configs),
+        port=args.port,
+        rest_api_port=args.rest_api_port,
+        host=args.host,
+        batching=batching,
+        poll_seconds=args.file_system_poll_wait_seconds,
+        max_request_bytes=args.max_request_bytes,
+        prometheus_path=prometheus_path,
+    )
+
+
+def _client(args):
+    from keras_nlg.serving.client import GrpcClient, RestClient
+
+    settings = {
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "seed": args.seed,
+    }
+    if args.rest:
+        client = RestClient(
+            args.rest, args.model_name, version=args.version, label=args.label
+        )
+    else:
+        client = GrpcClient(
+            args.target, args.model_name, version=args.version, label=args.label
+        )
+    if not args.metadata and not args.prompt:
+        raise ValueError("--prompt is required (or --metadata)")
+    import grpc
+
+    from keras_nlg.serving.client import RestError
+
+    try:
+        if args.metadata:
+            summary = {"status": client.status(), "signatures": client.metadata()}
+            print(json.dumps(summary, indent=2))
+            return
+        texts = client.generate(args.prompt, **settings)
+    except grpc.RpcError as error:
+        raise ValueError(f"{error.code().name}: {error.details()}") from None
+    except RestError as error:
+        raise ValueError(str(error)) from None
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"prompt": p, "text": t}
+                    for p, t in zip(args.prompt, texts, strict=True)
+                ],
+                ensure_ascii=False,
+            )
+        )
+        return
+    for prompt, text in zip(args.prompt, texts, strict=True):
+        print(prompt + text)
 
 
 def _import_gpt2(args):
@@ -594,6 +810,8 @@ def main(argv: list[str] | None = None) -> int:
             "finetune": _finetune,
             "evaluate": _evaluate,
             "export": _export,
+            "serve": _serve,
+            "client": _client,
         }
         commands[args.command](args)
     except (ValueError, TypeError, OSError) as error:

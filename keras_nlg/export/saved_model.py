@@ -545,7 +545,10 @@ def export_saved_model(
     if max_new_tokens is None:
         max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, signatures.max_new_tokens_limit)
         signatures.default_max_new_tokens = max_new_tokens
-    if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= signatures.max_new_tokens_limit:
+    if (
+        not isinstance(max_new_tokens, int)
+        or not 1 <= max_new_tokens <= signatures.max_new_tokens_limit
+    ):
         raise ValueError(
             f"`max_new_tokens` must be in [1, {signatures.max_new_tokens_limit}]. "
             f"Received: max_new_tokens={max_new_tokens!r}"

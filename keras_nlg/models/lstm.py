@@ -132,11 +132,11 @@ class LSTMLanguageModel(keras.Model):
         """
         mask = None
         if padding_mask is not None:
-            length = token_ids.shape[-1]
+            batch, length = ops.shape(token_ids)  # dynamic in a served graph
             mask = ops.slice(
                 ops.cast(padding_mask, "bool"),
                 [0, ops.cast(cache_index, "int32")],
-                [ops.shape(token_ids)[0], length],
+                [batch, length],
             )
         return self._run(token_ids, states=cache, mask=mask)
 

@@ -1,0 +1,312 @@
+"""Loaded SavedModel versions: signatures, defaults, and the version watcher.
+
+What a TF Serving servable is, in Python: a version directory loaded with
+`tf.saved_model.load`, its SignatureDefs read from `saved_model.pb` (inputs,
+outputs and the `defaults` of optional inputs), the warm-up requests of
+`assets.extra` replayed before the version is marked AVAILABLE, and a
+watcher that polls each model's base path and loads versions as they
+appear (newest, all, or specific ones, as the version policy says).
+"""
+
+import logging
+import os
+import threading
+
+import tensorflow as tf
+
+from keras_nlg.serving.errors import ServingError
+
+logger = logging.getLogger(__name__)
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def _signature_defs(version_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(version_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    return dict(proto.meta_graphs[0].signature_def)
+
+
+class Servable:
+    """One loaded version of one model.
+
+    `run(signature, inputs)` takes `{name: np.ndarray}` (a subset of the
+    signature's inputs; missing optional ones take their SignatureDef
+    defaults) and returns `{name: np.ndarray}`. Bad requests raise
+    `ServingError` with TF Serving's status code.
+    """
+
+    def __init__(self, name, version, path):
+        self.name = name
+        self.version = version
+        self.path = path
+        self.signature_defs = _signature_defs(path)
+        # Loading tensorflow-text registers its ops (SentencePiece, BPE);
+        # the byte tokenizer's graph needs none.
+        import tensorflow_text  # noqa: F401
+
+        self._loaded = tf.saved_model.load(path)
+        self._functions = dict(self._loaded.signatures)
+        self.defaults = {
+            key: {k: tf.make_ndarray(v) for k, v in sig.defaults.items()}
+            for key, sig in self.signature_defs.items()
+        }
+
+    def signature(self, name):
+        name = name or "serving_default"
+        if name not in self._functions:
+            raise ServingError(
+                "NOT_FOUND",
+                f"Serving signature name: {name!r} not found in signature def. "
+                f"Available: {sorted(self._functions)}",
+            )
+        return name
+
+    def complete_inputs(self, signature, inputs):
+        """Checks names and dtypes; fills defaults broadcast to the batch."""
+        signature_def = self.signature_defs[signature]
+        expected = signature_def.inputs
+        unknown = sorted(set(inputs) - set(expected))
+        if unknown:
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"Unknown input(s) {unknown} for signature {signature!r}; it takes "
+                f"{sorted(expected)}.",
+            )
+        defaults = self.defaults[signature]
+        missing = sorted(set(expected) - set(inputs) - set(defaults))
+        if missing:
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                f"Missing required input(s) {missing} for signature {signature!r}.",
+            )
+        complete = {}
+        for name, info in expected.items():
+            dtype = tf.dtypes.as_dtype(info.dtype)
+            if name not in inputs:
+                complete[name] = defaults[name]
+                continue
+            value = inputs[name]
+            if not _dtype_matches(value, dtype):
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"Input {name!r} of signature {signature!r} must be "
+                    f"{dtype.name}. Received dtype: {value.dtype}",
+                )
+            rank = len(info.tensor_shape.dim)
+            if value.ndim != rank:
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"Input {name!r} of signature {signature!r} must have rank "
+                    f"{rank}. Received shape: {list(value.shape)}",
+                )
+            complete[name] = value
+        return complete
+
+    def run(self, signature, inputs):
+        function = self._functions[signature]
+        signature_def = self.signature_defs[signature]
+        tensors = {
+            name: tf.constant(
+                value, tf.dtypes.as_dtype(signature_def.inputs[name].dtype)
+            )
+            for name, value in inputs.items()
+        }
+        try:
+            outputs = function(**tensors)
+        except tf.errors.InvalidArgumentError as e:
+            raise ServingError("INVALID_ARGUMENT", _assertion_message(e)) from None
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    def warm_up(self):
+        """Replays `assets.extra/tf_serving_warmup_requests`, as TF Serving does."""
+        path = os.path.join(self.path, WARMUP_FILE)
+        if not os.path.isfile(path):
+            return 0
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        count = 0
+        for record in tf.data.TFRecordDataset(path):
+            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            request = log.predict_log.request
+            signature = self.signature(request.model_spec.signature_name)
+            inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            self.run(signature, self.complete_inputs(signature, inputs))
+            count += 1
+        return count
+
+
+def _dtype_matches(value, dtype):
+    if dtype == tf.string:
+        return value.dtype.kind in "OSU"
+    return value.dtype == dtype.as_numpy_dtype
+
+
+def _assertion_message(error):
+    """The message of an in-graph assertion, without TF's node dump."""
+    text = error.message
+    marker = "assertion failed: "
+    if marker not in text:
+        return text.strip()
+    # "[message:] [values]…" or "[message.]" (tf.debugging.Assert's format)
+    text = text[text.index(marker) + len(marker) :].split("\n")[0].strip()
+    end = text.find(":] [")
+    if text.startswith("[") and end > 0:
+        return f"{text[1 : end + 1]} {text[end + 3 :]}"
+    return text.strip("[]")
+
+
+class ModelConfig:
+    """One model of a `models.config`: name, base path, policy, labels."""
+
+    def __init__(self, name, base_path, policy="latest", versions=(), labels=None):
+        self.name = name
+        self.base_path = base_path
+        self.policy = policy  # latest | all | specific
+        self.versions = tuple(versions)
+        self.labels = dict(labels or {})
+
+    @classmethod
+    def from_file(cls, path):
+        """All models of a TF Serving `model_config_list` text proto."""
+        from google.protobuf import text_format
+        from tensorflow_serving.config import model_server_config_pb2
+
+        with open(path) as f:
+            proto = text_format.Parse(
+                f.read(), model_server_config_pb2.ModelServerConfig()
+            )
+        configs = []
+        for model in proto.model_config_list.config:
+            policy = model.model_version_policy.WhichOneof("policy_choice") or "latest"
+            versions = ()
+            if policy == "specific":
+                versions = tuple(model.model_version_policy.specific.versions)
+            configs.append(
+                cls(
+                    model.name,
+                    model.base_path,
+                    policy,
+                    versions,
+                    dict(model.version_labels),
+                )
+            )
+        return configs
+
+    def wanted(self, available):
+        """Which of the `available` version numbers to serve."""
+        if not available:
+            return []
+        if self.policy == "all":
+            return sorted(available)
+        if self.policy == "specific":
+            return sorted(v for v in available if v in self.versions)
+        return [max(available)]
+
+
+def _versions_on_disk(base_path):
+    if not os.path.isdir(base_path):
+        return []
+    return sorted(
+        int(entry)
+        for entry in os.listdir(base_path)
+        if entry.isdigit()
+        and os.path.isfile(os.path.join(base_path, entry, "saved_model.pb"))
+    )
+
+
+class ModelManager:
+    """Keeps the wanted versions of each model loaded; resolves requests.
+
+    `poll()` loads new versions (warm-up first, then AVAILABLE) and unloads
+    those the policy no longer wants; `start(interval)` runs it on a thread,
+    so a new version directory is picked up without a restart.
+    """
+
+    def __init__(self, configs):
+        self.configs = {config.name: config for config in configs}
+        self._servables = {name: {} for name in self.configs}  # name → version → S
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self.on_change = []  # callbacks(servable, "loaded" | "unloaded")
+
+    def poll(self):
+        for name, config in self.configs.items():
+            wanted = config.wanted(_versions_on_disk(config.base_path))
+            loaded = self._servables[name]
+            for version in wanted:
+                if version in loaded:
+                    continue
+                path = os.path.join(config.base_path, str(version))
+                try:
+                    servable = Servable(name, version, path)
+                    warmed = servable.warm_up()
+                except Exception:  # a broken version must not stop the others
+                    logger.exception("Failed to load %s version %d", name, version)
+                    continue
+                with self._lock:
+                    loaded[version] = servable
+                logger.info(
+                    "Loaded %s version %d (%d warm-up requests)", name, version, warmed
+                )
+                for callback in self.on_change:
+                    callback(servable, "loaded")
+            for version in [v for v in loaded if v not in wanted]:
+                with self._lock:
+                    servable = loaded.pop(version)
+                logger.info("Unloaded %s version %d", name, version)
+                for callback in self.on_change:
+                    callback(servable, "unloaded")
+
+    def start(self, interval):
+        def loop():
+            while not self._stop.wait(interval):
+                self.poll()
+
+        self._thread = threading.Thread(
+            target=loop, name="version-watcher", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def resolve(self, name, version=None, label=None):
+        """The servable for a model spec; NOT_FOUND names what is missing."""
+        if name not in self.configs:
+            raise ServingError(
+                "NOT_FOUND",
+                f"Servable not found for request: model {name!r} "
+                f"(served: {sorted(self.configs)})",
+            )
+        with self._lock:
+            loaded = dict(self._servables[name])
+        if label:
+            if label not in self.configs[name].labels:
+                raise ServingError(
+                    "NOT_FOUND",
+                    f"Unrecognized servable version label: {label!r} of model {name!r}",
+                )
+            version = self.configs[name].labels[label]
+        if version is None:
+            if not loaded:
+                raise ServingError(
+                    "NOT_FOUND",
+                    f"Servable not found for request: no version of {name!r}",
+                )
+            return loaded[max(loaded)]
+        if version not in loaded:
+            raise ServingError(
+                "NOT_FOUND",
+                f"Servable not found for request: {name!r} version {version} "
+                f"(loaded: {sorted(loaded)})",
+            )
+        return loaded[version]
+
+    def versions(self, name):
+        with self._lock:
+            return dict(self._servables.get(name, {}))
