@@ -80,8 +80,8 @@ class ModelServer:
         servable = self.manager.resolve(name, version, label)
         signature = servable.signature(signature_name)
         inputs = servable.complete_inputs(signature, inputs)
-        first = next(iter(inputs.values()))
-        if first.ndim and first.shape[0] == 0:
+        # Checked here too: a 0-row request merged into a batch would pass.
+        if any(value.ndim and value.shape[0] == 0 for value in inputs.values()):
             raise ServingError(
                 "INVALID_ARGUMENT", "Empty batch: the request holds no rows."
             )
@@ -91,7 +91,7 @@ class ModelServer:
                 outputs = self._batcher(servable, signature).submit(inputs)
             else:
                 outputs = servable.run(signature, inputs)
-                self.batch_sizes.update([first.shape[0] if first.ndim else 1])
+                self.batch_sizes.update([len(next(iter(outputs.values())))])
         except ServingError as error:
             self.metrics[f"errors_{error.code}"] += 1
             raise
@@ -373,7 +373,12 @@ def _rest_handler(server: ModelServer, max_request_bytes, prometheus_path):
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > max_request_bytes:
+                    # Read what was sent (so the client sees the reply, not a
+                    # broken pipe), in chunks, without keeping it.
                     self.close_connection = True
+                    remaining = min(length, 16 * max_request_bytes)
+                    while remaining > 0:
+                        remaining -= len(self.rfile.read(min(remaining, 1 << 20)))
                     raise ServingError(
                         "RESOURCE_EXHAUSTED",
                         f"Request body of {length} bytes is over the "
