@@ -375,3 +375,19 @@ def test_sigterm_drains_in_flight_requests(base_path):
     assert process.wait(timeout=60) == 0
     assert "text" in outcome
     assert any("Server stopped." in line for line in process.log)
+
+
+def test_bundled_serving_configs_parse():
+    from keras_nlg.serving.models import ModelConfig
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "serving_configs")
+    (config,) = ModelConfig.from_file(os.path.join(root, "models.config"))
+    assert config.name == "shakespeare" and config.policy == "specific"
+    assert config.labels == {"stable": 1, "canary": 2}
+    assert config.wanted([1, 2, 3]) == [1, 2]
+    gpu = BatchingParameters.from_file(os.path.join(root, "batching_parameters.txt"))
+    cpu = BatchingParameters.from_file(
+        os.path.join(root, "batching_parameters_cpu.txt")
+    )
+    assert (gpu.max_batch_size, gpu.num_batch_threads) == (64, 1)
+    assert cpu.max_batch_size == 16 and cpu.batch_timeout_micros == 2000
