@@ -1,14 +1,14 @@
 """`keras-nlg serve` under load: 16 gRPC clients, with and without batching.
 
-Exports a model (a `tiny` Transformer trained for a few steps on Tiny
-Shakespeare, or `--model DIR`) as a SavedModel, then for each mode starts
+Exports a model (a `--preset` Transformer, default `small`, trained for a
+few steps on Tiny Shakespeare, or `--model DIR`) as a SavedModel, then for each mode starts
 `keras-nlg serve` on loopback, runs a warm-up round, records the server's
 RSS, and has `--clients` threads (each its own gRPC channel) send
 `--requests` single-prompt requests each. Prints throughput, p50/p99
 latency, errors, and RSS before/after, and the batched/unbatched ratio.
 
     python benchmarks/serving.py                      # 16 clients x 200 requests
-    python benchmarks/serving.py --requests 50 --max-new-tokens 32
+    python benchmarks/serving.py --preset tiny --max-new-tokens 16
 """
 
 import argparse
@@ -100,7 +100,8 @@ def main():
     parser.add_argument("--model", help="model directory (default: train a tiny one)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=200, help="per client")
-    parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--preset", default="small", help="when training one")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--batch-timeout-micros", type=int, default=5000)
     args = parser.parse_args()
@@ -114,7 +115,7 @@ def main():
         train(
             model_dir,
             data_paths=[tiny_shakespeare_path()],
-            preset="tiny",
+            preset=args.preset,
             batch_size=16,
             sequence_length=128,
             model_overrides={"max_length": 128},
@@ -123,8 +124,12 @@ def main():
             verbose=0,
         )
     base_path = os.path.join(scratch, "export", "bench")
+    # The default max_new_tokens is the one the warm-up requests compile.
     export_saved_model(
-        model_dir, os.path.join(base_path, "1"), max_batch_size=args.max_batch_size
+        model_dir,
+        os.path.join(base_path, "1"),
+        max_batch_size=args.max_batch_size,
+        max_new_tokens=args.max_new_tokens,
     )
     batching_file = os.path.join(scratch, "batching.txt")
     with open(batching_file, "w") as f:
@@ -138,7 +143,7 @@ def main():
     for mode, batching in (("unbatched", None), ("batched", batching_file)):
         process, target = start_server(base_path, batching)
         try:
-            load(target, args.clients, 5, args.max_new_tokens)  # warm-up round
+            load(target, args.clients, 20, args.max_new_tokens)  # warm-up round
             before = rss_mib(process.pid)
             latencies, errors, wall, tokens = load(
                 target, args.clients, args.requests, args.max_new_tokens
@@ -166,6 +171,7 @@ def main():
 
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"{args.model or args.preset + ' Transformer'}; "
         f"{args.clients} clients x {args.requests} requests, "
         f"{args.max_new_tokens} new tokens each, max batch {args.max_batch_size}\n"
     )

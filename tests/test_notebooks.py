@@ -20,6 +20,7 @@ def test_notebooks_exist():
         "03_generation_strategies.ipynb",
         "04_pretrained_gpt2.ipynb",
         "05_finetune_e2e.ipynb",
+        "06_export_and_serve.ipynb",
         "07_tflite.ipynb",
     ]
 

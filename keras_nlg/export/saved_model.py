@@ -462,9 +462,15 @@ def _check_out_dir(out_dir):
         )
 
 
-def _warmup_requests(signatures, model_name, max_new_tokens):
-    """PredictionLog records: serving_default at each batch bucket, then the
-    other signatures once, all with short inputs (the common shapes)."""
+def _warmup_requests(signatures, model_name, prompt_lengths):
+    """PredictionLog records that compile the shapes of typical traffic.
+
+    The decode loop compiles once per (rows, prompt length, new-token)
+    bucket. `generate_ids` reaches each (rows, prompt length) bucket exactly
+    whatever the tokenizer, and shares the compiled loop with
+    `serving_default`; then `serving_default` and `score` once per row
+    bucket. All at the default `max_new_tokens`.
+    """
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     def record(signature, inputs):
@@ -478,20 +484,28 @@ def _warmup_requests(signatures, model_name, max_new_tokens):
         )
         return log.SerializeToString()
 
+    row_buckets = [int(rows) for rows in signatures.batch_buckets.numpy()]
+    # A token that is neither end-of-text nor padding.
+    token = min(
+        {0, 1, 2, 3}
+        - {signatures.tokenizer.end_of_text_id, signatures.tokenizer.padding_id}
+    )
     records = [
-        record("serving_default", {"prompt": np.array([b"Hello"] * int(rows))})
-        for rows in signatures.batch_buckets.numpy()
-    ]
-    records.append(
         record(
             "generate_ids",
             {
-                "token_ids": np.zeros([1, 4], np.int32),
-                "prompt_length": np.array([4], np.int32),
+                "token_ids": np.full([rows, length], token, np.int32),
+                "prompt_length": np.full([rows], length, np.int32),
             },
         )
-    )
-    records.append(record("score", {"text": np.array([b"Hello"])}))
+        for rows in row_buckets
+        for length in prompt_lengths
+    ]
+    for rows in row_buckets:
+        records.append(
+            record("serving_default", {"prompt": np.array([b"Hello"] * rows)})
+        )
+        records.append(record("score", {"text": np.array([b"Hello"] * rows)}))
     return records
 
 
@@ -516,6 +530,7 @@ def export_saved_model(
     max_new_tokens: int | None = None,
     jit_compile: bool = True,
     model_name: str | None = None,
+    warmup_prompt_lengths: tuple[int, ...] = (8, 16, 32, 64),
 ) -> dict:
     """Writes a TF Serving SavedModel (`out_dir` = `.../NAME/VERSION`).
 
@@ -532,6 +547,9 @@ def export_saved_model(
             Use False for a TF Serving build without XLA JIT.
         model_name: the name in the warm-up requests and the model card
             (default: the parent directory's name).
+        warmup_prompt_lengths: prompt lengths (tokens) the warm-up requests
+            compile at every row bucket (those that fit the context); each
+            is a compilation at load time, none left for the first requests.
 
     Returns:
         The model card written to `model_card.json` beside the graph.
@@ -574,7 +592,10 @@ def export_saved_model(
         save_tokenizer(tokenizer, assets)
         os.makedirs(os.path.join(scratch, "assets.extra"), exist_ok=True)
         with tf.io.TFRecordWriter(os.path.join(scratch, WARMUP_FILE)) as writer:
-            for request in _warmup_requests(signatures, model_name, max_new_tokens):
+            lengths = [
+                n for n in warmup_prompt_lengths if n <= signatures.max_new_tokens_limit
+            ]
+            for request in _warmup_requests(signatures, model_name, lengths):
                 writer.write(request)
         card = _model_card(
             model, tokenizer, config, model_dir, scratch, signatures, jit_compile

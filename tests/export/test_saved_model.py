@@ -54,7 +54,9 @@ def serving_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def saved_model_dir(serving_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "tiny" / "1"
-    export_saved_model(serving_model_dir, str(out), max_batch_size=8)
+    export_saved_model(
+        serving_model_dir, str(out), max_batch_size=8, warmup_prompt_lengths=(8,)
+    )
     return str(out)
 
 
@@ -84,8 +86,9 @@ def test_layout_card_and_warmup(saved_model_dir):
         ).predict_log.request.model_spec.signature_name
         for r in tf.data.TFRecordDataset(warmup)
     ]
-    # serving_default at every batch bucket up to 8, then the others.
-    assert signatures == ["serving_default"] * 4 + ["generate_ids", "score"]
+    # generate_ids at every row bucket up to 8 (prompt length 8), then
+    # serving_default and score at each.
+    assert signatures == ["generate_ids"] * 4 + ["serving_default", "score"] * 4
 
 
 def test_refuses_to_overwrite_a_version_or_a_non_version_dir(
