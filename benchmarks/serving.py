@@ -1,9 +1,10 @@
 """`keras-nlg serve` under load: 16 gRPC clients, with and without batching.
 
 Exports a model (a `--preset` Transformer, default `small`, trained for a
-few steps on Tiny Shakespeare, or `--model DIR`) as a SavedModel, then for each mode starts
-`keras-nlg serve` on loopback, runs a warm-up round, records the server's
-RSS, and has `--clients` threads (each its own gRPC channel) send
+few steps on Tiny Shakespeare, or `--model DIR`) as a SavedModel, then for
+each mode starts `keras-nlg serve` on loopback, runs a warm-up round,
+records the server's RSS, and has `--clients` threads (each its own gRPC
+channel) send
 `--requests` single-prompt requests each. Prints throughput, p50/p99
 latency, errors, and RSS before/after, and the batched/unbatched ratio.
 

@@ -49,3 +49,44 @@ def test_a_directory_that_is_not_a_model(tmp_path, capsys):
     args = ["export", "--model", str(tmp_path), "--format", "tflite"]
     assert main([*args, "--out", str(tmp_path / "o")]) == 2
     assert "Not a keras_nlg model directory" in capsys.readouterr().err
+
+
+def test_export_saved_model(tmp_path, trained_model_dir, capsys):
+    out = tmp_path / "export" / "tiny" / "1"
+    args = ["export", "--model", trained_model_dir, "--format", "saved_model"]
+    assert main([*args, "--out", str(out), "--max-batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "signatures serving_default, generate_ids, score" in printed
+    assert "max batch 4" in printed and "core TensorFlow: none" in printed
+    assert os.path.isfile(out / "saved_model.pb")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "--format", "saved_model", "--quantize", "int8"], "tflite only"),
+        (["export", "--format", "tflite", "--max-batch-size", "4"], "saved_model only"),
+        (["export", "--format", "saved_model"], "integer version"),
+        (["serve", "--model_name", "m"], "--model_base_path"),
+        (["serve", "--model_base_path", "/nonexistent/m"], "not a directory"),
+        (["client", "--model_name", "m"], "--prompt is required"),
+    ],
+)
+def test_serving_commands_bad_input(tmp_path, trained_model_dir, capsys, argv, message):
+    if argv[0] == "export":
+        argv = [*argv, "--model", trained_model_dir, "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_client_without_a_server_is_one_line(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free: nothing listens there
+    argv = ["client", "--target", f"127.0.0.1:{port}", "--model_name", "m"]
+    assert main([*argv, "--prompt", "hi"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "UNAVAILABLE" in lines[0], lines

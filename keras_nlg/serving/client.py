@@ -48,16 +48,28 @@ def _settings(settings):
     }
 
 
-def _text_output(signature_def):
-    """The name of the signature's string output (the generated text)."""
+def _output_of_dtype(signature_def, dtype):
+    """The name of the signature's one output of `dtype` (e.g. "DT_STRING":
+    the generated text), so no output name is hard-coded."""
     names = [
         name
         for name, info in signature_def["outputs"].items()
-        if info["dtype"] == "DT_STRING"
+        if info["dtype"] == dtype
     ]
     if len(names) != 1:
-        raise ValueError(f"Expected one string output. Received outputs: {names}")
+        raise ValueError(
+            f"Expected one {dtype} output. Received outputs: "
+            f"{sorted(signature_def['outputs'])}"
+        )
     return names[0]
+
+
+def _scores(signature_def, outputs):
+    """`[(log-likelihood, tokens)]` from the score signature's float and int
+    outputs."""
+    total = outputs[_output_of_dtype(signature_def, "DT_FLOAT")]
+    count = outputs[_output_of_dtype(signature_def, "DT_INT32")]
+    return [(float(t), int(c)) for t, c in zip(total, count, strict=True)]
 
 
 def _check_prompts(prompts):
@@ -165,7 +177,7 @@ class GrpcClient:
         prompts = _check_prompts(prompts)
         if self._signature_defs is None:
             self.metadata()
-        text = _text_output(self._signature_defs["serving_default"])
+        text = _output_of_dtype(self._signature_defs["serving_default"], "DT_STRING")
         outputs = self.predict(
             {
                 "prompt": np.array([p.encode() for p in prompts], object),
@@ -177,16 +189,12 @@ class GrpcClient:
     def score(self, texts):
         """`[(log-likelihood, tokens)]` per text."""
         texts = _check_prompts(texts)
+        if self._signature_defs is None:
+            self.metadata()
         outputs = self.predict(
             {"text": np.array([t.encode() for t in texts], object)}, "score"
         )
-        return list(
-            zip(
-                outputs["log_likelihood"].tolist(),
-                outputs["num_tokens"].tolist(),
-                strict=True,
-            )
-        )
+        return _scores(self._signature_defs["score"], outputs)
 
 
 class RestError(Exception):
@@ -270,7 +278,15 @@ class RestClient:
         prompts = _check_prompts(prompts)
         if self._signature_defs is None:
             self.metadata()
-        text = _text_output(self._signature_defs["serving_default"])
+        text = _output_of_dtype(self._signature_defs["serving_default"], "DT_STRING")
         columns = {"prompt": prompts}
         columns.update({k: v.tolist() for k, v in _settings(settings).items()})
         return self.predict(columns)[text]
+
+    def score(self, texts):
+        """`[(log-likelihood, tokens)]` per text."""
+        texts = _check_prompts(texts)
+        if self._signature_defs is None:
+            self.metadata()
+        outputs = self.predict({"text": texts}, "score")
+        return _scores(self._signature_defs["score"], outputs)
