@@ -15,7 +15,7 @@ convention of LiteRT's on-device LLM tooling:
   weights; it adds only its ops (tens of KB).
 
 The Transformer's cache is `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, each
-float32 `[1, heads, S, head_dim]` (S = the context length), passed in and
+float32 `[heads, S, head_dim]` (S = the context length), passed in and
 returned whole; the LSTM has only `decode`, with `state_h_{i}` / `state_c_{i}`
 `[1, units]`. Weights are shared by all signatures of the file.
 
@@ -61,7 +61,7 @@ def cache_names(model) -> list[str]:
 def _cache_shape(model):
     if isinstance(model, LSTMLanguageModel):
         return [1, model.units]
-    return [1, model.num_heads, model.max_length, model.head_dim]
+    return [model.num_heads, model.max_length, model.head_dim]  # batch 1
 
 
 def _pack_cache(model, flat):
@@ -415,7 +415,7 @@ def _metadata(model, tokenizer, config, path, quantize, prefill_length):
             "layout": (
                 "[batch, units] per layer: h then c"
                 if isinstance(model, LSTMLanguageModel)
-                else "[batch, heads, positions, head_dim] per layer: k then v"
+                else "[batch * heads, positions, head_dim] per layer: k then v"
             ),
         },
         "signatures": signatures,

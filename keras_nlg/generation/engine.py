@@ -257,7 +257,7 @@ def _beam_decode(
             tf.gather(log_probs, source_rows), [0, step], new_log_probs[:, None]
         )
         # Each beam continues its source's cache.
-        cache = tf.nest.map_structure(lambda c: tf.gather(c, source_rows), cache)
+        cache = tf.nest.map_structure(lambda c: _gather_rows(c, source_rows), cache)
         # A prompt is done when its pool is full and no alive beam can beat it.
         best_alive = normalize(alive_scores[:, 0], step + 1)
         done = tf.logical_or(
@@ -324,6 +324,14 @@ def _beam_decode(
         tf.concat([pool_log_probs, alive_log_probs], 1), best, batch_dims=1
     )
     return tokens, log_probs, scores
+
+
+def _gather_rows(cache, rows):
+    """`cache` rows `rows` of the batch, for caches whose first axis holds the
+    batch rows, each possibly as a block (the Transformer's `batch * heads`)."""
+    blocks = tf.concat([[tf.shape(rows)[0], -1], tf.shape(cache)[1:]], axis=0)
+    gathered = tf.gather(tf.reshape(cache, blocks), rows)
+    return tf.reshape(gathered, tf.shape(cache))
 
 
 def compiled_beam_search(model, num_beams):

@@ -132,13 +132,14 @@ class MultiHeadAttention(keras.layers.Layer):
     Keras' `enable_lora()` works on them.
 
     The cache is a pair `(key_cache, value_cache)` of static-shape tensors
-    `(batch, num_heads, max_length, head_dim)`, updated with
+    `(batch * num_heads, max_length, head_dim)`, updated with
     `ops.slice_update` at `cache_index`, which lowers to dynamic-update-slice
-    (in place under XLA) and to a TFLite builtin. Heads come before positions
-    and keys and values are separate tensors so that a decode step's
-    attention reads the cache where it lies: with positions first, or both
+    (in place under XLA) and to a TFLite builtin. The layout is what lets a
+    decode loop update it in place: with positions first, or keys and values
     in one tensor, XLA wrote a transposed or sliced copy of the whole cache
-    every step (benchmarks/RESULTS.md).
+    every step, and with batch and heads as two axes XLA:CPU duplicated the
+    update into the reshape that merges them for the attention matmuls,
+    copying each cache tensor twice per step (benchmarks/RESULTS.md).
 
     Args:
         num_heads: number of attention heads.
@@ -159,8 +160,9 @@ class MultiHeadAttention(keras.layers.Layer):
         use_causal_mask: mask out keys after each query position.
         return_attention_scores: also return the attention probabilities
             `(batch, num_heads, query_length, key_length)`.
-        cache: optional pair of `(batch, num_heads, max_length, key_dim)`
-            tensors (keys, values).
+        cache: optional pair of `(batch * num_heads, max_length, key_dim)`
+            tensors (keys, values; row `b * num_heads + h` is head h of
+            batch row b).
             `query` then holds the new positions only, and keys and values
             are read from the updated cache.
         cache_index: int, absolute position of `query[:, 0]` in the cache.
@@ -259,9 +261,11 @@ class MultiHeadAttention(keras.layers.Layer):
             if use_causal_mask:
                 causal = causal_mask(query_length, ops.shape(k)[2])[None]
                 mask = causal if mask is None else ops.logical_and(mask, causal)
-            output, scores = self._compute_attention(q, [k], [v], [mask], training)
-            outputs = (output, scores) if return_attention_scores else (output,)
-            return outputs[0] if len(outputs) == 1 else outputs
+            if mask is not None:
+                mask = mask[:, None]  # (B, 1, Tq, Tk): the same for every head
+            context, scores = self._compute_attention(q, k, v, mask, training)
+            output = self._merge_heads(context)
+            return (output, scores) if return_attention_scores else output
 
         if cache_index is None:
             raise ValueError("`cache_index` is required when `cache` is given.")
@@ -270,86 +274,66 @@ class MultiHeadAttention(keras.layers.Layer):
                 "A cache needs value_dim == key_dim. Received: "
                 f"key_dim={self.key_dim}, value_dim={self.value_dim}"
             )
-        # (B, nh, S, hk) each; columns < cache_index hold earlier positions.
+        # (B·nh, S, h) each; columns < cache_index hold earlier positions.
         key_cache, value_cache = cache
+        batch = ops.shape(q)[0]
         cache_index = ops.cast(cache_index, "int32")
         zero = ops.zeros((), "int32")
-        cache_length = ops.shape(key_cache)[2]
-        # Attend to the cache as it was and to the new positions as two key
-        # blocks, then write the new positions: the attention is then the
-        # cache's only reader and XLA updates it in place. Reading the
-        # updated cache made XLA copy each cache tensor twice per step.
-        past = (ops.arange(cache_length) < cache_index)[None, None]  # (1, 1, S)
+        cache_length = ops.shape(key_cache)[1]
+        q, k, v = (
+            ops.reshape(t, (-1, query_length, self.key_dim)) for t in (q, k, v)
+        )  # (B·nh, Tq, h)
+        # Write the new positions, then attend to the updated cache (in place
+        # under XLA, see the class docstring).
+        start = [zero, cache_index, zero]
+        key_cache = ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype))
+        value_cache = ops.slice_update(
+            value_cache, start, ops.cast(v, value_cache.dtype)
+        )
+        columns = ops.arange(cache_length)[None, :]  # (1, S)
         if use_causal_mask:
-            new = causal_mask(query_length, query_length)[None]  # (1, Tq, Tq)
+            positions = cache_index + ops.arange(query_length)[:, None]  # (Tq, 1)
+            visible = (columns <= positions)[None]  # (1, Tq, S)
         else:
-            new = ops.ones((1, query_length, query_length), "bool")
+            visible = (columns < cache_index + query_length)[None]  # (1, 1, S)
         if mask is not None:
-            past = ops.logical_and(mask, past)
-            # Static sizes (XLA needs them); the mask may broadcast over rows.
-            size = [
-                mask.shape[0] or ops.shape(mask)[0],
-                mask.shape[1] or ops.shape(mask)[1],
-                query_length,
-            ]
-            new_columns = ops.slice(mask, [zero, zero, cache_index], size)
-            new = ops.logical_and(new_columns, new)
-        output, scores = self._compute_attention(
-            q, [key_cache, k], [value_cache, v], [past, new], training
+            visible = ops.logical_and(mask, visible)  # (B | 1, Tq | 1, S)
+        visible = ops.reshape(
+            ops.broadcast_to(
+                visible[:, None],
+                (batch, self.num_heads, query_length, cache_length),
+            ),
+            (-1, query_length, cache_length),
+        )  # (B·nh, Tq, S)
+        context, scores = self._compute_attention(
+            q, key_cache, value_cache, visible, training
         )
-        start = [zero, zero, cache_index, zero]
-        cache = (
-            ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype)),
-            ops.slice_update(value_cache, start, ops.cast(v, value_cache.dtype)),
+        output = self._merge_heads(
+            ops.reshape(context, (batch, self.num_heads, query_length, self.value_dim))
         )
+        cache = (key_cache, value_cache)
         if not return_attention_scores:
             return output, cache
-        # Back to one column per cache slot; the past block is zero from
-        # `cache_index` on, where the new positions go.
-        past_scores, new_scores = (
-            scores[:, :, :, :cache_length],
-            scores[:, :, :, cache_length:],
+        scores = ops.reshape(
+            scores, (batch, self.num_heads, query_length, cache_length)
         )
-        return (
-            output,
-            ops.slice_update(past_scores, [zero, zero, zero, cache_index], new_scores),
-            cache,
-        )
+        return output, scores, cache
 
-    def _compute_attention(self, query, keys, values, masks, training=None):
-        """Attention per head over key blocks; an override point for other kernels.
+    def _compute_attention(self, query, key, value, mask, training=None):
+        """Attention of head-major tensors; an override point for other kernels.
 
-        `query` `(B, nh, Tq, hk)`; `keys`, `values`, `masks`: lists of blocks
-        `(B, nh, Tk_i, hk)`, `(B, nh, Tk_i, hv)` and boolean masks broadcastable
-        to `(B, Tq, Tk_i)` (or `None`), attended as one sequence of keys.
-        Returns the projected output `(B, Tq, dim)` and the probabilities
-        `(B, nh, Tq, ΣTk_i)` in float32.
+        `query` `(..., Tq, hk)`, `key` `(..., Tk, hk)`, `value` `(..., Tk, hv)`
+        with the same leading (batch and head) axes, `mask` boolean
+        broadcastable to `(..., Tq, Tk)` or None. Returns the context
+        `(..., Tq, hv)` and the probabilities `(..., Tq, Tk)` in float32.
         """
-        query = _scale(query)
-        logits = [einsum_scores(query, key) for key in keys]  # (B, nh, Tq, Tk_i)
-        if any(mask is not None for mask in masks):
-            masks = [
-                ops.broadcast_to(
-                    ops.expand_dims(mask, axis=1),  # (B, 1, Tq, Tk_i): same per head
-                    ops.shape(block)[:1] + (1,) + tuple(ops.shape(block)[2:]),
-                )
-                for mask, block in zip(masks, logits, strict=True)
-            ]
-            mask = ops.concatenate(masks, axis=-1)
-        else:
-            mask = None
-        scores = masked_softmax(ops.concatenate(logits, axis=-1), mask)  # float32
-        dropped = self.dropout_layer(
-            ops.cast(scores, values[0].dtype), training=training
-        )
-        context, offset = 0, 0
-        for value in values:
-            length = ops.shape(value)[2]
-            block = dropped[:, :, :, offset : offset + length]
-            context = context + ops.matmul(block, value)  # (B, nh, Tq, hv)
-            offset += length
-        context = ops.transpose(context, (0, 2, 1, 3))  # (B, Tq, nh, hv)
-        return self.output_dense(context), scores
+        scores = attention_weights(query, key, mask)  # float32
+        dropped = self.dropout_layer(ops.cast(scores, value.dtype), training=training)
+        return ops.matmul(dropped, value), scores
+
+    def _merge_heads(self, context):
+        """`(B, nh, Tq, hv)` → the output projection of `(B, Tq, nh, hv)`."""
+        return self.output_dense(ops.transpose(context, (0, 2, 1, 3)))
 
     def get_config(self):
         config = super().get_config()

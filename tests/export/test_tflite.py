@@ -83,7 +83,7 @@ def test_bundle_holds_model_tokenizer_and_metadata(float32_export, transformer_d
     assert metadata["vocabulary_size"] == 258
     assert metadata["end_of_text_id"] == 256 and metadata["padding_id"] == 257
     assert metadata["context_length"] == 96 and metadata["prefill_length"] == 16
-    assert metadata["cache"]["shape"] == [1, 2, 96, 16]
+    assert metadata["cache"]["shape"] == [2, 96, 16]
     assert metadata["cache"]["names"] == [
         "kv_cache_k_0",
         "kv_cache_v_0",
@@ -95,7 +95,7 @@ def test_bundle_holds_model_tokenizer_and_metadata(float32_export, transformer_d
     prefill = signatures["prefill"]["inputs"]
     assert prefill["tokens"] == {"shape": [1, 16], "dtype": "int32"}
     assert prefill["input_pos"] == {"shape": [16], "dtype": "int32"}
-    assert prefill["kv_cache_k_0"] == {"shape": [1, 2, 96, 16], "dtype": "float32"}
+    assert prefill["kv_cache_k_0"] == {"shape": [2, 96, 16], "dtype": "float32"}
     assert signatures["decode"]["inputs"]["tokens"]["shape"] == [1, 1]
     assert signatures["decode"]["outputs"]["logits"]["shape"] == [1, 258]
     assert sorted(signatures["decode"]["outputs"]) == sorted(

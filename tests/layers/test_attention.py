@@ -114,7 +114,7 @@ def test_mha_causal_self_attention_equals_keras():
 
 def run_cached(layer, x, chunks, jit=False):
     """Feeds x through the cache in the given chunk sizes; returns the outputs."""
-    shape = (x.shape[0], layer.num_heads, x.shape[1], layer.key_dim)
+    shape = (x.shape[0] * layer.num_heads, x.shape[1], layer.key_dim)
     cache = (np.zeros(shape, "float32"), np.zeros(shape, "float32"))
 
     def step(chunk, cache, index):
@@ -151,7 +151,7 @@ def test_cached_decoding_compiles_under_xla():
 def test_cache_ignores_unwritten_slots_without_causal_flag():
     x = np.random.default_rng(5).normal(size=(1, 3, 8)).astype("float32")
     layer = MultiHeadAttention(num_heads=2, key_dim=4)
-    garbage = np.full((1, 2, 10, 4), 100.0, "float32")  # after position 3
+    garbage = np.full((2, 10, 4), 100.0, "float32")  # after position 3
     cache = (garbage, garbage)
     output, _ = layer(x, x, cache=cache, cache_index=0)
     np.testing.assert_allclose(output, layer(x, x), atol=1e-5)
@@ -183,7 +183,7 @@ def test_cache_needs_equal_key_and_value_dims():
     x = np.zeros((1, 1, 8), "float32")
     layer = MultiHeadAttention(num_heads=2, key_dim=4, value_dim=3)
     with pytest.raises(ValueError, match="value_dim=3"):
-        cache = (np.zeros((1, 2, 4, 4), "float32"),) * 2
+        cache = (np.zeros((2, 4, 4), "float32"),) * 2
         layer(x, x, cache=cache, cache_index=0)
 
 

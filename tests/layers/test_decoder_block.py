@@ -83,7 +83,7 @@ def test_cached_block_equals_full_pass():
     x = np.random.default_rng(3).normal(size=(2, 6, 8)).astype("float32")
     block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
     full = block(x)
-    cache = (np.zeros((2, 2, 6, 4), "float32"),) * 2
+    cache = (np.zeros((4, 6, 4), "float32"),) * 2
     out, cache = block(x[:, :3], cache=cache, cache_index=0)
     outputs = [out]
     for t in range(3, 6):

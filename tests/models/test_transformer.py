@@ -57,7 +57,7 @@ def test_call_with_cache_equals_full_pass(
     full = model(ids)
     cache = model.empty_cache(2)
     assert len(cache) == 2
-    assert all(k.shape == v.shape == (2, 2, 16, 4) for k, v in cache)
+    assert all(k.shape == v.shape == (2 * 2, 16, 4) for k, v in cache)
     logits, cache = model.call_with_cache(ids[:, :5], cache, 0)  # prefill
     steps = [logits]
     for t in range(5, 12):
