@@ -16,7 +16,6 @@ import argparse
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +28,7 @@ import numpy as np  # noqa: E402
 from keras_nlg.datasets import tiny_shakespeare_path  # noqa: E402
 from keras_nlg.export import export_saved_model  # noqa: E402
 from keras_nlg.serving import GrpcClient  # noqa: E402
+from keras_nlg.serving.process import ServerProcess  # noqa: E402
 
 PROMPTS = ["ROMEO:\n", "JULIET:\nO ", "KING HENRY:\n", "First Citizen:\n"]
 
@@ -36,31 +36,6 @@ PROMPTS = ["ROMEO:\n", "JULIET:\nO ", "KING HENRY:\n", "First Citizen:\n"]
 def rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
-
-
-def start_server(base_path, batching_file):
-    flags = ["--enable_batching", f"--batching_parameters_file={batching_file}"]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_nlg.cli",
-            "serve",
-            "--port=0",
-            "--host=127.0.0.1",
-            "--model_name=bench",
-            f"--model_base_path={base_path}",
-            *(flags if batching_file else []),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    for line in process.stdout:
-        if match := re.search(r"ModelServer at [\d.]+:(\d+)", line):
-            threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
-            return process, f"127.0.0.1:{match.group(1)}"
-    raise RuntimeError("the server did not start")
 
 
 def load(target, clients, requests, max_new_tokens):
@@ -142,17 +117,17 @@ def main():
 
     rows = []
     for mode, batching in (("unbatched", None), ("batched", batching_file)):
-        process, target = start_server(base_path, batching)
-        try:
+        flags = ["--enable_batching", f"--batching_parameters_file={batching}"]
+        with ServerProcess(
+            base_path, "bench", *(flags if batching else []), rest=False
+        ) as server:
+            target = server.grpc_target
             load(target, args.clients, 20, args.max_new_tokens)  # warm-up round
-            before = rss_mib(process.pid)
+            before = rss_mib(server.pid)
             latencies, errors, wall, tokens = load(
                 target, args.clients, args.requests, args.max_new_tokens
             )
-            after = rss_mib(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+            after = rss_mib(server.pid)
         done = len(latencies)
         rows.append(
             {

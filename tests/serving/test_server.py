@@ -2,11 +2,7 @@
 
 import json
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -21,53 +17,13 @@ import keras_nlg
 from keras_nlg.serving.batching import Batcher, BatchingParameters
 from keras_nlg.serving.client import GrpcClient, RestClient, RestError
 from keras_nlg.serving.errors import ServingError
+from keras_nlg.serving.process import ServerProcess
 from tests.export.test_saved_model import (  # noqa: F401 (fixtures)
     saved_model_dir,
     serving_model_dir,
 )
 
 PROMPTS = ["ROMEO:", "KING:\nto be or", "月光"]
-
-
-def start_server(base_path, *flags):
-    """`keras-nlg serve` on free loopback ports; returns (process, grpc, rest)."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_nlg.cli",
-            "serve",
-            "--port=0",
-            "--rest_api_port=0",
-            "--host=127.0.0.1",
-            "--model_name=tiny",
-            f"--model_base_path={base_path}",
-            "--file_system_poll_wait_seconds=0.5",
-            *flags,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    ports = {}
-    deadline = time.monotonic() + 240
-    while len(ports) < 2:
-        line = process.stdout.readline()
-        if not line or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"server did not start: {line}")
-        if match := re.search(r"ModelServer at [\d.]+:(\d+)", line):
-            ports["grpc"] = int(match.group(1))
-        if match := re.search(r"REST API at:[\d.]+:(\d+)", line):
-            ports["rest"] = int(match.group(1))
-    # Keep draining the log so the server never blocks on a full pipe.
-    log = []
-    threading.Thread(
-        target=lambda: log.extend(iter(process.stdout.readline, "")), daemon=True
-    ).start()
-    process.log = log
-    return process, f"127.0.0.1:{ports['grpc']}", f"http://127.0.0.1:{ports['rest']}"
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +40,14 @@ def server(base_path):
         "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\n"
         "num_batch_threads { value: 2 }\nmax_enqueued_batches { value: 4 }\n"
     )
-    process, grpc_target, rest_url = start_server(
-        base_path, "--enable_batching", f"--batching_parameters_file={batching}"
-    )
-    yield grpc_target, rest_url
-    process.terminate()
-    process.wait(timeout=60)
+    with ServerProcess(
+        base_path,
+        "tiny",
+        "--file_system_poll_wait_seconds=0.5",
+        "--enable_batching",
+        f"--batching_parameters_file={batching}",
+    ) as server:
+        yield server.grpc_target, server.rest_url
 
 
 def raw_predict(target, inputs, signature="", version=None, name="tiny"):
@@ -359,7 +317,8 @@ def test_batching_file_parsing(tmp_path):
 
 
 def test_sigterm_drains_in_flight_requests(base_path):
-    process, grpc_target, _ = start_server(base_path)
+    server = ServerProcess(base_path, "tiny", rest=False)
+    grpc_target = server.grpc_target
     outcome = {}
 
     def ask():
@@ -370,11 +329,10 @@ def test_sigterm_drains_in_flight_requests(base_path):
     thread = threading.Thread(target=ask)
     thread.start()
     time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    assert server.stop() == 0  # SIGTERM
     thread.join(60)
-    assert process.wait(timeout=60) == 0
     assert "text" in outcome
-    assert any("Server stopped." in line for line in process.log)
+    assert any("Server stopped." in line for line in server.log)
 
 
 def test_bundled_serving_configs_parse():
