@@ -99,11 +99,10 @@ def _after(checks, tensor):
 class _Signatures:
     """The three serving functions over one model and tokenizer."""
 
-    def __init__(self, model, tokenizer, max_batch_size, max_new_tokens, jit_compile):
+    def __init__(self, model, tokenizer, max_batch_size, jit_compile):
         self.model = model
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
-        self.default_max_new_tokens = max_new_tokens
         self.is_lstm = isinstance(model, LSTMLanguageModel)
         self.context = None if self.is_lstm else model.max_length
         self.max_new_tokens_limit = (
@@ -557,12 +556,9 @@ def export_saved_model(
     _check_out_dir(out_dir)
     check_positive_int("max_batch_size", max_batch_size)
     model, tokenizer, config = load(model_dir)
-    signatures = _Signatures(
-        model, tokenizer, max_batch_size, max_new_tokens, jit_compile
-    )
+    signatures = _Signatures(model, tokenizer, max_batch_size, jit_compile)
     if max_new_tokens is None:
         max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, signatures.max_new_tokens_limit)
-        signatures.default_max_new_tokens = max_new_tokens
     if (
         not isinstance(max_new_tokens, int)
         or not 1 <= max_new_tokens <= signatures.max_new_tokens_limit
@@ -592,13 +588,23 @@ def export_saved_model(
         save_tokenizer(tokenizer, assets)
         os.makedirs(os.path.join(scratch, "assets.extra"), exist_ok=True)
         with tf.io.TFRecordWriter(os.path.join(scratch, WARMUP_FILE)) as writer:
+            # Longer prompts are cut to the room beside the default new tokens
+            # (their shapes are those of the smallest bucket holding it).
+            room = (signatures.context or LSTM_MAX_PROMPT_TOKENS) - max_new_tokens
             lengths = [
-                n for n in warmup_prompt_lengths if n <= signatures.max_new_tokens_limit
+                n for n in warmup_prompt_lengths if n <= max(room, MIN_PROMPT_BUCKET)
             ]
             for request in _warmup_requests(signatures, model_name, lengths):
                 writer.write(request)
         card = _model_card(
-            model, tokenizer, config, model_dir, scratch, signatures, jit_compile
+            model,
+            tokenizer,
+            config,
+            model_dir,
+            scratch,
+            signatures,
+            max_new_tokens,
+            jit_compile,
         )
         card["name"] = model_name
         with open(os.path.join(scratch, MODEL_CARD_FILE), "w") as f:
@@ -612,7 +618,9 @@ def export_saved_model(
     return card
 
 
-def _model_card(model, tokenizer, config, model_dir, export_dir, signatures, jit):
+def _model_card(
+    model, tokenizer, config, model_dir, export_dir, signatures, max_new_tokens, jit
+):
     metrics_path = os.path.join(model_dir, METRICS_FILE)
     metrics = None
     if os.path.isfile(metrics_path):
@@ -648,7 +656,7 @@ def _model_card(model, tokenizer, config, model_dir, export_dir, signatures, jit
             "max_batch_size": signatures.max_batch_size,
             "max_prompt_bytes": MAX_PROMPT_BYTES,
             "max_new_tokens": signatures.max_new_tokens_limit,
-            "default_max_new_tokens": signatures.default_max_new_tokens,
+            "default_max_new_tokens": max_new_tokens,
             "context_length": signatures.context,
         },
         "jit_compile": jit,
