@@ -548,7 +548,8 @@ def _export(args):
     quality = metadata["quality"]
     print(
         f"wrote {os.path.join(os.path.abspath(args.out), 'model.tflite')} "
-        f"({metadata['size_bytes'] / 1e6:.2f} MB, {args.quantize}), signatures "
+        f"({metadata['size_bytes'] / 1e6:.2f} MB, {metadata['quantization']}), "
+        f"signatures "
         f"{', '.join(sorted(metadata['signatures']))}"
     )
     print(

@@ -92,7 +92,6 @@ class Batcher:
         self._queue = queue.Queue(
             maxsize=parameters.max_enqueued_batches * parameters.max_batch_size
         )
-        self._closed = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, daemon=True, name=f"batch-{i}")
             for i in range(parameters.num_batch_threads)
@@ -211,6 +210,5 @@ class Batcher:
                 task.done.set()
 
     def close(self):
-        self._closed.set()
         for _ in self._threads:
             self._queue.put(None)

@@ -54,6 +54,9 @@ class ModelServer:
         self.batching = batching
         self._batchers = {}
         self._lock = threading.Lock()
+        # Request threads and batch threads update these; the REST thread
+        # reads them (`metrics_snapshot`).
+        self._metrics_lock = threading.Lock()
         self.metrics = collections.Counter()
         self.batch_sizes = collections.Counter()
         manager.on_change.append(self._on_change)
@@ -71,7 +74,7 @@ class ModelServer:
                 self._batchers[key] = Batcher(
                     lambda inputs: servable.run(signature, inputs),
                     self.batching,
-                    on_batch=lambda rows: self.batch_sizes.update([rows]),
+                    on_batch=lambda rows: self._count(self.batch_sizes, rows),
                 )
             return self._batchers[key]
 
@@ -91,13 +94,22 @@ class ModelServer:
                 outputs = self._batcher(servable, signature).submit(inputs)
             else:
                 outputs = servable.run(signature, inputs)
-                self.batch_sizes.update([len(next(iter(outputs.values())))])
+                self._count(self.batch_sizes, len(next(iter(outputs.values()))))
         except ServingError as error:
-            self.metrics[f"errors_{error.code}"] += 1
+            self._count(self.metrics, f"errors_{error.code}")
             raise
-        self.metrics["requests"] += 1
-        self.metrics["latency_seconds_sum"] += time.monotonic() - started
+        self._count(self.metrics, "requests")
+        self._count(self.metrics, "latency_seconds_sum", time.monotonic() - started)
         return servable, signature, outputs
+
+    def _count(self, counter, key, amount=1):
+        with self._metrics_lock:
+            counter[key] += amount
+
+    def metrics_snapshot(self):
+        """`(metrics, batch sizes)`: copies, consistent with each other."""
+        with self._metrics_lock:
+            return dict(self.metrics), dict(self.batch_sizes)
 
     def status(self, name, version=None):
         self.manager.resolve(name, version)  # NOT_FOUND if unknown
@@ -418,13 +430,14 @@ def _rest_handler(server: ModelServer, max_request_bytes, prometheus_path):
                 self._error(error)
 
         def _metrics(self):
+            metrics, batch_sizes = server.metrics_snapshot()
             lines = [
                 f"# TYPE keras_nlg_{key} counter\nkeras_nlg_{key} {value}"
-                for key, value in sorted(server.metrics.items())
+                for key, value in sorted(metrics.items())
             ]
             lines += [
                 f'keras_nlg_batch_size_count{{size="{size}"}} {count}'
-                for size, count in sorted(server.batch_sizes.items())
+                for size, count in sorted(batch_sizes.items())
             ]
             body = ("\n".join(lines) + "\n").encode()
             self.send_response(200)
