@@ -4,29 +4,34 @@ Each loop is a `tf.function(jit_compile=True)` around a `tf.while_loop` over
 the model's static-shape cache. Every shape depends only on the (batch,
 prompt-length) bucket and every knob is a tensor, so repeated calls in the
 same bucket never retrace. Sampling runs as `prefill` then `advance` (up to a
-step given as a tensor): `generate` advances to the end in one call, and
-streaming advances a few tokens per call with the state kept on the device.
+step given as a tensor): `generate` does both in one program (`decode`), and
+streaming then advances a few tokens per call with the state kept on the
+device.
 """
 
+import math
 import weakref
 
 import tensorflow as tf
 from keras import ops
 
 from keras_nlg.generation.sampling import apply_repetition_penalty, select_next_token
+from keras_nlg.models.transformer import TransformerLanguageModel
 
-# Traced functions per model: prefill, advance (greedy / sampled), one beam
+# Traced functions per model: decode and advance (greedy / sampled), one beam
 # search per beam width, and the reference generator's forward pass.
 _COMPILED = weakref.WeakKeyDictionary()
 
 
-def _prefill(model, prompt_ids, padding_mask, padding_id):
+def _prefill(model, prompt_ids, padding_mask, padding_id, cache_length=None):
     """Runs the prompts through the model; returns the initial decode state.
 
     Args:
         prompt_ids: int32 `(B, P)`, left-padded with `padding_id`.
         padding_mask: bool `(B, S)`, False on padding columns; `S - P` is the
             static capacity for new tokens.
+        cache_length: cache columns, `S` by default; fewer for the first of
+            several decode segments (see `_cache_segments`).
 
     Returns:
         The state `(step, last_logits, cache, seen, finished, tokens,
@@ -37,8 +42,11 @@ def _prefill(model, prompt_ids, padding_mask, padding_id):
     batch, prompt_length = ops.shape(prompt_ids)
     total_length = ops.shape(padding_mask)[1]
     capacity = total_length - prompt_length
-    cache = model.empty_cache(batch, total_length)
-    logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
+    cache_length = cache_length or total_length
+    cache = model.empty_cache(batch, cache_length)
+    logits, cache = model.call_with_cache(
+        prompt_ids, cache, 0, padding_mask[:, :cache_length]
+    )
     in_prompt = tf.one_hot(
         prompt_ids, model.vocabulary_size, on_value=True, off_value=False
     )  # (B, P, V)
@@ -71,6 +79,7 @@ def _advance(
     padding_id,
     do_sample,
     penalize,
+    cache_length=None,
 ):
     """Decodes from `state` until step `until` or until every row has ended.
 
@@ -80,12 +89,15 @@ def _advance(
     bools, each combination its own compiled loop, so the common case
     carries no penalty bookkeeping. A row ends at end-of-text or after its
     budget, and gets `padding_id` afterwards. `log_probs` holds each token's
-    log-probability under the model's unmodified distribution. Returns the
-    new state (its `step` is `until`, or past it once all ended).
+    log-probability under the model's unmodified distribution. A Transformer
+    cache shorter than the padding mask (a decode segment) is passed as
+    `cache_length`; `until` must then stop before its end. Returns the new
+    state (its `step` is `until`, or past it once all ended).
     """
     tokens = state[5]
     capacity = ops.shape(tokens)[1]
     prompt_length = ops.shape(padding_mask)[1] - capacity
+    model_mask = padding_mask[:, :cache_length] if cache_length else padding_mask
     vocabulary_size = model.vocabulary_size
     never = capacity + 1  # a step past the capacity: "all rows ended"
 
@@ -110,12 +122,81 @@ def _advance(
                 seen, tf.one_hot(token, vocabulary_size, on_value=True, off_value=False)
             )
         logits, cache = model.call_with_cache(
-            token[:, None], cache, prompt_length + step, padding_mask
+            token[:, None], cache, prompt_length + step, model_mask
         )
         step = tf.where(tf.reduce_all(finished), never, step + 1)
         return step, logits[:, -1], cache, seen, finished, tokens, log_probs
 
     return tf.while_loop(keep_going, body, state, maximum_iterations=capacity)
+
+
+# Decode segments: attention reads every cache column each step, filled or
+# not. Where the cache is long next to the model's width (the attention of a
+# width-256 model over 1,000 columns is a quarter of its step time), a
+# generation decodes in segments over caches of growing length instead, so
+# that on average a step reads ~5/8 of the columns. Each segment is its own
+# loop in the same XLA program (compile time grows with their number, so
+# there are few) and growing the cache costs one copy per segment. Tried
+# instead: one loop reading a static slice of the cache, which XLA:CPU
+# materialises as a copy of the slice every step.
+_CACHE_SEGMENTS = 4
+_MIN_COLUMNS_PER_WIDTH = 3
+
+
+def _cache_segments(model, prompt_length, total_length):
+    """Cache lengths of the decode segments; the last is `total_length`.
+
+    `(None,)` (one segment over the whole cache, whatever its kind) unless
+    `model` is a Transformer whose cache has at least
+    `_MIN_COLUMNS_PER_WIDTH × hidden_dim` columns: below that, attention is a
+    small share of a step and more loops would cost compile time for little.
+    """
+    if (
+        not isinstance(model, TransformerLanguageModel)
+        or not isinstance(total_length, int)
+        or total_length < _MIN_COLUMNS_PER_WIDTH * model.hidden_dim
+    ):
+        return (None,)
+    capacity = total_length - prompt_length
+    return tuple(
+        prompt_length + math.ceil(capacity * (i + 1) / _CACHE_SEGMENTS)
+        for i in range(_CACHE_SEGMENTS)
+    )
+
+
+def _grow_cache(cache, length):
+    """A Transformer cache with zero columns appended up to `length`."""
+    return tf.nest.map_structure(
+        lambda c: tf.pad(c, [[0, 0], [0, length - c.shape[1]], [0, 0]]), cache
+    )
+
+
+def _decode(model, prompt_ids, padding_mask, until, *arguments, do_sample, penalize):
+    """Prefill, then `_advance` to `until`, in segments (see `_cache_segments`).
+
+    `arguments` are those of `_advance` after `until`. Returns the same state
+    as `_prefill` then `_advance` would, cache of full length included.
+    """
+    prompt_length = prompt_ids.shape[1]
+    lengths = _cache_segments(model, prompt_length, padding_mask.shape[1])
+    padding_id = arguments[-1]
+    state = _prefill(model, prompt_ids, padding_mask, padding_id, lengths[0])
+    for length in lengths:
+        segment_until = until
+        if length is not None:
+            state = (*state[:2], _grow_cache(state[2], length), *state[3:])
+            segment_until = tf.minimum(until, length - prompt_length)
+        state = _advance(
+            model,
+            state,
+            padding_mask,
+            segment_until,
+            *arguments,
+            do_sample,
+            penalize,
+            cache_length=length,
+        )
+    return state
 
 
 def traced_once(model, key, function, **tf_function_options):
@@ -134,11 +215,6 @@ def traced_once(model, key, function, **tf_function_options):
     return functions[key]
 
 
-def compiled_prefill(model):
-    """XLA-compiled `_prefill` for `model`."""
-    return traced_once(model, "prefill", _prefill)
-
-
 def compiled_advance(model, do_sample, penalize=False):
     """XLA-compiled `_advance` for `model`: greedy or sampled, with or without
     the repetition penalty."""
@@ -146,6 +222,17 @@ def compiled_advance(model, do_sample, penalize=False):
         model,
         ("advance", do_sample, penalize),
         lambda model, *arguments: _advance(model, *arguments, do_sample, penalize),
+    )
+
+
+def compiled_decode(model, do_sample, penalize=False):
+    """XLA-compiled `_decode` for `model`: prefill and advance in one program."""
+    return traced_once(
+        model,
+        ("decode", do_sample, penalize),
+        lambda model, *arguments: _decode(
+            model, *arguments, do_sample=do_sample, penalize=penalize
+        ),
     )
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras_nlg.generation.engine import (
     compiled_advance,
     compiled_beam_search,
-    compiled_prefill,
+    compiled_decode,
 )
 from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
 
@@ -191,12 +191,16 @@ def _sample(
 
     Rows end after `max_new_tokens` (≥ `until`; streaming advances in chunks).
     """
+    do_sample, penalize = bool(do_sample), repetition_penalty != 1.0
     if state is None:
-        state = compiled_prefill(model)(padded, padding_mask, tokenizer.padding_id)
-    advance = compiled_advance(model, bool(do_sample), repetition_penalty != 1.0)
+        # Prefill and decode in one compiled program, which may decode in
+        # segments of growing cache length (see engine._cache_segments).
+        decode, start = compiled_decode(model, do_sample, penalize), padded
+    else:
+        decode, start = compiled_advance(model, do_sample, penalize), state
     rows = padded.shape[0]
-    return advance(
-        state,
+    return decode(
+        start,
         padding_mask,
         tf.constant(until),
         tf.fill([rows], max_new_tokens),

@@ -31,8 +31,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         inputs: `(batch, length, hidden_dim)`.
         attention_mask: optional boolean `(batch, length, key_length)`, ANDed
             with the causal mask.
-        cache: optional pair (keys, values) of `(batch, num_heads, max_length,
-            head_dim)` tensors.
+        cache: optional pair (keys, values) of `(batch * num_heads,
+            cache_length, head_dim)` tensors (see `MultiHeadAttention`).
         cache_index: position of `inputs[:, 0]` in the cache.
         return_attention_scores: also return the attention probabilities.
         training: whether dropout is active.

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nlg.generation import generate, reference_generate
-from keras_nlg.generation.engine import compiled_advance
-from keras_nlg.models import build_model
+from keras_nlg.generation import generate, generate_stream, reference_generate
+from keras_nlg.generation.engine import _cache_segments, compiled_decode
+from keras_nlg.models import TransformerLanguageModel, build_model
 from keras_nlg.tokenizers import ByteTokenizer
 
 PROMPTS = ["ROMEO:", "a much longer prompt, of another length", "", "月光"]
@@ -55,12 +55,60 @@ def test_log_probs_match_a_full_pass(model, tokenizer):
 
 def test_no_retrace_for_another_prompt_in_the_same_bucket(model, tokenizer):
     generate(model, tokenizer, ["abc", "de"], max_new_tokens=5)
-    loop = compiled_advance(model, do_sample=False)
+    loop = compiled_decode(model, do_sample=False)
     traces = loop.experimental_get_tracing_count()
     generate(
         model, tokenizer, ["xyzw", "q"], max_new_tokens=7
     )  # same buckets (cache 8 + 7 ≤ 16)
     assert loop.experimental_get_tracing_count() == traces
+
+
+@pytest.fixture(scope="module")
+def narrow_model():
+    """Narrow next to its context, so that long generations decode in segments."""
+    keras.utils.set_random_seed(1)
+    return TransformerLanguageModel(
+        258,
+        max_length=96,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+    )
+
+
+def test_segmented_decode_equals_the_reference_and_each_prompt_alone(
+    narrow_model, tokenizer
+):
+    # The longest prompt (39 tokens) + 50 new tokens fill the 96 columns; the
+    # loop then runs over caches of 54, 68, 82 and 96 columns.
+    assert _cache_segments(narrow_model, 39, 96) == (54, 68, 82, 96)
+    ours = generate(
+        narrow_model, tokenizer, PROMPTS, max_new_tokens=50, return_details=True
+    )
+    texts, ids = reference_generate(
+        narrow_model, tokenizer, PROMPTS, max_new_tokens=50, return_token_ids=True
+    )
+    assert [g.token_ids for g in ours] == ids
+    assert [len(g.token_ids) for g in ours] == [50] * len(PROMPTS)  # no early end
+    assert [g.text for g in ours] == texts
+    # Alone, each prompt has other segment boundaries.
+    alone = [
+        generate(narrow_model, tokenizer, p, max_new_tokens=50)[0] for p in PROMPTS
+    ]
+    assert alone == texts
+
+
+def test_segmented_decode_samples_what_streaming_samples(narrow_model, tokenizer):
+    # Streaming advances over the whole cache after its first chunk: the same
+    # tokens from another loop shape.
+    settings = dict(max_new_tokens=70, do_sample=True, top_p=0.9, seed=5)
+    streamed = "".join(
+        generate_stream(
+            narrow_model, tokenizer, "ROMEO:", tokens_per_chunk=4, **settings
+        )
+    )
+    assert streamed == generate(narrow_model, tokenizer, "ROMEO:", **settings)[0]
 
 
 def test_top_k_one_and_tiny_top_p_equal_greedy(model, tokenizer):
