@@ -44,7 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.generation.engine import compiled_decode_rows, traced_once
-from keras_nlg.generation.generate import MIN_PROMPT_BUCKET
+from keras_nlg.generation.generate import MIN_PROMPT_BUCKET, MIN_ROWS
 from keras_nlg.model_directory import METRICS_FILE, load
 from keras_nlg.models import LSTMLanguageModel
 from keras_nlg.tokenizers import save_tokenizer
@@ -114,7 +114,8 @@ class _Signatures:
             min(MIN_NEW_TOKENS_BUCKET, self.max_new_tokens_limit),
             self.max_new_tokens_limit,
         )
-        self.batch_buckets = _buckets(1, max_batch_size)
+        # A lone request decodes beside a filler row (see MIN_ROWS).
+        self.batch_buckets = _buckets(min(MIN_ROWS, max_batch_size), max_batch_size)
         self.decode = compiled_decode_rows(model, jit_compile)
         self.forward = traced_once(
             model,

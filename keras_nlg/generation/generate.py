@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 MIN_PROMPT_BUCKET = 8
 MIN_BATCH_BUCKET = 1
 CACHE_STEP = 16
+# A loop decodes at least two rows. With one, XLA:CPU fuses the reshape of
+# each (hidden, heads, head_dim) attention kernel into an elemental loop that
+# reads the kernel column by column (~5 GB/s, 17 of a GPT-2 step's 44 ms);
+# with two it calls its matrix kernels. A filler row beside a single prompt
+# took GPT-2 batch-1 greedy from 23.0 to 38.8 tok/s (benchmarks/RESULTS.md).
+MIN_ROWS = 2
 
 
 @dataclasses.dataclass
@@ -151,7 +157,7 @@ def _pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
     room = None if max_length is None else max_length - max_new_tokens
     prompt_ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
     rows = [ids for ids in prompt_ids for _ in range(copies)]
-    batch = _bucket(len(prompt_ids), MIN_BATCH_BUCKET) * copies
+    batch = max(_bucket(len(prompt_ids), MIN_BATCH_BUCKET) * copies, MIN_ROWS)
     longest = max(len(ids) for ids in rows)
     prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
     if room is not None and prompt_length > room:
