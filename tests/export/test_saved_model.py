@@ -86,9 +86,9 @@ def test_layout_card_and_warmup(saved_model_dir):
         ).predict_log.request.model_spec.signature_name
         for r in tf.data.TFRecordDataset(warmup)
     ]
-    # generate_ids at every row bucket up to 8 (prompt length 8), then
-    # serving_default and score at each.
-    assert signatures == ["generate_ids"] * 4 + ["serving_default", "score"] * 4
+    # generate_ids at every row bucket up to 8 (2, 4, 8: one row decodes as
+    # two; prompt length 8), then serving_default and score at each.
+    assert signatures == ["generate_ids"] * 3 + ["serving_default", "score"] * 3
 
 
 def test_refuses_to_overwrite_a_version_or_a_non_version_dir(
