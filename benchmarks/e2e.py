@@ -30,8 +30,13 @@ from keras_nlg.data.e2e import (  # noqa: E402
     read_e2e_csv,
 )
 from keras_nlg.evaluation import bleu, diversity, evaluate_e2e, rouge  # noqa: E402
-from keras_nlg.training import train_e2e  # noqa: E402
-from keras_nlg.training.e2e import E2E_DEFAULTS  # noqa: E402
+from keras_nlg.training import (  # noqa: E402
+    TRAINING_TOKENIZERS,
+    TrainingConfig,
+    train_e2e,
+)
+
+E2E_RECIPE = TrainingConfig.for_e2e()
 
 GOAL_BLEU = 66.0
 
@@ -56,14 +61,14 @@ def main():
     parser.add_argument(
         "--minutes", type=float, default=58.0, help="cap on training-step time"
     )
-    parser.add_argument("--epochs", type=int, default=E2E_DEFAULTS["epochs"])
+    parser.add_argument("--epochs", type=int, default=E2E_RECIPE.training_length()[1])
     parser.add_argument(
         "--steps", type=int, help="train this many steps instead of --epochs"
     )
     parser.add_argument(
         "--tokenizer",
-        default=E2E_DEFAULTS["tokenizer"],
-        choices=("byte", "sentencepiece"),
+        default=E2E_RECIPE.tokenizer,
+        choices=TRAINING_TOKENIZERS,
     )
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--dev-mrs", type=int, help="score only the first N dev MRs")
@@ -85,6 +90,7 @@ def main():
         start = time.perf_counter()
         result = train_e2e(
             out_dir,
+            E2E_RECIPE,
             tokenizer=args.tokenizer,
             epochs=None if args.steps else args.epochs,
             steps=args.steps,
@@ -117,7 +123,8 @@ def main():
         f"\nE2E dev set ({len(dev.meaning_representations)} MRs, "
         f"{sum(map(len, dev.references))} references), {os.cpu_count()} CPU cores "
         f"({platform.processor() or platform.machine()}); training: "
-        f"{training['epochs']} epochs x {training['steps_per_epoch']} steps planned, "
+        f"{training['planned_epochs']} epochs x "
+        f"{training['planned_steps_per_epoch']} steps planned, "
         f"{result.metrics['steps_run']} run, "
         f"{result.metrics['train_seconds'] / 60:.1f} min in fit, "
         f"{wall_minutes:.1f} min wall (tokenizer + data + fit + save), "

@@ -44,15 +44,17 @@ class EndlessTokenizer(ByteTokenizer):
         self.vocabulary_size = vocabulary_size
 
 
-def build_pair(shape, max_length):
-    config = preset_config("transformer", shape["preset"], max_length=max_length)
+def build_pair(shape, context_length):
+    config = preset_config(
+        "transformer", shape["preset"], context_length=context_length
+    )
     backbone = keras_hub.models.GPT2Backbone(
         vocabulary_size=shape["vocabulary_size"],
         num_layers=config["num_layers"],
         num_heads=config["num_heads"],
         hidden_dim=config["hidden_dim"],
         intermediate_dim=config["intermediate_dim"],
-        max_sequence_length=max_length,
+        max_sequence_length=context_length,
         dropout=0.0,
     )
     config["dropout"] = 0.0
@@ -162,8 +164,8 @@ def speed_table(shapes, args):
     print("|---|---|---|---|---|---|---|")
     rows, gpt2_batch1 = [], None
     for shape in shapes:
-        max_length = 1024 if shape["preset"] == "gpt2_124m" else 512
-        ours, theirs = build_pair(shape, max_length)
+        context_length = 1024 if shape["preset"] == "gpt2_124m" else 512
+        ours, theirs = build_pair(shape, context_length)
         for batch in (1, 8):
             for strategy in ("greedy", "top_p"):
                 tokens = batch * args.new_tokens

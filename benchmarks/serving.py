@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from keras_nlg.datasets import tiny_shakespeare_path  # noqa: E402
-from keras_nlg.export import export_saved_model  # noqa: E402
+from keras_nlg.export import export_saved_model, wire_contract  # noqa: E402
 from keras_nlg.serving import GrpcClient  # noqa: E402
 from keras_nlg.serving.process import ServerProcess  # noqa: E402
 
@@ -51,13 +51,13 @@ def load(target, clients, requests, max_new_tokens):
             try:
                 outputs = client.predict(
                     {
-                        "prompt": np.array([prompt.encode()], object),
+                        wire_contract.PROMPT: np.array([prompt.encode()], object),
                         "max_new_tokens": np.array([max_new_tokens], np.int32),
                     }
                 )
                 with lock:
                     latencies.append(time.perf_counter() - start)
-                    tokens[0] += int(outputs["num_generated_tokens"][0])
+                    tokens[0] += int(outputs[wire_contract.NUM_GENERATED_TOKENS][0])
             except Exception as error:  # noqa: BLE001 (counted, not fatal)
                 with lock:
                     errors.append(repr(error)[:200])
@@ -94,7 +94,7 @@ def main():
             preset=args.preset,
             batch_size=16,
             sequence_length=128,
-            model_overrides={"max_length": 128},
+            model_overrides={"context_length": 128},
             steps=100,
             steps_per_epoch=100,
             verbose=0,

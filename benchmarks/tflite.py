@@ -80,7 +80,7 @@ def main():
                 verbose=0,
             )
         model, tokenizer, _ = keras_nlg.load(model_dir)
-        positions = min(args.positions, model.max_length - 1)
+        positions = min(args.positions, model.context_length - 1)
         keras_seconds = keras_step_seconds(model, tokenizer, positions)
         rows = []
         for variant in args.variants:
@@ -101,7 +101,7 @@ def main():
     float32_size = next(m["size_bytes"] for v, m, _, _ in rows if v == "none")
     print(
         f"\nTFLite variants of a {model.count_params():,}-parameter "
-        f"{type(model).__name__} (context {model.max_length}), "
+        f"{type(model).__name__} (context {model.context_length}), "
         f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), "
         f"LiteRT threads: {args.threads or 'default'}; decode timed over "
         f"{positions} positions from an empty cache"

@@ -6,6 +6,7 @@ DIR/
   tokenizer.json   tokenizer class and config (plus its files, if any)
   config.json      architecture, tokenizer and training settings
   metrics.json     final training/validation figures
+  generation_config.json   optional: generation defaults (`GenerationConfig`)
   logs/            TensorBoard event files
   checkpoints/     best model so far and the crash-recovery backup
 ```
@@ -19,6 +20,7 @@ import keras
 
 # Registers our layers and models with Keras' serializer before any load.
 import keras_nlg.models  # noqa: F401
+from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 
 MODEL_FILE = "model.keras"
@@ -54,11 +56,16 @@ def save_model_directory(
 def load(directory: str | os.PathLike) -> LoadedModel:
     """Loads a model directory written by `keras-nlg train`.
 
+    The directory's `generation_config.json`, if any, is attached to the
+    model as `model.generation_config` (else None): `keras_nlg.generate` and
+    every export take their generation defaults from it.
+
     Returns:
         `LoadedModel(model, tokenizer, config)`.
 
     Raises:
-        ValueError: if `directory` is not a keras_nlg model directory.
+        ValueError: if `directory` is not a keras_nlg model directory, or its
+            generation_config.json is invalid (naming the file).
     """
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
@@ -69,6 +76,7 @@ def load(directory: str | os.PathLike) -> LoadedModel:
                 f"Not a keras_nlg model directory (no {name}): {directory}"
             )
     model = keras.saving.load_model(os.path.join(directory, MODEL_FILE), safe_mode=True)
+    model.generation_config = GenerationConfig.from_pretrained(directory)
     tokenizer = load_tokenizer(directory)
     with open(os.path.join(directory, CONFIG_FILE)) as f:
         config = json.load(f)

@@ -48,3 +48,37 @@ def trained_model_dir(tmp_path_factory):
     out = root / "model"
     train(str(out), data_paths=[str(corpus)], **TINY_TRAIN)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def serving_model_dir(tmp_path_factory):
+    """A tiny Transformer, a few steps trained: varied but deterministic tokens."""
+    root = tmp_path_factory.mktemp("serving")
+    corpus = root / "corpus.txt"
+    corpus.write_text(make_corpus(num_lines=300), encoding="utf-8")
+    out = root / "model"
+    from keras_nlg.training import train
+
+    train(
+        str(out),
+        data_paths=[str(corpus)],
+        preset="tiny",
+        batch_size=8,
+        sequence_length=64,
+        model_overrides={"context_length": 64},
+        steps=20,
+        steps_per_epoch=20,
+        verbose=0,
+    )
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(serving_model_dir, tmp_path_factory):
+    from keras_nlg.export import export_saved_model
+
+    out = tmp_path_factory.mktemp("export") / "tiny" / "1"
+    export_saved_model(
+        serving_model_dir, str(out), max_batch_size=8, warmup_prompt_lengths=(8,)
+    )
+    return str(out)

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.validation import check_positive_int
+from keras_nlg.argument_checks import check_positive_int
 
 # The MR never contains a newline, so one separates it from the text for every
 # tokenizer (the SentencePiece tokenizer even has a piece of its own for it).
@@ -140,7 +140,7 @@ class ConditionalData:
     train: tf.data.Dataset
     validation: tf.data.Dataset | None
     steps_per_epoch: int
-    max_length: int  # longest example (tokens, without the last target)
+    longest_example_tokens: int  # tokens, without the last target
     mean_length: float
     longest_prompt: int  # tokens of the longest training MR + separator
 
@@ -151,10 +151,12 @@ def _ragged(rows, dtype):
     return tf.RaggedTensor.from_row_lengths(values, lengths)
 
 
-def _to_dataset(examples, pad_id, batch_size, multiple, max_length, shuffle_seed=None):
+def _to_dataset(
+    examples, pad_id, batch_size, multiple, context_length, shuffle_seed=None
+):
     """Length-bucketed `(x, y, w)` batches padded to multiples of `multiple`.
 
-    Bucket uppers are multiples of `multiple`, capped at `max_length` (the
+    Bucket uppers are multiples of `multiple`, capped at `context_length` (the
     padding never runs past the model's positions). Training
     (`shuffle_seed` given) drops each bucket's partial batch, so every step
     has a full batch; validation keeps them.
@@ -176,8 +178,8 @@ def _to_dataset(examples, pad_id, batch_size, multiple, max_length, shuffle_seed
     # upper[i] (a boundary is one past a bucket's longest length).
     top = int(lengths.max())
     uppers = list(range(multiple, top + multiple, multiple))
-    if max_length is not None:
-        uppers = sorted({min(upper, max_length) for upper in uppers})
+    if context_length is not None:
+        uppers = sorted({min(upper, context_length) for upper in uppers})
     data = data.bucket_by_sequence_length(
         lambda x, y, w: tf.shape(x)[0],
         bucket_boundaries=[upper + 1 for upper in uppers],
@@ -201,7 +203,7 @@ def conditional_datasets(
     tokenizer,
     batch_size: int,
     validation_pairs=None,
-    max_length: int | None = None,
+    context_length: int | None = None,
     seed: int = 0,
     length_multiple: int = LENGTH_MULTIPLE,
 ) -> ConditionalData:
@@ -217,7 +219,7 @@ def conditional_datasets(
         tokenizer: the model's tokenizer.
         batch_size: examples per batch.
         validation_pairs: optional pairs for `validation_data`.
-        max_length: the model's context; longer examples raise.
+        context_length: the model's context; longer examples raise.
         seed: shuffle seed.
         length_multiple: padding granularity in tokens.
     """
@@ -231,17 +233,18 @@ def conditional_datasets(
         )
     validation = encode_pairs(validation_pairs, tokenizer) if validation_pairs else []
     longest = max(len(ids) - 1 for ids, _ in train + validation)
-    if max_length is not None and longest > max_length:
+    if context_length is not None and longest > context_length:
         raise ValueError(
             f"The longest MR + reference has {longest} tokens, more than the "
-            f"model's max_length={max_length}. Use a model with a longer context."
+            f"model's context_length={context_length}. Use a model with a longer "
+            "context."
         )
     train_data, steps = _to_dataset(
         train,
         tokenizer.padding_id,
         batch_size,
         length_multiple,
-        max_length,
+        context_length,
         shuffle_seed=seed,
     )
     if steps == 0:
@@ -253,13 +256,17 @@ def conditional_datasets(
     validation_data = None
     if validation:
         validation_data, _ = _to_dataset(
-            validation, tokenizer.padding_id, batch_size, length_multiple, max_length
+            validation,
+            tokenizer.padding_id,
+            batch_size,
+            length_multiple,
+            context_length,
         )
     return ConditionalData(
         train=train_data,
         validation=validation_data,
         steps_per_epoch=steps,
-        max_length=longest,
+        longest_example_tokens=longest,
         mean_length=float(np.mean([len(ids) - 1 for ids, _ in train])),
         longest_prompt=max(start for _, start in train),
     )

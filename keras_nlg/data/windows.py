@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.validation import check_positive_int
+from keras_nlg.argument_checks import check_positive_int
 
 
 def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:

@@ -7,9 +7,9 @@ et al.'s (2019) seq-rep-n within each text.
 
 import numpy as np
 
+from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.evaluation.checks import check_hypotheses
 from keras_nlg.evaluation.words import UnicodeWordTokenizer
-from keras_nlg.validation import check_positive_int
 
 
 def _ngrams(words, n):

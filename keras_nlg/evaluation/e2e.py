@@ -3,21 +3,34 @@
 import os
 import time
 
+from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.data.e2e import E2EData, prompt_text, read_e2e_csv
 from keras_nlg.evaluation.bleu import bleu
 from keras_nlg.evaluation.diversity import diversity
 from keras_nlg.evaluation.rouge import rouge
 from keras_nlg.generation import generate
-from keras_nlg.validation import check_positive_int
 
 DEFAULT_NUM_BEAMS = 3  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
+
+
+def default_num_beams(generation_config=None) -> int:
+    """The beam width used when none is given.
+
+    The model's generation config decides when it has one (its directory's
+    `generation_config.json`, which `keras_nlg.load` attaches as
+    `model.generation_config`): the settings a model ships with apply to
+    every runtime. Without one, `DEFAULT_NUM_BEAMS`.
+    """
+    if generation_config is None:
+        return DEFAULT_NUM_BEAMS
+    return generation_config.num_beams
 
 
 def generate_for_mrs(
     model,
     tokenizer,
     meaning_representations,
-    num_beams: int = DEFAULT_NUM_BEAMS,
+    num_beams: int | None = None,
     max_new_tokens: int | None = None,
     length_penalty: float = 1.0,
     batch_size: int = 32,
@@ -26,22 +39,25 @@ def generate_for_mrs(
 
     `max_new_tokens` defaults to the room the model's context leaves after
     the longest prompt (give it for the LSTM, which has no context limit).
-    Texts are single lines (newlines become spaces).
+    Texts are single lines (newlines become spaces). `num_beams` defaults to
+    `default_num_beams` of the model's generation config.
     """
     check_positive_int("batch_size", batch_size)
+    if num_beams is None:
+        num_beams = default_num_beams(getattr(model, "generation_config", None))
     prompts = [prompt_text(mr) for mr in meaning_representations]
     if max_new_tokens is None:
-        if model.max_length is None:
+        if model.context_length is None:
             raise ValueError(
                 "`max_new_tokens` is needed for a model without a context limit "
                 "(the LSTM). Received: max_new_tokens=None"
             )
         longest = max(len(ids) for ids in tokenizer.tokenize(prompts).to_list())
-        max_new_tokens = model.max_length - longest
+        max_new_tokens = model.context_length - longest
         if max_new_tokens < 1:
             raise ValueError(
                 f"The longest MR prompt has {longest} tokens: no room to generate in "
-                f"the context of max_length={model.max_length}."
+                f"the context of context_length={model.context_length}."
             )
     texts = []
     for start in range(0, len(prompts), batch_size):
@@ -70,7 +86,7 @@ def evaluate_e2e(
     model,
     tokenizer,
     data: str | os.PathLike | E2EData,
-    num_beams: int = DEFAULT_NUM_BEAMS,
+    num_beams: int | None = None,
     max_new_tokens: int | None = None,
     length_penalty: float = 1.0,
     batch_size: int = 32,
@@ -83,7 +99,8 @@ def evaluate_e2e(
         model, tokenizer: an MR → text model (`keras-nlg train --task e2e`).
         data: an E2E-format CSV (or `E2EData`); MRs are scored in order of
             first appearance, each against all of its references.
-        num_beams: beam width (1 = greedy).
+        num_beams: beam width (1 = greedy); default: the model's generation
+            config's, else `DEFAULT_NUM_BEAMS` (see `default_num_beams`).
         max_new_tokens: default: what the context leaves after the prompt.
         lowercase: BLEU on lowercased text, as the official E2E scorer.
         output_path: also write the outputs file (one line per MR).
@@ -95,6 +112,8 @@ def evaluate_e2e(
     """
     if not isinstance(data, E2EData):
         data = read_e2e_csv(data)
+    if num_beams is None:
+        num_beams = default_num_beams(getattr(model, "generation_config", None))
     start = time.perf_counter()
     outputs = generate_for_mrs(
         model,

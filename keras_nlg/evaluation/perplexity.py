@@ -5,8 +5,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.argument_checks import check_positive_int, pop_renamed_argument
 from keras_nlg.data import tokenize_documents
-from keras_nlg.validation import check_positive_int
 
 DEFAULT_CONTEXT = 256  # for models without a context limit (the LSTM)
 
@@ -59,9 +59,10 @@ def perplexity(
     model,
     tokenizer,
     texts,
-    context: int | None = None,
+    window_length: int | None = None,
     stride: int | None = None,
     batch_size: int = 8,
+    **deprecated,
 ) -> dict:
     """Perplexity and bits per byte/character of `texts` under `model`.
 
@@ -74,17 +75,24 @@ def perplexity(
         model: a keras_nlg language model.
         tokenizer: its tokenizer.
         texts: a string or list of strings.
-        context: tokens per window; default the model's `max_length` (256
-            for the LSTM, which has no limit).
-        stride: tokens between window starts; default `context // 2`, so
-            every token after the first window sees at least half a context.
+        window_length: tokens per window (≤ the model's `context_length`);
+            default the model's `context_length` (256 for the LSTM, which has
+            no limit). `context` is its deprecated name.
+        stride: tokens between window starts; default `window_length // 2`,
+            so every token after the first window sees at least half a window.
         batch_size: windows per forward pass.
 
     Returns:
         A dict: `perplexity`, `nats_per_token`, `bits_per_token`,
         `bits_per_byte`, `bits_per_character`, `tokens` (scored), `bytes`,
-        `characters`, `context`, `stride`.
+        `characters`, `window_length` (also as `context`, its name before
+        0.2), `stride`.
     """
+    window_length = pop_renamed_argument(
+        deprecated, "context", "window_length", window_length
+    )
+    if deprecated:
+        raise TypeError(f"Unexpected argument(s): {', '.join(sorted(deprecated))}")
     texts = [texts] if isinstance(texts, str) else texts
     if not isinstance(texts, (list, tuple)) or not all(
         isinstance(t, str) for t in texts
@@ -94,22 +102,22 @@ def perplexity(
         )
     if not "".join(texts):
         raise ValueError(f"`texts` must hold some text. Received: texts={texts!r}")
-    max_length = getattr(model, "max_length", None)
-    if context is None:
-        context = max_length or DEFAULT_CONTEXT
-    check_positive_int("context", context)
-    if max_length is not None and context > max_length:
+    context_length = getattr(model, "context_length", None)
+    if window_length is None:
+        window_length = context_length or DEFAULT_CONTEXT
+    check_positive_int("window_length", window_length)
+    if context_length is not None and window_length > context_length:
         raise ValueError(
-            f"`context` must be ≤ the model's max_length={max_length}. "
-            f"Received: context={context}"
+            "`window_length` must be ≤ the model's context_length="
+            f"{context_length}. Received: window_length={window_length}"
         )
     if stride is None:
-        stride = max(1, context // 2)
+        stride = max(1, window_length // 2)
     check_positive_int("batch_size", batch_size)
     token_ids = np.concatenate(
         [[tokenizer.end_of_text_id], tokenize_documents(texts, tokenizer)]
     )
-    x, y, weights = sliding_windows(token_ids, context, stride)
+    x, y, weights = sliding_windows(token_ids, window_length, stride)
     total = _total_negative_log_likelihood(model, x, y, weights, batch_size)
     tokens = int(weights.sum())
     num_bytes = sum(len(text.encode("utf-8")) for text in texts)
@@ -124,7 +132,8 @@ def perplexity(
         "tokens": tokens,
         "bytes": num_bytes,
         "characters": characters,
-        "context": context,
+        "window_length": window_length,
+        "context": window_length,
         "stride": stride,
     }
 

@@ -1,9 +1,12 @@
 """`TFLiteGenerator`: runs an exported `.tflite` the way a mobile app does.
 
 A host-side loop over the file's `prefill` / `decode` signatures with the
-`ai_edge_litert` interpreter, the cache held as NumPy arrays, and greedy /
-top-k / top-p sampling in NumPy: the reference an Android or iOS app can
-follow line by line (`export/README.md`).
+`ai_edge_litert` interpreter, the cache held as NumPy arrays, and each token
+chosen in NumPy by `keras_nlg.generation.HostSampler` (every
+`GenerationConfig` rule but beam search): the reference an Android or iOS app
+can follow line by line (`export/README.md`). Its defaults are the
+`generation_config` of the file's metadata (the model directory's
+`generation_config.json` at export).
 """
 
 import json
@@ -11,33 +14,12 @@ import os
 
 import numpy as np
 
-from keras_nlg.export.tflite import METADATA_FILE, TFLITE_FILE
-from keras_nlg.generation.generate import check_generation_arguments
+from keras_nlg.argument_checks import check_prompts
+from keras_nlg.export.tflite_metadata import METADATA_FILE, TFLITE_FILE
+from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.generation.generate import ids_to_text
+from keras_nlg.generation.host_sampling import HostSampler
 from keras_nlg.tokenizers import load_tokenizer
-from keras_nlg.validation import check_prompts
-
-
-def _softmax(logits):
-    shifted = logits - logits.max()
-    probabilities = np.exp(shifted)
-    return probabilities / probabilities.sum()
-
-
-def sample_next_token(logits, rng, do_sample, temperature, top_k, top_p) -> int:
-    """Greedy, or a sample after temperature, top-k and top-p (as `generate`)."""
-    if not do_sample:
-        return int(np.argmax(logits))
-    logits = np.asarray(logits, np.float64) / temperature
-    if top_k:
-        kth_largest = np.partition(logits, -top_k)[-top_k]
-        logits = np.where(logits < kth_largest, -np.inf, logits)
-    if top_p < 1.0:
-        order = np.argsort(-logits)
-        probabilities = _softmax(logits[order])
-        # Keep the smallest prefix whose mass reaches top_p (always the top one).
-        keep = np.cumsum(probabilities) - probabilities < top_p
-        logits[order[~keep]] = -np.inf
-    return int(rng.choice(len(logits), p=_softmax(logits)))
 
 
 class TFLiteGenerator:
@@ -84,14 +66,26 @@ class TFLiteGenerator:
             else None
         )
         self._uses_positions = "input_pos" in signatures["decode"]["inputs"]
-        self.cache_names = metadata["cache"]["names"]
-        self.cache_shape = metadata["cache"]["shape"]
+        cache = metadata["cache"]
+        self.cache_names = cache["names"]
+        self.cache_shape = cache["shape"]  # shared by every cache tensor, or None
+        # (shape, dtype) of each cache tensor; exports before "tensors" was
+        # written have float32 tensors of one shape.
+        self._cache_tensors = {
+            t["name"]: (t["shape"], t["dtype"])
+            for t in cache.get("tensors")
+            or [
+                {"name": n, "shape": cache["shape"], "dtype": "float32"}
+                for n in cache["names"]
+            ]
+        }
         self.context_length = metadata["context_length"]  # None: no limit (LSTM)
         self.prefill_length = metadata["prefill_length"]
 
     def empty_cache(self) -> dict:
         return {
-            name: np.zeros(self.cache_shape, np.float32) for name in self.cache_names
+            name: np.zeros(shape, dtype)
+            for name, (shape, dtype) in self._cache_tensors.items()
         }
 
     def _check_position(self, input_pos, length):
@@ -116,7 +110,9 @@ class TFLiteGenerator:
         """`prefill_length` tokens from `input_pos` → `(last logits, new cache)`."""
         token_ids = np.asarray(token_ids, np.int32)
         if self._prefill is None:
-            raise ValueError("This export has no `prefill` signature (an LSTM).")
+            raise ValueError(
+                "This export has no `prefill` signature (its cache has no positions)."
+            )
         if len(token_ids) != self.prefill_length:
             raise ValueError(
                 f"`prefill` takes exactly prefill_length={self.prefill_length} "
@@ -166,59 +162,60 @@ class TFLiteGenerator:
         return np.stack(rows)  # (n, V)
 
     def generate(
-        self,
-        prompts,
-        max_new_tokens: int = 64,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        seed: int | None = None,
+        self, prompts, generation_config: GenerationConfig | None = None, **overrides
     ) -> list[str]:
-        """One continuation per prompt (without the prompt), like `generate`.
+        """Continuations of `prompts` (without them), like `keras_nlg.generate`.
 
-        Ends at end-of-text or after `max_new_tokens`. An empty prompt starts
-        from end-of-text. Prompts are not truncated: one that leaves no room
-        for `max_new_tokens` in the cache is an error.
+        Settings: `generation_config` (default: the metadata's, else
+        `GenerationConfig()`) with the keyword `overrides` applied; greedy or
+        sampled with every logits processor, `num_return_sequences` per
+        prompt, `stop_strings`; not beam search. Ends at end-of-text or after
+        `max_new_tokens`. An empty prompt starts from end-of-text. Prompts
+        are not truncated: one that leaves no room for `max_new_tokens` in the
+        cache is an error.
+
+        Raises:
+            ValueError: a bad setting (`GenerationConfig`'s message),
+                `num_beams` > 1, or a prompt that doesn't fit.
+            TypeError: prompts that are not strings, an unknown setting.
         """
         prompts = check_prompts(prompts)
-        check_generation_arguments(
-            self.tokenizer.vocabulary_size,
-            max_new_tokens,
-            do_sample,
-            temperature,
-            top_k,
-            top_p,
-            1.0,
-            1,
-            1,
-            None,
-        )
-        rng = np.random.default_rng(seed)
-        end_of_text = self.tokenizer.end_of_text_id
+        if generation_config is None:
+            generation_config = GenerationConfig.from_dict(
+                self.metadata.get("generation_config") or {}, "the metadata"
+            )
+        config = generation_config.replace(**overrides)
+        config.check_vocabulary(self.tokenizer.vocabulary_size)
+        sampler = HostSampler(config, self.tokenizer.end_of_text_id)
         results = []
         for prompt in prompts:
             ids = np.asarray(self.tokenizer.tokenize(prompt), np.int32).tolist()
-            ids = ids or [end_of_text]
+            ids = ids or [self.tokenizer.end_of_text_id]
+            budget = config.max_new_tokens
             if self.context_length is not None and (
-                len(ids) + max_new_tokens > self.context_length
+                len(ids) + budget > self.context_length
             ):
                 raise ValueError(
                     f"The prompt has {len(ids)} tokens; with max_new_tokens="
-                    f"{max_new_tokens} that is more than the cache of "
+                    f"{budget} that is more than the cache of "
                     f"{self.context_length} positions. Received: prompt={prompt[:40]!r}"
                 )
-            logits, cache = self.feed(ids)
-            generated = []
-            for position in range(len(ids), len(ids) + max_new_tokens):
-                token = sample_next_token(
-                    logits, rng, do_sample, temperature, top_k, top_p
-                )
-                if token == end_of_text:
-                    break
-                generated.append(token)
-                if position + 1 < len(ids) + max_new_tokens:
-                    logits, cache = self.decode(token, position, cache)
-            text = self.tokenizer.detokenize(np.asarray(generated, np.int32))
-            results.append(text.numpy().decode("utf-8"))
+            prompt_logits, prompt_cache = self.feed(ids)
+            for _ in range(config.num_return_sequences):
+                generated = self._sample(ids, prompt_logits, prompt_cache, sampler)
+                _, text, _ = ids_to_text(self.tokenizer, generated, config.stop_strings)
+                results.append(text)
         return results
+
+    def _sample(self, ids, logits, cache, sampler):
+        """Tokens after prompt `ids` (whose logits and cache are given)."""
+        generated = []
+        budget = sampler.config.max_new_tokens
+        for position in range(len(ids), len(ids) + budget):
+            token = sampler.next_token(logits, ids + generated, len(generated))
+            generated.append(token)
+            if token == self.tokenizer.end_of_text_id:
+                break
+            if position + 1 < len(ids) + budget:
+                logits, cache = self.decode(token, position, cache)
+        return generated

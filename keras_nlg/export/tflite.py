@@ -14,16 +14,19 @@ convention of LiteRT's on-device LLM tooling:
   it, so it stays on the CPU), greedy only, no streaming. It shares the
   weights; it adds only its ops (tens of KB).
 
-The Transformer's cache is `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, each
-float32 `[heads, S, head_dim]` (S = the context length), passed in and
-returned whole; the LSTM has only `decode`, with `state_h_{i}` / `state_c_{i}`
-`[1, units]`. Weights are shared by all signatures of the file.
+The cache tensors are the model's own, as its `cache_spec` names them at
+batch 1 with the context length as columns, passed in and returned whole:
+the Transformer's `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, float32
+`[heads, S, head_dim]`. A cache without positions (a recurrent state: the
+LSTM's `state_h_{i}` / `state_c_{i}` `[1, units]`) gets only `decode`,
+without `input_pos`. Weights are shared by all signatures of the file.
 
 Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its
 delegates run the file: the converter is told so and fails otherwise. The
 cache update is the model's own `slice_update`, which converts to
 DYNAMIC_UPDATE_SLICE; tokenizers stay outside the file (string ops would
-need Flex), so the tokenizer's files go beside it with `metadata.json`.
+need Flex), so the tokenizer's files go beside it with `metadata.json`
+(`keras_nlg.export.tflite_metadata`).
 """
 
 import json
@@ -34,62 +37,49 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.export.tflite_metadata import (
+    METADATA_FILE,
+    TFLITE_FILE,
+    tflite_metadata,
+    tflite_ops,
+)
 from keras_nlg.export.tflite_quality import (
     QUALITY_POSITIONS,
     calibration_and_held_out_tokens,
     calibration_samples,
     quality_figures,
 )
+from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.layers.attention import bounded_masking
 from keras_nlg.model_directory import load
-from keras_nlg.models import LSTMLanguageModel
-from keras_nlg.tokenizers import TOKENIZER_FILE, save_tokenizer
+from keras_nlg.tokenizers import save_tokenizer
+
+__all__ = [
+    "METADATA_FILE",
+    "QUANTIZATIONS",
+    "TFLITE_FILE",
+    "export_tflite",
+    "tflite_ops",
+]
 
 QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
-TFLITE_FILE = "model.tflite"
-METADATA_FILE = "metadata.json"
 DEFAULT_PREFILL_LENGTH = 32
 
 
-def cache_names(model) -> list[str]:
-    """Names of the cache tensors, in signature order."""
-    if isinstance(model, LSTMLanguageModel):
-        return [f"state_{s}_{i}" for i in range(model.num_layers) for s in "hc"]
-    return [f"kv_cache_{s}_{i}" for i in range(model.num_layers) for s in "kv"]
-
-
-def _cache_shape(model):
-    if isinstance(model, LSTMLanguageModel):
-        return [1, model.units]
-    return [model.num_heads, model.max_length, model.head_dim]  # batch 1
-
-
-def _pack_cache(model, flat):
-    """Named flat tensors → the model's cache structure."""
-    if isinstance(model, LSTMLanguageModel):
-        layers = [
-            tf.stack([flat[2 * i], flat[2 * i + 1]], axis=1)
-            for i in range(model.num_layers)
-        ]
-        return tf.stack(layers, axis=1)  # (1, L, 2, units)
-    return tuple((flat[2 * i], flat[2 * i + 1]) for i in range(model.num_layers))
-
-
-def _unpack_cache(model, cache):
-    if isinstance(model, LSTMLanguageModel):
-        return [cache[:, i, s] for i in range(model.num_layers) for s in range(2)]
-    return [t for pair in cache for t in pair]
+def file_cache_spec(model):
+    """The cache of the file: batch 1, the context length as columns, float32."""
+    return model.cache_spec(1, model.context_length, "float32")
 
 
 def _step_function(model):
-    names = cache_names(model)
+    names = file_cache_spec(model).names
 
     def step(tokens, input_pos, *cache):
         logits, new_cache = model.call_with_cache(
-            tokens, _pack_cache(model, cache), input_pos[0]
+            tokens, model.unflatten_cache(cache), input_pos[0]
         )
         outputs = {"logits": logits[:, -1, :]}  # (1, V)
-        outputs.update(zip(names, _unpack_cache(model, new_cache), strict=True))
+        outputs.update(zip(names, model.flatten_cache(new_cache), strict=True))
         return outputs
 
     return step
@@ -97,7 +87,7 @@ def _step_function(model):
 
 def _generate_function(model, end_of_text_id):
     """The whole greedy loop: each prompt token, then each new one, one step."""
-    context = model.max_length
+    context = model.context_length
 
     def generate(prompt_tokens, prompt_length, max_new_tokens):
         prompt_length = prompt_length[0]
@@ -123,7 +113,12 @@ def _generate_function(model, end_of_text_id):
                 (position < end - 1) & tf.logical_not(done)
             ),
             body,
-            (tf.constant(0), prompt_tokens, tf.constant(False), model.empty_cache(1)),
+            (
+                tf.constant(0),
+                prompt_tokens,
+                tf.constant(False),
+                model.empty_cache(1, dtype="float32"),
+            ),
         )
         return {"tokens": tokens, "num_tokens": tf.reshape(position + 1, [1])}
 
@@ -141,9 +136,10 @@ def _float32_copy(model):
 
 def _endpoints(model, prefill_length, include_generate, end_of_text_id):
     """`{signature name: (function, input signature)}` for `ExportArchive`."""
+    cache_spec = file_cache_spec(model)
     caches = [
-        tf.TensorSpec(_cache_shape(model), tf.float32, name=name)
-        for name in cache_names(model)
+        tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name)
+        for tensor in cache_spec.tensors
     ]
     step = _step_function(model)
 
@@ -154,18 +150,17 @@ def _endpoints(model, prefill_length, include_generate, end_of_text_id):
             *caches,
         ]
 
-    if isinstance(model, LSTMLanguageModel):
+    if not cache_spec.has_positions:
         # A recurrent state has no positions: decode takes the token and states.
-        def lstm_step(tokens, *cache):
+        def positionless_step(tokens, *cache):
             return step(tokens, tf.zeros([1], tf.int32), *cache)
 
-        return {"decode": (lstm_step, [spec(1)[0], *caches])}
-    endpoints = {
-        "prefill": (step, spec(prefill_length)),
-        "decode": (step, spec(1)),
-    }
+        return {"decode": (positionless_step, [spec(1)[0], *caches])}
+    endpoints = {"decode": (step, spec(1))}
+    if cache_spec.supports_prefill:
+        endpoints = {"prefill": (step, spec(prefill_length)), **endpoints}
     if include_generate:
-        context = model.max_length
+        context = model.context_length
         endpoints["generate"] = (
             _generate_function(model, end_of_text_id),
             [
@@ -226,6 +221,40 @@ def _selective_int8(converter):
     return convert.mlir_quantize(calibrated, denylisted_ops=float_ops)
 
 
+def _check_signatures(model, prefill_length, include_generate):
+    """`prefill_length` (its default filled in) once the signatures fit the cache.
+
+    A cache with positions needs a context length (its columns) and gets
+    `prefill` and `decode` (and `generate` if asked); one without (a
+    recurrent state) gets `decode` only.
+    """
+    context = model.context_length
+    cache_spec = file_cache_spec(model)
+    if not cache_spec.supports_prefill:
+        if prefill_length is not None or include_generate:
+            raise ValueError(
+                f"{type(model).__name__}'s cache is a state without positions "
+                "(an LSTM's): it exports `decode` only, no prefill or loop "
+                f"signature. Received: prefill_length={prefill_length!r}, "
+                f"include_generate={include_generate}"
+            )
+        return None
+    if context is None:
+        raise ValueError(
+            f"{type(model).__name__} has a cache with positions but no "
+            "`context_length`: a .tflite cache needs a fixed number of columns."
+        )
+    if prefill_length is None:
+        prefill_length = min(DEFAULT_PREFILL_LENGTH, context // 2)
+    if not isinstance(prefill_length, int) or not 1 <= prefill_length <= context:
+        raise ValueError(
+            "`prefill_length` must be an integer in "
+            f"[1, context_length={context}]. "
+            f"Received: prefill_length={prefill_length!r}"
+        )
+    return prefill_length
+
+
 def export_tflite(
     model_dir: str,
     out_dir: str,
@@ -247,10 +276,10 @@ def export_tflite(
             lookups, `INT8_OPS`, calibrated on windows of the model's
             training data run through the float model; the rest float).
         prefill_length: P, the tokens of one `prefill` call (default 32,
-            at most half the context).
+            at most half the context; none for a cache without positions).
         include_generate: add the one-call greedy `generate` signature
-            (Transformer only; a WHILE op, which GPU delegates leave on the
-            CPU).
+            (a cache with positions only, the Transformer's; a WHILE op,
+            which GPU delegates leave on the CPU).
         quality_positions: held-out positions for the quality figures
             (perplexity ratio and next-token agreement against the float32
             Keras model); 0 skips them.
@@ -269,36 +298,14 @@ def export_tflite(
         )
     model, tokenizer, config = load(model_dir)
     model = _float32_copy(model)
-    if isinstance(model, LSTMLanguageModel):
-        if prefill_length is not None or include_generate:
-            raise ValueError(
-                "An LSTM exports `decode` only (its state needs no prefill or "
-                f"loop signature). Received: prefill_length={prefill_length!r}, "
-                f"include_generate={include_generate}"
-            )
-    else:
-        if prefill_length is None:
-            prefill_length = min(DEFAULT_PREFILL_LENGTH, model.max_length // 2)
-        if (
-            not isinstance(prefill_length, int)
-            or not 1 <= prefill_length <= model.max_length
-        ):
-            raise ValueError(
-                "`prefill_length` must be an integer in "
-                f"[1, max_length={model.max_length}]. "
-                f"Received: prefill_length={prefill_length!r}"
-            )
+    prefill_length = _check_signatures(model, prefill_length, include_generate)
     calibration_tokens, held_out, data_source = calibration_and_held_out_tokens(
         config, tokenizer
     )
     calibration = None
     if quantize == "int8":
         samples = calibration_samples(
-            model,
-            calibration_tokens,
-            prefill_length or 1,
-            cache_names(model),
-            lambda cache: _unpack_cache(model, cache),
+            model, file_cache_spec(model), calibration_tokens, prefill_length or 1
         )
 
         def calibration():
@@ -317,7 +324,19 @@ def export_tflite(
     with open(path, "wb") as f:
         f.write(flatbuffer)
     save_tokenizer(tokenizer, out_dir)
-    metadata = _metadata(model, tokenizer, config, path, quantize, prefill_length)
+    metadata = tflite_metadata(
+        model,
+        tokenizer,
+        config,
+        path,
+        quantize,
+        prefill_length,
+        file_cache_spec(model),
+    )
+    # The runtime's generation defaults: the model directory's
+    # generation_config.json over GenerationConfig's (every field, for apps).
+    generation = GenerationConfig.from_pretrained(model_dir) or GenerationConfig()
+    metadata["generation_config"] = generation.to_dict()
     metadata["quality"] = None
     if quality_positions:
         from keras_nlg.export.litert_runner import TFLiteGenerator
@@ -331,98 +350,3 @@ def export_tflite(
         json.dump(metadata, f, indent=2)
         f.write("\n")
     return metadata
-
-
-def tflite_ops(path_or_bytes) -> list[str]:
-    """Sorted names of the ops in a `.tflite` file, in every subgraph.
-
-    Reads the flatbuffer itself: the interpreter's op list covers only the
-    main subgraph, and a Flex op hidden in a WHILE body must show up too.
-    A custom op (Flex ones are `Flex<TF op>`) appears under its custom name.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    if isinstance(path_or_bytes, bytes):
-        flatbuffer = path_or_bytes
-    else:
-        with open(path_or_bytes, "rb") as f:
-            flatbuffer = f.read()
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    builtin_names = {
-        code: name
-        for name, code in vars(schema.BuiltinOperator).items()
-        if not name.startswith("_")
-    }
-    opcodes = []
-    for i in range(model.OperatorCodesLength()):
-        opcode = model.OperatorCodes(i)
-        if opcode.CustomCode():
-            opcodes.append(opcode.CustomCode().decode())
-        else:
-            # Codes past 127 live in the newer field; the old one saturates.
-            code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
-            opcodes.append(builtin_names[code])
-    used = set()
-    for s in range(model.SubgraphsLength()):
-        subgraph = model.Subgraphs(s)
-        for o in range(subgraph.OperatorsLength()):
-            used.add(opcodes[subgraph.Operators(o).OpcodeIndex()])
-    return sorted(used)
-
-
-def _metadata(model, tokenizer, config, path, quantize, prefill_length):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path)
-    signatures = {}
-    for name in interpreter.get_signature_list():
-        runner = interpreter.get_signature_runner(name)
-        signatures[name] = {
-            f"{kind}s": {
-                tensor: {
-                    "shape": details["shape"].tolist(),
-                    "dtype": np.dtype(details["dtype"]).name,
-                }
-                for tensor, details in sorted(
-                    getattr(runner, f"get_{kind}_details")().items()
-                )
-            }
-            for kind in ("input", "output")
-        }
-    with open(os.path.join(os.path.dirname(path), TOKENIZER_FILE)) as f:
-        tokenizer_spec = json.load(f)
-    files = sorted(os.listdir(os.path.dirname(path)))
-    return {
-        "format": "keras_nlg.tflite/1",
-        "architecture": type(model).__name__,
-        "model_config": model.get_config(),
-        "quantization": quantize,
-        "size_bytes": os.path.getsize(path),
-        "vocabulary_size": tokenizer.vocabulary_size,
-        "end_of_text_id": tokenizer.end_of_text_id,
-        "padding_id": tokenizer.padding_id,
-        "special_tokens": tokenizer.special_tokens,
-        "tokenizer": {
-            "class_name": tokenizer_spec["class_name"],
-            "files": [f for f in files if f not in (TFLITE_FILE, METADATA_FILE)],
-        },
-        "context_length": model.max_length,
-        "prefill_length": prefill_length,
-        "cache": {
-            "names": cache_names(model),
-            "shape": _cache_shape(model),
-            "dtype": "float32",
-            "layout": (
-                "[batch, units] per layer: h then c"
-                if isinstance(model, LSTMLanguageModel)
-                else "[batch * heads, positions, head_dim] per layer: k then v"
-            ),
-        },
-        "signatures": signatures,
-        "ops": tflite_ops(path),
-        "source": {
-            "arch": config.get("arch"),
-            "preset": config.get("preset"),
-            "task": config.get("task"),
-        },
-    }

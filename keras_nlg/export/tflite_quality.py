@@ -14,7 +14,6 @@ import tensorflow as tf
 from keras_nlg.data import read_text_files, tokenize_documents
 from keras_nlg.data.e2e import prompt_text, read_e2e_csv
 from keras_nlg.datasets import tiny_shakespeare_path
-from keras_nlg.models import LSTMLanguageModel
 
 QUALITY_POSITIONS = 1000
 CALIBRATION_WINDOWS = 24
@@ -59,34 +58,37 @@ def calibration_and_held_out_tokens(config, tokenizer):
     return tokens[:split], tokens[split:], source
 
 
-def _cache_inputs(names, flat_cache):
+def _cache_inputs(model, cache_spec, cache):
+    flat = model.flatten_cache(cache)
     return {
-        name: np.asarray(tensor) for name, tensor in zip(names, flat_cache, strict=True)
+        name: np.asarray(tensor)
+        for name, tensor in zip(cache_spec.names, flat, strict=True)
     }
 
 
-def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cache):
+def calibration_samples(model, cache_spec, tokens, prefill_length):
     """Representative `(signature, inputs)` for int8, with real caches.
 
     Windows of the training tokens run through the float model: `prefill`
-    samples at the first two chunk positions, `decode` samples at six
-    positions spread over the rest of each window.
+    samples at the first two chunk positions (a cache with positions only),
+    `decode` samples at six positions spread over the rest of each window.
+    `cache_spec` is the file's (`model.cache_spec` at batch 1).
     """
     rng = np.random.default_rng(0)
-    is_lstm = isinstance(model, LSTMLanguageModel)
+    has_positions = cache_spec.has_positions
     # Compiled once per shape (a prefill chunk, one token): eager steps over
     # every calibration position would take minutes.
     step = tf.function(
         lambda tokens, cache, index: model.call_with_cache(tokens, cache, index),
         jit_compile=True,
     )
-    window = min(model.max_length or 256, len(tokens) - 1)
+    window = min(model.context_length or 256, len(tokens) - 1)
     samples = []
     for _ in range(CALIBRATION_WINDOWS):
         start = int(rng.integers(0, len(tokens) - window))
         ids = np.asarray(tokens[start : start + window], np.int32)
         cache, position = model.empty_cache(1, dtype="float32"), 0
-        while not is_lstm and position + prefill_length <= min(
+        while cache_spec.supports_prefill and position + prefill_length <= min(
             window, 2 * prefill_length
         ):
             chunk = ids[None, position : position + prefill_length]
@@ -95,7 +97,7 @@ def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cach
                 "input_pos": np.arange(
                     position, position + prefill_length, dtype=np.int32
                 ),
-                **_cache_inputs(cache_names, flatten_cache(cache)),
+                **_cache_inputs(model, cache_spec, cache),
             }
             samples.append(("prefill", inputs))
             _, cache = step(chunk, cache, tf.constant(position))
@@ -104,11 +106,8 @@ def calibration_samples(model, tokens, prefill_length, cache_names, flatten_cach
         while position < window:
             token = ids[None, position : position + 1]
             if position in stops:
-                inputs = {
-                    "tokens": token,
-                    **_cache_inputs(cache_names, flatten_cache(cache)),
-                }
-                if not is_lstm:
+                inputs = {"tokens": token, **_cache_inputs(model, cache_spec, cache)}
+                if has_positions:
                     inputs["input_pos"] = np.array([position], np.int32)
                 samples.append(("decode", inputs))
             _, cache = step(token, cache, tf.constant(position))
@@ -132,7 +131,7 @@ def quality_figures(runner, model, token_ids, positions=QUALITY_POSITIONS) -> di
     too: `prefill_max_abs_logit_difference` compares the logits after
     prompts of several lengths of the first segment.
     """
-    context = model.max_length or 256
+    context = model.context_length or 256
     token_ids = np.asarray(token_ids, np.int32)
     nll_tflite = nll_keras = 0.0
     agree, worst, worst_prefill, count = 0, 0.0, 0.0, 0

@@ -1,14 +1,29 @@
-"""Text generation.
+"""Text generation: settings, the compiled loop and its front doors.
 
-`generate` runs the compiled, cached loop; `reference_generate` is the
-uncached, obviously-right loop it is tested against.
+- `config.py`: `GenerationConfig`, every setting with its default and check.
+- `generate.py` / `stream.py`: `generate` and `generate_stream`, prompts in,
+  text out.
+- `engine.py`: the compiled cached sampling loop (prefill, advance, the
+  served per-row loop); `beam_search.py`: the beam loop.
+- `logits_processors.py` (bans, penalties) and `sampling.py` (greedy, top-k,
+  top-p, min-p, per-row seeds): what a step does to the logits, in-graph.
+- `packing.py`: ragged prompt ids → the left-padded block every loop takes.
+- `host_sampling.py`: the same rules in NumPy, for runtimes that step a model
+  from the host (TFLite runner, reference generator).
+- `reference.py`: the uncached, obviously-right generator the loops are
+  tested against.
 """
 
-from keras_nlg.generation.generate import Generation, generate, generate_stream
+from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.generation.generate import Generation, generate
+from keras_nlg.generation.host_sampling import HostSampler
 from keras_nlg.generation.reference import reference_generate, sample_continuation
+from keras_nlg.generation.stream import generate_stream
 
 __all__ = [
     "Generation",
+    "GenerationConfig",
+    "HostSampler",
     "generate",
     "generate_stream",
     "reference_generate",

@@ -1,30 +1,86 @@
-"""The compiled decode loops: prefill once, then one cached step per token.
+"""The compiled decode loop: prefill once, then one cached step per token.
 
 Each loop is a `tf.function(jit_compile=True)` around a `tf.while_loop` over
-the model's static-shape cache. Every shape depends only on the (batch,
-prompt-length) bucket and every knob is a tensor, so repeated calls in the
-same bucket never retrace. Sampling runs as `prefill` then `advance` (up to a
-step given as a tensor): `generate` does both in one program (`decode`), and
-streaming then advances a few tokens per call with the state kept on the
-device.
+the model's static-shape cache (the `call_with_cache` contract of
+`keras_nlg.models.LanguageModel`). Every shape depends only on the (batch,
+prompt-length) bucket and every setting is a tensor (`DecodeKnobs`), so
+repeated calls in the same bucket never retrace; what a loop computes at all
+is fixed per compiled loop (`Processing`), so the common case carries no
+bookkeeping for penalties it doesn't use. Sampling runs as `prefill` then
+`advance` (up to a step given as a tensor): `generate` does both in one
+program (`compiled_decode`), streaming advances a few tokens per call with
+the state kept on the device, and the SavedModel runs `compiled_served_decode`
+with every setting per row. Beam search is `beam_search.py`.
 """
 
 import math
 import weakref
+from typing import NamedTuple
 
 import tensorflow as tf
 from keras import ops
 
-from keras_nlg.generation.sampling import apply_repetition_penalty, select_next_token
-from keras_nlg.models.transformer import TransformerLanguageModel
+from keras_nlg.generation.logits_processors import (
+    apply_repetition_penalty,
+    ban_end_of_text,
+    per_row,
+    repeated_ngram_bans,
+)
+from keras_nlg.generation.sampling import select_next_token
 
-# Traced functions per model: decode and advance (greedy / sampled), one beam
-# search per beam width, and the reference generator's forward pass.
+# Traced functions per model: decode and advance per `Processing`, one beam
+# search per beam width, the served loop, the reference's forward pass.
 _COMPILED = weakref.WeakKeyDictionary()
 
 
+class DecodeState(NamedTuple):
+    """What the decode loop carries from one step to the next.
+
+    `tokens` int32 and `log_probs` float32 `(B, C)` are the output buffers
+    (C = capacity for new tokens), `seen` bool `(B, V)` the tokens present so
+    far (for the repetition penalty), `finished` bool `(B,)`, `prompt_ids`
+    int32 `(B, P)` (for n-gram bans), `step` the tokens generated so far.
+    """
+
+    step: tf.Tensor
+    last_logits: tf.Tensor
+    cache: object
+    seen: tf.Tensor
+    finished: tf.Tensor
+    tokens: tf.Tensor
+    log_probs: tf.Tensor
+    prompt_ids: tf.Tensor
+
+
+class DecodeKnobs(NamedTuple):
+    """The runtime settings of a loop: tensors, each a scalar or one per row.
+
+    Their meaning is that of the `GenerationConfig` field of the same name;
+    `max_new_tokens` is each row's budget (`(B,)`), and when sampling a row
+    with `temperature` 0 takes the argmax (a served batch mixes greedy and
+    sampled requests).
+    """
+
+    max_new_tokens: tf.Tensor
+    min_new_tokens: tf.Tensor
+    temperature: tf.Tensor
+    top_k: tf.Tensor
+    top_p: tf.Tensor
+    min_p: tf.Tensor
+    repetition_penalty: tf.Tensor
+    no_repeat_ngram_size: tf.Tensor
+
+
+class Processing(NamedTuple):
+    """What a compiled loop computes (Python bools, one loop per combination)."""
+
+    do_sample: bool = False
+    penalize: bool = False  # repetition penalty
+    no_repeat_ngram: bool = False
+
+
 def _prefill(model, prompt_ids, padding_mask, padding_id, cache_length=None):
-    """Runs the prompts through the model; returns the initial decode state.
+    """Runs the prompts through the model; returns the initial `DecodeState`.
 
     Args:
         prompt_ids: int32 `(B, P)`, left-padded with `padding_id`.
@@ -32,11 +88,6 @@ def _prefill(model, prompt_ids, padding_mask, padding_id, cache_length=None):
             static capacity for new tokens.
         cache_length: cache columns, `S` by default; fewer for the first of
             several decode segments (see `_cache_segments`).
-
-    Returns:
-        The state `(step, last_logits, cache, seen, finished, tokens,
-        log_probs)`: `tokens` int32 and `log_probs` float32 `(B, S - P)`
-        buffers, `seen` bool `(B, V)` for the repetition penalty.
     """
     # Static where known; a served SavedModel traces with unknown dims.
     batch, prompt_length = ops.shape(prompt_ids)
@@ -53,15 +104,36 @@ def _prefill(model, prompt_ids, padding_mask, padding_id, cache_length=None):
     seen = tf.reduce_any(
         tf.logical_and(in_prompt, padding_mask[:, :prompt_length, None]), axis=1
     )
-    return (
-        tf.constant(0),
-        logits[:, -1],
-        cache,
-        seen,
-        tf.zeros([batch], tf.bool),
-        tf.fill([batch, capacity], tf.constant(padding_id, tf.int32)),
-        tf.zeros([batch, capacity], tf.float32),
+    return DecodeState(
+        step=tf.constant(0),
+        last_logits=logits[:, -1],
+        cache=cache,
+        seen=seen,
+        finished=tf.zeros([batch], tf.bool),
+        tokens=tf.fill([batch, capacity], tf.constant(padding_id, tf.int32)),
+        log_probs=tf.zeros([batch, capacity], tf.float32),
+        prompt_ids=prompt_ids,
     )
+
+
+def _scores(state, knobs, padding_mask, processing, end_of_text_id, vocab_size):
+    """The step's logits after the processors that `processing` switches on."""
+    scores = ban_end_of_text(
+        state.last_logits, state.step, knobs.min_new_tokens, end_of_text_id
+    )
+    if processing.penalize:
+        scores = apply_repetition_penalty(scores, state.seen, knobs.repetition_penalty)
+    if processing.no_repeat_ngram:
+        sequence = tf.concat([state.prompt_ids, state.tokens], axis=1)  # (B, S)
+        length = tf.shape(state.prompt_ids)[1] + state.step
+        n = knobs.no_repeat_ngram_size
+        banned = tf.cond(
+            tf.reduce_any(n > 0),
+            lambda: repeated_ngram_bans(sequence, padding_mask, length, n, vocab_size),
+            lambda: tf.zeros_like(state.seen),
+        )
+        scores = tf.where(banned, -float("inf"), scores)
+    return scores
 
 
 def _advance(
@@ -69,65 +141,82 @@ def _advance(
     state,
     padding_mask,
     until,
-    max_new_tokens,
-    temperature,
-    top_k,
-    top_p,
-    repetition_penalty,
+    knobs,
     seeds,
     end_of_text_id,
     padding_id,
-    do_sample,
-    penalize,
+    processing,
     cache_length=None,
 ):
     """Decodes from `state` until step `until` or until every row has ended.
 
-    `until`, the sampling knobs (scalars or one per row), `max_new_tokens`
-    (int32 `(B,)`, each row's budget) and `seeds` (int32 `(B, 2)`) are
-    tensors; `do_sample` and `penalize` (repetition penalty on) are Python
-    bools, each combination its own compiled loop, so the common case
-    carries no penalty bookkeeping. A row ends at end-of-text or after its
-    budget, and gets `padding_id` afterwards. `log_probs` holds each token's
-    log-probability under the model's unmodified distribution. A Transformer
-    cache shorter than the padding mask (a decode segment) is passed as
-    `cache_length`; `until` must then stop before its end. Returns the new
-    state (its `step` is `until`, or past it once all ended).
+    `until` and the `DecodeKnobs` are tensors, `seeds` int32 `(B, 2)`,
+    `processing` a `Processing` (Python bools). A row ends at end-of-text or
+    after its budget, and gets `padding_id` afterwards. `log_probs` holds
+    each token's log-probability under the model's unmodified distribution.
+    A Transformer cache shorter than the padding mask (a decode segment) is
+    passed as `cache_length`; `until` must then stop before its end. Returns
+    the new state (its `step` is `until`, or past it once all ended).
     """
-    tokens = state[5]
-    capacity = ops.shape(tokens)[1]
+    capacity = ops.shape(state.tokens)[1]
     prompt_length = ops.shape(padding_mask)[1] - capacity
     model_mask = padding_mask[:, :cache_length] if cache_length else padding_mask
     vocabulary_size = model.vocabulary_size
     never = capacity + 1  # a step past the capacity: "all rows ended"
 
-    def keep_going(step, *_):
-        return step < until
+    def keep_going(state):
+        return state.step < until
 
-    def body(step, last_logits, cache, seen, finished, tokens, log_probs):
-        scores = last_logits
-        if penalize:
-            scores = apply_repetition_penalty(last_logits, seen, repetition_penalty)
-        token = select_next_token(
-            scores, do_sample, temperature, top_k, top_p, seeds, step
+    def body(state):
+        scores = _scores(
+            state, knobs, padding_mask, processing, end_of_text_id, vocabulary_size
         )
-        log_prob = tf.gather(tf.nn.log_softmax(last_logits), token, batch_dims=1)
-        token = tf.where(finished, padding_id, token)  # (B,)
-        log_prob = tf.where(finished, 0.0, log_prob)
-        tokens = ops.slice_update(tokens, [0, step], token[:, None])
-        log_probs = ops.slice_update(log_probs, [0, step], log_prob[:, None])
-        finished = finished | (token == end_of_text_id) | (step + 1 >= max_new_tokens)
-        if penalize:
-            seen = tf.logical_or(
-                seen, tf.one_hot(token, vocabulary_size, on_value=True, off_value=False)
+        token = select_next_token(
+            scores,
+            processing.do_sample,
+            knobs.temperature,
+            knobs.top_k,
+            knobs.top_p,
+            seeds,
+            state.step,
+            knobs.min_p,
+        )
+        step = state.step
+        log_prob = tf.gather(tf.nn.log_softmax(state.last_logits), token, batch_dims=1)
+        token = tf.where(state.finished, padding_id, token)  # (B,)
+        log_prob = tf.where(state.finished, 0.0, log_prob)
+        tokens = ops.slice_update(state.tokens, [0, step], token[:, None])
+        log_probs = ops.slice_update(state.log_probs, [0, step], log_prob[:, None])
+        finished = (
+            state.finished
+            | (token == end_of_text_id)
+            | (step + 1 >= knobs.max_new_tokens)
+        )
+        seen = state.seen
+        if processing.penalize:
+            seen = seen | tf.one_hot(
+                token, vocabulary_size, on_value=True, off_value=False
             )
         logits, cache = model.call_with_cache(
-            token[:, None], cache, prompt_length + step, model_mask
+            token[:, None], state.cache, prompt_length + step, model_mask
         )
         step = tf.where(tf.reduce_all(finished), never, step + 1)
-        return step, logits[:, -1], cache, seen, finished, tokens, log_probs
+        last_logits = logits[:, -1]
+        return (
+            DecodeState(
+                step,
+                last_logits,
+                cache,
+                seen,
+                finished,
+                tokens,
+                log_probs,
+                state.prompt_ids,
+            ),
+        )
 
-    return tf.while_loop(keep_going, body, state, maximum_iterations=capacity)
+    (state,) = tf.while_loop(keep_going, body, (state,), maximum_iterations=capacity)
+    return state
 
 
 # Decode segments: attention reads every cache column each step, filled or
@@ -146,15 +235,18 @@ _MIN_COLUMNS_PER_WIDTH = 3
 def _cache_segments(model, prompt_length, total_length):
     """Cache lengths of the decode segments; the last is `total_length`.
 
-    `(None,)` (one segment over the whole cache, whatever its kind) unless
-    `model` is a Transformer whose cache has at least
-    `_MIN_COLUMNS_PER_WIDTH × hidden_dim` columns: below that, attention is a
-    small share of a step and more loops would cost compile time for little.
+    `(None,)` (one segment over the whole cache) unless the model's cache is
+    per-position (`cache_spec(...).position_axis`, columns that can grow)
+    and has at least `_MIN_COLUMNS_PER_WIDTH × hidden_dim` columns: below
+    that, attention is a small share of a step and more loops would cost
+    compile time for little.
     """
+    width = getattr(model, "hidden_dim", None)
     if (
-        not isinstance(model, TransformerLanguageModel)
+        not width
         or not isinstance(total_length, int)
-        or total_length < _MIN_COLUMNS_PER_WIDTH * model.hidden_dim
+        or total_length < _MIN_COLUMNS_PER_WIDTH * width
+        or model.cache_spec(1, 1).position_axis is None
     ):
         return (None,)
     capacity = total_length - prompt_length
@@ -164,18 +256,23 @@ def _cache_segments(model, prompt_length, total_length):
     )
 
 
-def _grow_cache(cache, length):
-    """A Transformer cache with zero columns appended up to `length`."""
-    return tf.nest.map_structure(
-        lambda c: tf.pad(c, [[0, 0], [0, length - c.shape[1]], [0, 0]]), cache
-    )
+def _grow_cache(cache, length, axis):
+    """A per-position cache with zero (empty) columns appended along `axis`."""
+
+    def grow(tensor):
+        paddings = [[0, 0]] * len(tensor.shape)
+        paddings[axis] = [0, length - tensor.shape[axis]]
+        return tf.pad(tensor, paddings)
+
+    return tf.nest.map_structure(grow, cache)
 
 
-def _decode(model, prompt_ids, padding_mask, until, *arguments, do_sample, penalize):
+def _decode(model, prompt_ids, padding_mask, until, *arguments, processing):
     """Prefill, then `_advance` to `until`, in segments (see `_cache_segments`).
 
-    `arguments` are those of `_advance` after `until`. Returns the same state
-    as `_prefill` then `_advance` would, cache of full length included.
+    `arguments` are those of `_advance` after `until` (knobs, seeds,
+    end_of_text_id, padding_id). Returns the same state as `_prefill` then
+    `_advance` would, cache of full length included.
     """
     prompt_length = prompt_ids.shape[1]
     lengths = _cache_segments(model, prompt_length, padding_mask.shape[1])
@@ -184,7 +281,8 @@ def _decode(model, prompt_ids, padding_mask, until, *arguments, do_sample, penal
     for length in lengths:
         segment_until = until
         if length is not None:
-            state = (*state[:2], _grow_cache(state[2], length), *state[3:])
+            axis = model.cache_spec(1, 1).position_axis
+            state = state._replace(cache=_grow_cache(state.cache, length, axis))
             segment_until = tf.minimum(until, length - prompt_length)
         state = _advance(
             model,
@@ -192,8 +290,7 @@ def _decode(model, prompt_ids, padding_mask, until, *arguments, do_sample, penal
             padding_mask,
             segment_until,
             *arguments,
-            do_sample,
-            penalize,
+            processing,
             cache_length=length,
         )
     return state
@@ -215,262 +312,77 @@ def traced_once(model, key, function, **tf_function_options):
     return functions[key]
 
 
-def compiled_advance(model, do_sample, penalize=False):
-    """XLA-compiled `_advance` for `model`: greedy or sampled, with or without
-    the repetition penalty."""
-    return traced_once(
-        model,
-        ("advance", do_sample, penalize),
-        lambda model, *arguments: _advance(model, *arguments, do_sample, penalize),
-    )
+def compiled_advance(model, processing: Processing):
+    """XLA-compiled `_advance` for `model`, one per `Processing`.
 
-
-def compiled_decode(model, do_sample, penalize=False):
-    """XLA-compiled `_decode` for `model`: prefill and advance in one program."""
-    return traced_once(
-        model,
-        ("decode", do_sample, penalize),
-        lambda model, *arguments: _decode(
-            model, *arguments, do_sample=do_sample, penalize=penalize
-        ),
-    )
-
-
-def _beam_decode(
-    model,
-    prompt_ids,
-    padding_mask,
-    max_new_tokens,
-    length_penalty,
-    end_of_text_id,
-    padding_id,
-    num_beams,
-):
-    """Beam search over `num_beams` copies of each prompt.
-
-    `prompt_ids` / `padding_mask` hold each prompt `num_beams` times in a row
-    (`B = prompts × beams`). A hypothesis that emits end-of-text joins its
-    prompt's pool of finished ones, scored by sum of log-probabilities /
-    length^length_penalty (length = generated tokens before end-of-text);
-    the search of a prompt stops when the best alive beam can no longer beat
-    its worst finished one (Hugging Face's `early_stopping=False` rule).
-
-    Returns:
-        `(tokens, log_probs, scores)`: int32 `(P, K, C)`, float32 `(P, K, C)`
-        and float32 `(P, K)` for the `K` best hypotheses of each prompt, best
-        first (`C` = capacity for new tokens).
+    Called as `(state, padding_mask, until, knobs, seeds, end_of_text_id,
+    padding_id)`.
     """
-    rows, prompt_length = prompt_ids.shape
-    prompts = rows // num_beams
-    capacity = padding_mask.shape[1] - prompt_length
-    vocabulary_size = model.vocabulary_size
-    neg_inf = tf.constant(-1e9, tf.float32)
-
-    cache = model.empty_cache(rows, padding_mask.shape[1])
-    logits, cache = model.call_with_cache(prompt_ids, cache, 0, padding_mask)
-    # Only the first copy of each prompt is alive at the start: otherwise the
-    # K identical beams would fill the beam with the same continuation.
-    beam_scores = tf.tile(
-        tf.concat([[0.0], tf.fill([num_beams - 1], neg_inf)], 0)[None], [prompts, 1]
-    )  # (P, K)
-
-    def normalize(scores, lengths):
-        return scores / tf.pow(
-            tf.maximum(tf.cast(lengths, tf.float32), 1.0), length_penalty
-        )
-
-    def keep_going(step, last_logits, cache, beam_scores, tokens, log_probs, done, *_):
-        return tf.logical_and(
-            step < max_new_tokens, tf.logical_not(tf.reduce_all(done))
-        )
-
-    def body(
-        step,
-        last_logits,
-        cache,
-        beam_scores,
-        tokens,
-        log_probs,
-        done,
-        pool_tokens,
-        pool_log_probs,
-        pool_scores,
-    ):
-        token_log_probs = tf.reshape(
-            tf.nn.log_softmax(last_logits), [prompts, num_beams, vocabulary_size]
-        )
-        candidates = tf.reshape(
-            beam_scores[:, :, None] + token_log_probs, [prompts, -1]
-        )  # (P, K·V)
-        # 2K candidates always hold K that don't end the text.
-        top_scores, top_indices = tf.math.top_k(candidates, k=2 * num_beams)
-        top_beams = top_indices // vocabulary_size  # (P, 2K)
-        top_tokens = top_indices % vocabulary_size
-        ends = tf.equal(top_tokens, end_of_text_id)
-        top_rows = top_beams + tf.range(prompts)[:, None] * num_beams  # global rows
-        top_token_log_probs = tf.gather_nd(
-            tf.reshape(token_log_probs, [rows, vocabulary_size]),
-            tf.stack([top_rows, top_tokens], axis=-1),
-        )  # (P, 2K)
-
-        # Finished: candidates that end here join the pool (tokens so far).
-        ended_scores = tf.where(
-            tf.logical_and(ends, tf.logical_not(done)[:, None]),
-            normalize(top_scores, step),
-            neg_inf,
-        )
-        all_scores = tf.concat([pool_scores, ended_scores], axis=1)  # (P, 3K)
-        all_tokens = tf.concat([pool_tokens, tf.gather(tokens, top_rows)], axis=1)
-        all_log_probs = tf.concat(
-            [pool_log_probs, tf.gather(log_probs, top_rows)], axis=1
-        )
-        pool_scores, best = tf.math.top_k(all_scores, k=num_beams)
-        pool_tokens = tf.gather(all_tokens, best, batch_dims=1)
-        pool_log_probs = tf.gather(all_log_probs, best, batch_dims=1)
-
-        # Alive: the K best candidates that don't end the text.
-        alive_scores, alive = tf.math.top_k(
-            tf.where(ends, neg_inf, top_scores), k=num_beams
-        )
-        source_rows = tf.reshape(tf.gather(top_rows, alive, batch_dims=1), [-1])  # (B,)
-        new_tokens = tf.reshape(tf.gather(top_tokens, alive, batch_dims=1), [-1])
-        new_log_probs = tf.reshape(
-            tf.gather(top_token_log_probs, alive, batch_dims=1), [-1]
-        )
-        tokens = ops.slice_update(
-            tf.gather(tokens, source_rows), [0, step], new_tokens[:, None]
-        )
-        log_probs = ops.slice_update(
-            tf.gather(log_probs, source_rows), [0, step], new_log_probs[:, None]
-        )
-        # Each beam continues its source's cache.
-        cache = tf.nest.map_structure(lambda c: _gather_rows(c, source_rows), cache)
-        # A prompt is done when its pool is full and no alive beam can beat it.
-        best_alive = normalize(alive_scores[:, 0], step + 1)
-        done = tf.logical_or(
-            done,
-            tf.logical_and(
-                pool_scores[:, -1] > neg_inf, best_alive <= pool_scores[:, -1]
-            ),
-        )
-        logits, cache = model.call_with_cache(
-            new_tokens[:, None], cache, prompt_length + step, padding_mask
-        )
-        return (
-            step + 1,
-            logits[:, -1],
-            cache,
-            alive_scores,
-            tokens,
-            log_probs,
-            done,
-            pool_tokens,
-            pool_log_probs,
-            pool_scores,
-        )
-
-    empty_tokens = tf.fill([rows, capacity], tf.constant(padding_id, tf.int32))
-    (
-        step,
-        _,
-        _,
-        beam_scores,
-        tokens,
-        log_probs,
-        done,
-        pool_tokens,
-        pool_log_probs,
-        pool_scores,
-    ) = tf.while_loop(
-        keep_going,
-        body,
-        (
-            tf.constant(0),
-            logits[:, -1],
-            cache,
-            beam_scores,
-            empty_tokens,
-            tf.zeros([rows, capacity], tf.float32),
-            tf.zeros([prompts], tf.bool),
-            tf.fill([prompts, num_beams, capacity], tf.constant(padding_id, tf.int32)),
-            tf.zeros([prompts, num_beams, capacity], tf.float32),
-            tf.fill([prompts, num_beams], neg_inf),
-        ),
-        maximum_iterations=capacity,
-    )
-    # Beams still alive when the length ran out compete with the finished
-    # pool; those of prompts that were done before are not candidates.
-    alive_scores = tf.where(done[:, None], neg_inf, normalize(beam_scores, step))
-    alive_tokens = tf.reshape(tokens, [prompts, num_beams, capacity])
-    alive_log_probs = tf.reshape(log_probs, [prompts, num_beams, capacity])
-    scores, best = tf.math.top_k(
-        tf.concat([pool_scores, alive_scores], axis=1), k=num_beams
-    )
-    tokens = tf.gather(tf.concat([pool_tokens, alive_tokens], 1), best, batch_dims=1)
-    log_probs = tf.gather(
-        tf.concat([pool_log_probs, alive_log_probs], 1), best, batch_dims=1
-    )
-    return tokens, log_probs, scores
-
-
-def _gather_rows(cache, rows):
-    """`cache` rows `rows` of the batch, for caches whose first axis holds the
-    batch rows, each possibly as a block (the Transformer's `batch * heads`)."""
-    blocks = tf.concat([[tf.shape(rows)[0], -1], tf.shape(cache)[1:]], axis=0)
-    gathered = tf.gather(tf.reshape(cache, blocks), rows)
-    return tf.reshape(gathered, tf.shape(cache))
-
-
-def compiled_beam_search(model, num_beams):
-    """XLA-compiled `_beam_decode` for `model` and beam width."""
     return traced_once(
         model,
-        ("beam", num_beams),
-        lambda model, *arguments: _beam_decode(model, *arguments, num_beams),
+        ("advance", processing),
+        lambda model, *arguments: _advance(model, *arguments, processing),
     )
 
 
-def _decode_rows(
-    model,
-    prompt_ids,
-    padding_mask,
-    max_new_tokens,
-    temperature,
-    top_k,
-    top_p,
-    seeds,
-    end_of_text_id,
-    padding_id,
-):
-    """Prefill, then decode with a budget and sampling knobs per row.
+def compiled_decode(model, processing: Processing):
+    """XLA-compiled `_decode` for `model`: prefill and advance in one program.
 
-    The served path: rows of one batch may come from different requests.
-    `max_new_tokens`, `temperature` (0 = greedy), `top_k`, `top_p` are
-    `(B,)`, `seeds` `(B, 2)`; shapes may be unknown when traced. Returns
-    `(tokens, log_probs)`, `(B, C)` each.
+    Called as `(prompt_ids, padding_mask, until, knobs, seeds,
+    end_of_text_id, padding_id)`.
     """
+    return traced_once(
+        model,
+        ("decode", processing),
+        lambda model, *arguments: _decode(model, *arguments, processing=processing),
+    )
+
+
+def _served_decode(
+    model, prompt_ids, padding_mask, knobs, seeds, end_of_text_id, padding_id
+):
+    """Prefill, then decode with every setting per row (the served path).
+
+    Rows of one batch may come from different requests, so every knob is
+    `(B,)`, sampling is on (rows with temperature 0 are greedy) and n-gram
+    bans are compiled in (skipped at run time when no row asks for them);
+    the repetition penalty is not served. Shapes may be unknown when traced.
+    Returns `(tokens, log_probs)`, `(B, C)` each.
+    """
+    processing = Processing(do_sample=True, no_repeat_ngram=True)
     state = _prefill(model, prompt_ids, padding_mask, padding_id)
     state = _advance(
         model,
         state,
         padding_mask,
-        tf.reduce_max(max_new_tokens),
-        max_new_tokens,
-        temperature,
-        top_k,
-        top_p,
-        tf.constant(1.0),
+        tf.reduce_max(knobs.max_new_tokens),
+        knobs,
         seeds,
         end_of_text_id,
         padding_id,
-        True,
-        False,
+        processing,
     )
-    return state[5], state[6]
+    return state.tokens, state.log_probs
 
 
-def compiled_decode_rows(model, jit_compile=True):
-    """`_decode_rows` for `model`, XLA-compiled unless `jit_compile` is False."""
+def compiled_served_decode(model, jit_compile=True):
+    """`_served_decode` for `model`, XLA-compiled unless `jit_compile` is False."""
     return traced_once(
-        model, ("rows", jit_compile), _decode_rows, jit_compile=jit_compile
+        model, ("served", jit_compile), _served_decode, jit_compile=jit_compile
+    )
+
+
+def knobs_for_rows(rows, **settings):
+    """`DecodeKnobs` with each given setting broadcast to `(rows,)` tensors."""
+    dtypes = {
+        "max_new_tokens": tf.int32,
+        "min_new_tokens": tf.int32,
+        "top_k": tf.int32,
+        "no_repeat_ngram_size": tf.int32,
+    }
+    return DecodeKnobs(
+        **{
+            name: per_row(tf.cast(settings[name], dtypes.get(name, tf.float32)), rows)
+            for name in DecodeKnobs._fields
+        }
     )

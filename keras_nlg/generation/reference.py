@@ -7,8 +7,10 @@ it is slow but obviously right.
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.argument_checks import check_prompts
+from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.generation.engine import traced_once
-from keras_nlg.validation import check_int_range, check_positive_int, check_prompts
+from keras_nlg.generation.host_sampling import HostSampler
 
 
 def _forward(model):
@@ -24,31 +26,6 @@ def _forward(model):
     )
 
 
-def check_sampling_arguments(max_new_tokens, temperature, top_k, vocabulary_size):
-    """Raises `ValueError` naming the first argument out of range."""
-    check_positive_int("max_new_tokens", max_new_tokens)
-    if not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ValueError(
-            "`temperature` must be ≥ 0 (0 means greedy). "
-            f"Received: temperature={temperature!r}"
-        )
-    check_int_range("top_k", top_k, 0, vocabulary_size, " (0 = off)")
-
-
-def next_token(logits, temperature, top_k, rng):
-    """Picks a token from one row of logits: argmax, or a (top-k) sample."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if temperature == 0:
-        return int(np.argmax(logits))
-    logits = logits / temperature
-    if top_k:
-        kth_largest = np.partition(logits, -top_k)[-top_k]
-        logits = np.where(logits < kth_largest, -np.inf, logits)
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
-    return int(rng.choice(len(probabilities), p=probabilities))
-
-
 def reference_generate(
     model,
     tokenizer,
@@ -58,6 +35,7 @@ def reference_generate(
     top_k: int = 0,
     seed: int | None = None,
     return_token_ids: bool = False,
+    generation_config: GenerationConfig | None = None,
 ) -> list[str] | tuple[list[str], list[list[int]]]:
     """Continues each prompt by recomputing the full context every step.
 
@@ -65,7 +43,7 @@ def reference_generate(
     softmax(logits / temperature), restricted to the `top_k` most likely
     tokens when `top_k > 0`. Stops at the tokenizer's end-of-text token. An
     empty prompt starts from end-of-text. Contexts longer than the model's
-    `max_length` keep their last `max_length` tokens.
+    `context_length` keep their last `context_length` tokens.
 
     Args:
         model: a model mapping `(batch, length)` ids to logits.
@@ -76,17 +54,31 @@ def reference_generate(
         top_k: sample among the k most likely tokens (0 = all).
         seed: seed of the NumPy generator; the same seed gives the same text.
         return_token_ids: also return the generated ids per prompt.
+        generation_config: when given, its settings (greedy or sampling,
+            every logits processor, by `HostSampler`'s rules) replace
+            `max_new_tokens`, `temperature`, `top_k` and `seed` (beam search
+            is not offered).
 
     Returns:
         A list of continuations (strings, prompt excluded), or `(texts,
         token_ids)` with `return_token_ids=True`.
     """
     prompts = check_prompts(prompts)
-    check_sampling_arguments(
-        max_new_tokens, temperature, top_k, tokenizer.vocabulary_size
+    if not isinstance(temperature, (int, float)) or not temperature >= 0:
+        raise ValueError(
+            "`temperature` must be ≥ 0 (0 means greedy). "
+            f"Received: temperature={temperature!r}"
+        )
+    config = generation_config or GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=temperature > 0,
+        temperature=temperature or 1.0,
+        top_k=top_k,
+        seed=seed,
     )
-    rng = np.random.default_rng(seed)
-    max_length = getattr(model, "max_length", None)
+    config.check_vocabulary(tokenizer.vocabulary_size)
+    rng = np.random.default_rng(config.seed)
+    context_length = getattr(model, "context_length", None)
     forward = _forward(model)
     texts, all_ids = [], []
     for prompt in prompts:
@@ -94,10 +86,13 @@ def reference_generate(
             tokenizer.end_of_text_id
         ]
         generated = []
-        for _ in range(max_new_tokens):
-            window = context[-max_length:] if max_length else context
+        sampler = HostSampler(config, tokenizer.end_of_text_id, rng)
+        for _ in range(config.max_new_tokens):
+            window = context[-context_length:] if context_length else context
             logits = forward(tf.constant([window], dtype=tf.int32))
-            token = next_token(np.asarray(logits)[0, -1], temperature, top_k, rng)
+            token = sampler.next_token(
+                np.asarray(logits)[0, -1], context, len(generated)
+            )
             if token == tokenizer.end_of_text_id:
                 break
             generated.append(token)

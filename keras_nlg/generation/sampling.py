@@ -20,16 +20,6 @@ batch.
 import tensorflow as tf
 
 
-def apply_repetition_penalty(logits, seen, penalty):
-    """CTRL's penalty: divide positive, multiply negative logits of seen tokens.
-
-    `logits` float32 `(B, V)`, `seen` bool `(B, V)`, `penalty` scalar ≥ 1
-    (1 = off).
-    """
-    penalized = tf.where(logits > 0, logits / penalty, logits * penalty)
-    return tf.where(seen, penalized, logits)
-
-
 def _per_row(value):
     """A scalar or `(B,)` knob as `(1, 1)` or `(B, 1)`, to broadcast over V."""
     return tf.reshape(value, [-1, 1])
@@ -52,10 +42,27 @@ def filter_top_k_top_p(logits, top_k, top_p):
     # kept when the mass before it is still below top_p (so the first always is).
     probabilities = tf.nn.softmax(sorted_logits, axis=-1)
     mass_before = tf.cumsum(probabilities, axis=-1, exclusive=True)
-    kept = tf.logical_and(mass_before < _per_row(top_p), ranks < k)
+    # top_p = 1 keeps all: in float32 the cumulative mass can reach 1 before
+    # the tail, which `mass_before < 1` alone would drop.
+    top_p = _per_row(top_p)
+    kept = ((mass_before < top_p) | (top_p >= 1.0)) & (ranks < k)
     last_kept = tf.reduce_sum(tf.cast(kept, tf.int32), axis=-1) - 1  # (B,)
     threshold = tf.gather(sorted_logits, last_kept, batch_dims=1)  # (B,)
     return tf.where(logits < threshold[:, None], -float("inf"), logits)
+
+
+def filter_min_p(logits, min_p):
+    """Sets logits of tokens less likely than `min_p` × the top token's to -inf.
+
+    Min-p sampling (Nguyen et al. 2024, "Turning Up the Heat: Min-p
+    Sampling"; Hugging Face's `MinPLogitsWarper`): p(token) ≥ min_p · p(top)
+    ⇔ logit ≥ top logit + log(min_p), a test on logits that needs no
+    softmax. `min_p` is a scalar or `(B,)` in [0, 1); 0 switches it off
+    (log 0 = -inf keeps every token). The top token is always kept.
+    """
+    top = tf.reduce_max(logits, axis=-1, keepdims=True)  # (B, 1)
+    threshold = top + tf.math.log(_per_row(min_p))
+    return tf.where(logits < threshold, -float("inf"), logits)
 
 
 def _mix(x):
@@ -85,15 +92,18 @@ def uniform_noise(seeds, step, vocabulary_size):
     return (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * 2.0**-24
 
 
-def select_next_token(logits, do_sample, temperature, top_k, top_p, seeds, step):
-    """Greedy argmax, or a sample after temperature, top-k and top-p.
+def select_next_token(
+    logits, do_sample, temperature, top_k, top_p, seeds, step, min_p=0.0
+):
+    """Greedy argmax, or a sample after temperature, top-k, top-p and min-p.
 
     Args:
-        logits: float32 `(B, V)`, already repetition-penalized.
+        logits: float32 `(B, V)`, already processed (bans, penalty; see
+            `logits_processors`).
         do_sample: Python bool (a different compiled loop for each value).
             When sampling, rows with `temperature` 0 still take the argmax
             (a served batch mixes greedy and sampled requests).
-        temperature, top_k, top_p: scalar or `(B,)` tensors.
+        temperature, top_k, top_p, min_p: scalar or `(B,)` tensors.
         seeds: int32 `(B, 2)` per-row seeds.
         step: scalar int32 decode step (a fresh draw each step).
 
@@ -105,7 +115,7 @@ def select_next_token(logits, do_sample, temperature, top_k, top_p, seeds, step)
         return greedy
     temperature = _per_row(temperature)
     scaled = logits / tf.where(temperature > 0, temperature, 1.0)
-    filtered = filter_top_k_top_p(scaled, top_k, top_p)
+    filtered = filter_min_p(filter_top_k_top_p(scaled, top_k, top_p), min_p)
     # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
     gumbel = -tf.math.log(
         -tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1]))

@@ -6,7 +6,7 @@ import math
 import keras
 from keras import ops
 
-from keras_nlg.validation import check_positive_int, check_rate
+from keras_nlg.argument_checks import check_positive_int, check_rate
 
 # Added to masked logits. Finite (not -inf) so that a fully masked row gives a
 # uniform distribution instead of NaN; scores are always float32 here.
@@ -132,7 +132,7 @@ class MultiHeadAttention(keras.layers.Layer):
     Keras' `enable_lora()` works on them.
 
     The cache is a pair `(key_cache, value_cache)` of static-shape tensors
-    `(batch * num_heads, max_length, head_dim)`, updated with
+    `(batch * num_heads, context_length, head_dim)`, updated with
     `ops.slice_update` at `cache_index`, which lowers to dynamic-update-slice
     (in place under XLA) and to a TFLite builtin. The layout is what lets a
     decode loop update it in place: with positions first, or keys and values
@@ -160,7 +160,7 @@ class MultiHeadAttention(keras.layers.Layer):
         use_causal_mask: mask out keys after each query position.
         return_attention_scores: also return the attention probabilities
             `(batch, num_heads, query_length, key_length)`.
-        cache: optional pair of `(batch * num_heads, max_length, key_dim)`
+        cache: optional pair of `(batch * num_heads, context_length, key_dim)`
             tensors (keys, values; row `b * num_heads + h` is head h of
             batch row b).
             `query` then holds the new positions only, and keys and values

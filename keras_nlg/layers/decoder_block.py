@@ -2,8 +2,8 @@
 
 import keras
 
+from keras_nlg.argument_checks import check_positive_int, check_rate
 from keras_nlg.layers.attention import MultiHeadAttention
-from keras_nlg.validation import check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_nlg.validation import check_positive_int
+from keras_nlg.argument_checks import check_positive_int, pop_renamed_argument
 
 POSITION_EMBEDDINGS = ("learned", "sinusoidal")
 
@@ -29,7 +29,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Args:
         vocabulary_size: number of token ids.
-        max_length: longest sequence (number of positions).
+        context_length: longest sequence (number of positions).
         embedding_dim: output size.
         position_embedding: `"learned"` (a trainable table, as in GPT-2) or
             `"sinusoidal"` (fixed, no weights).
@@ -49,7 +49,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Example:
 
-    >>> embed = TokenAndPositionEmbedding(258, max_length=64, embedding_dim=32)
+    >>> embed = TokenAndPositionEmbedding(258, context_length=64, embedding_dim=32)
     >>> embed(keras.ops.ones((2, 10), "int32")).shape
     (2, 10, 32)
     """
@@ -57,15 +57,18 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def __init__(
         self,
         vocabulary_size,
-        max_length,
-        embedding_dim,
+        context_length=None,
+        embedding_dim=None,
         position_embedding="learned",
         embeddings_initializer="glorot_uniform",
         **kwargs,
     ):
+        context_length = pop_renamed_argument(
+            kwargs, "max_length", "context_length", context_length
+        )
         super().__init__(**kwargs)
         check_positive_int("vocabulary_size", vocabulary_size)
-        check_positive_int("max_length", max_length)
+        check_positive_int("context_length", context_length)
         check_positive_int("embedding_dim", embedding_dim)
         if position_embedding not in POSITION_EMBEDDINGS:
             raise ValueError(
@@ -78,7 +81,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 f"Received: embedding_dim={embedding_dim}"
             )
         self.vocabulary_size = vocabulary_size
-        self.max_length = max_length
+        self.context_length = context_length
         self.embedding_dim = embedding_dim
         self.position_embedding = position_embedding
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
@@ -92,7 +95,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if self.position_embedding == "learned":
             self.position_embeddings = self.add_weight(
                 name="position_embeddings",
-                shape=(self.max_length, self.embedding_dim),
+                shape=(self.context_length, self.embedding_dim),
                 initializer=self.embeddings_initializer,
             )
         self.built = True
@@ -120,7 +123,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,
-                "max_length": self.max_length,
+                "context_length": self.context_length,
                 "embedding_dim": self.embedding_dim,
                 "position_embedding": self.position_embedding,
                 "embeddings_initializer": keras.initializers.serialize(

@@ -3,20 +3,21 @@
 import keras
 from keras import ops
 
-from keras_nlg.validation import check_positive_int, check_rate
+from keras_nlg.argument_checks import check_positive_int, check_rate
+from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
-class LSTMLanguageModel(keras.Model):
+class LSTMLanguageModel(LanguageModel):
     """Embedding → stacked LSTM → Dense logits.
 
-    Incremental decoding uses the same interface as
-    `TransformerLanguageModel`: `call_with_cache(token_ids, states,
+    Implements the `LanguageModel` contract with no context limit
+    (`context_length` is None): `call_with_cache(token_ids, states,
     cache_index)` where `states` is one tensor `(batch, num_layers, 2, units)`
     holding `(h, c)` of every layer (from `empty_cache`). A recurrent state
     needs no position: `cache_index` only locates the `padding_mask` columns.
-    Sharing the signature lets one generation loop and one export path serve
-    both models.
+    Flattened (`flatten_cache`, the TFLite signatures) it is `h` then `c` of
+    each layer, `(batch, units)` each.
 
     Args:
         vocabulary_size: number of token ids.
@@ -41,8 +42,8 @@ class LSTMLanguageModel(keras.Model):
     (1, 8, 258)
     """
 
-    # No context limit: the reference generator never crops the prompt.
-    max_length = None
+    # No context limit: generators never crop the prompt.
+    context_length = None
 
     def __init__(
         self,
@@ -121,6 +122,30 @@ class LSTMLanguageModel(keras.Model):
         return ops.zeros(
             (batch_size, self.num_layers, 2, self.units), dtype or self.compute_dtype
         )
+
+    def cache_spec(self, batch_size, length=None, dtype=None):
+        """`state_h_{i}`, `state_c_{i}` per layer, `(batch, units)`; no positions."""
+        shape = (batch_size, self.units)
+        dtype = dtype or self.compute_dtype
+        return CacheSpec(
+            tensors=tuple(
+                CacheTensor(f"state_{kind}_{i}", shape, dtype)
+                for i in range(self.num_layers)
+                for kind in "hc"
+            ),
+            position_axis=None,
+            layout="[batch, units] per layer: h then c",
+        )
+
+    def flatten_cache(self, cache):
+        return [cache[:, i, s] for i in range(self.num_layers) for s in range(2)]
+
+    def unflatten_cache(self, tensors):
+        layers = [
+            ops.stack([tensors[2 * i], tensors[2 * i + 1]], axis=1)
+            for i in range(self.num_layers)
+        ]
+        return ops.stack(layers, axis=1)  # (B, L, 2, units)
 
     def call_with_cache(self, token_ids, cache, cache_index=None, padding_mask=None):
         """Advances the LSTM over `token_ids` from the states in `cache`.

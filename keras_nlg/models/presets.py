@@ -1,5 +1,6 @@
 """Named model sizes, in one place, and the factory that builds from them."""
 
+from keras_nlg.models.language_model import LanguageModel
 from keras_nlg.models.lstm import LSTMLanguageModel
 from keras_nlg.models.transformer import TransformerLanguageModel
 
@@ -10,17 +11,21 @@ ARCHITECTURES = {"transformer": TransformerLanguageModel, "lstm": LSTMLanguageMo
 PRESETS = {
     "transformer": {
         "tiny": dict(
-            max_length=64, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64
+            context_length=64,
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=32,
+            intermediate_dim=64,
         ),
         "small": dict(
-            max_length=256,
+            context_length=256,
             num_layers=4,
             num_heads=4,
             hidden_dim=256,
             intermediate_dim=1024,
         ),
         "gpt2_124m": dict(
-            max_length=1024,
+            context_length=1024,
             num_layers=12,
             num_heads=12,
             hidden_dim=768,
@@ -57,7 +62,7 @@ def preset_config(arch: str, preset: str, **overrides) -> dict:
 
 def build_model(
     arch: str, preset: str, vocabulary_size: int, **overrides
-) -> LSTMLanguageModel | TransformerLanguageModel:
+) -> LanguageModel:
     """Builds an un-trained model of a named size.
 
     Args:

@@ -3,12 +3,17 @@
 import keras
 from keras import ops
 
+from keras_nlg.argument_checks import (
+    check_positive_int,
+    check_rate,
+    pop_renamed_argument,
+)
 from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
-from keras_nlg.validation import check_positive_int, check_rate
+from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
-class TransformerLanguageModel(keras.Model):
+class TransformerLanguageModel(LanguageModel):
     """Decoder-only Transformer: token ids `(batch, length)` → logits.
 
     The defaults express GPT-2 exactly: learned absolute positions, pre-LN
@@ -16,8 +21,9 @@ class TransformerLanguageModel(keras.Model):
     LayerNorm epsilon 1e-5 and an output projection tied to the token
     embedding.
 
-    Generation and every export wrap one step, `call_with_cache`, on a
-    static-shape cache made by `empty_cache`: a tuple with one pair of
+    Implements the `LanguageModel` contract. Generation and every export
+    wrap one step, `call_with_cache`, on a static-shape cache made by
+    `empty_cache`: a tuple with one pair of
     `(batch * num_heads, length, head_dim)` tensors (keys, values) per block.
     Separate tensors let XLA update each in place inside a decode loop and
     read it without copying; one stacked tensor was re-copied whole every
@@ -25,7 +31,7 @@ class TransformerLanguageModel(keras.Model):
 
     Args:
         vocabulary_size: number of token ids.
-        max_length: context length (number of positions).
+        context_length: context length (number of positions).
         num_layers: number of decoder blocks.
         num_heads: attention heads per block.
         hidden_dim: model width.
@@ -41,7 +47,7 @@ class TransformerLanguageModel(keras.Model):
         **kwargs: base `keras.Model` arguments (`name`, `dtype`).
 
     Call arguments:
-        token_ids: int tensor `(batch, length)`, `length ≤ max_length`.
+        token_ids: int tensor `(batch, length)`, `length ≤ context_length`.
         training: whether dropout is active.
 
     Returns float32 logits `(batch, length, vocabulary_size)`, also under a
@@ -49,7 +55,7 @@ class TransformerLanguageModel(keras.Model):
 
     Example:
 
-    >>> model = TransformerLanguageModel(258, max_length=64, num_layers=2,
+    >>> model = TransformerLanguageModel(258, context_length=64, num_layers=2,
     ...     num_heads=2, hidden_dim=32, intermediate_dim=64)
     >>> model(keras.ops.ones((1, 8), "int32")).shape
     (1, 8, 258)
@@ -58,11 +64,11 @@ class TransformerLanguageModel(keras.Model):
     def __init__(
         self,
         vocabulary_size,
-        max_length,
-        num_layers,
-        num_heads,
-        hidden_dim,
-        intermediate_dim,
+        context_length=None,
+        num_layers=None,
+        num_heads=None,
+        hidden_dim=None,
+        intermediate_dim=None,
         dropout=0.0,
         tie_embeddings=True,
         position_embedding="learned",
@@ -72,6 +78,9 @@ class TransformerLanguageModel(keras.Model):
         use_bias=True,
         **kwargs,
     ):
+        context_length = pop_renamed_argument(
+            kwargs, "max_length", "context_length", context_length
+        )
         super().__init__(**kwargs)
         check_positive_int("num_layers", num_layers)
         check_positive_int("hidden_dim", hidden_dim)
@@ -83,7 +92,7 @@ class TransformerLanguageModel(keras.Model):
                 f"{hidden_dim}. Received: num_heads={num_heads!r}"
             )
         self.vocabulary_size = vocabulary_size
-        self.max_length = max_length
+        self.context_length = context_length
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
@@ -100,7 +109,7 @@ class TransformerLanguageModel(keras.Model):
 
         self.embedding = TokenAndPositionEmbedding(
             vocabulary_size,
-            max_length,
+            context_length,
             hidden_dim,
             position_embedding=position_embedding,
             embeddings_initializer=initializer,
@@ -150,12 +159,12 @@ class TransformerLanguageModel(keras.Model):
     def from_gpt2(cls, path):
         """A GPT-2 checkpoint from a local directory (Hugging Face or keras-hub).
 
-        See `keras_nlg.models.gpt2_checkpoint`; `keras-nlg import-gpt2` also
+        See `keras_nlg.models.gpt2_reader`; `keras-nlg import-gpt2` also
         writes the tokenizer into a model directory.
         """
-        from keras_nlg.models.gpt2_checkpoint import read_gpt2
+        from keras_nlg.models.gpt2_reader import read_gpt2_checkpoint
 
-        return read_gpt2(path)[0]
+        return read_gpt2_checkpoint(path, cls)[0]
 
     @property
     def head_dim(self):
@@ -189,7 +198,7 @@ class TransformerLanguageModel(keras.Model):
 
     def _check_length(self, length, start=0, capacity=None):
         """Fails loudly where XLA would clamp a slice and silently reuse slots."""
-        capacity = capacity or self.max_length
+        capacity = capacity or self.context_length
         if (
             isinstance(length, int)
             and isinstance(start, int)
@@ -197,7 +206,7 @@ class TransformerLanguageModel(keras.Model):
         ):
             raise ValueError(
                 f"Positions {start}..{start + length - 1} do not fit a context of "
-                f"{capacity} (max_length={self.max_length}). "
+                f"{capacity} (context_length={self.context_length}). "
                 f"Received: length={length}, cache_index={start}"
             )
 
@@ -212,22 +221,37 @@ class TransformerLanguageModel(keras.Model):
     def empty_cache(self, batch_size, length=None, dtype=None):
         """`num_layers` pairs of zero tensors `(batch * heads, length, head_dim)`.
 
-        `length` (default `max_length`) is the number of cache columns;
+        `length` (default `context_length`) is the number of cache columns;
         attention cost per step grows with it, so a generator sizes it to
         prompt + new tokens rather than the whole context. It may exceed
-        `max_length` when left padding takes columns (not positions): a
+        `context_length` when left padding takes columns (not positions): a
         batch whose rows have different prompt lengths and token budgets.
         `batch_size` and `length` may be scalar tensors.
         """
         if isinstance(length, int) and length < 1:
             raise ValueError(f"`length` must be ≥ 1. Received: length={length}")
         if length is None:
-            length = self.max_length
+            length = self.context_length
         shape = (batch_size * self.num_heads, length, self.head_dim)
         dtype = dtype or self.compute_dtype
         return tuple(
             (ops.zeros(shape, dtype), ops.zeros(shape, dtype))
             for _ in range(self.num_layers)
+        )
+
+    def cache_spec(self, batch_size, length=None, dtype=None):
+        """Keys then values of each block, `kv_cache_{k,v}_{i}`; columns on axis 1."""
+        length = self.context_length if length is None else length
+        shape = (batch_size * self.num_heads, length, self.head_dim)
+        dtype = dtype or self.compute_dtype
+        return CacheSpec(
+            tensors=tuple(
+                CacheTensor(f"kv_cache_{kind}_{i}", shape, dtype)
+                for i in range(self.num_layers)
+                for kind in "kv"
+            ),
+            position_axis=1,
+            layout="[batch * heads, positions, head_dim] per layer: k then v",
         )
 
     def call_with_cache(self, token_ids, cache, cache_index, padding_mask=None):
@@ -239,7 +263,7 @@ class TransformerLanguageModel(keras.Model):
                 prefill, one token per step afterwards).
             cache: from `empty_cache` or a previous step.
             cache_index: int or scalar int tensor.
-            padding_mask: optional boolean `(batch, max_length)`, False on the
+            padding_mask: optional boolean `(batch, context_length)`, False on the
                 cache columns that hold a row's left padding (and True on all
                 others, later ones included). Rows of a left-padded batch then
                 get their own positions (column − padding) and never attend
@@ -251,7 +275,7 @@ class TransformerLanguageModel(keras.Model):
 
         Raises:
             ValueError: if `cache_index` is a Python int and the columns run
-                past `max_length`. A tensor index is not checked here (XLA
+                past `context_length`. A tensor index is not checked here (XLA
                 would clamp it); the caller bounds its loop.
         """
         length = ops.shape(token_ids)[-1]
@@ -267,7 +291,7 @@ class TransformerLanguageModel(keras.Model):
             positions = ops.maximum(columns[None, :] - padding[:, None], 0)  # (B, T)
             # A row that ended early in a batch decoding on may run past the
             # context; its output is discarded, but its lookup must stay in range.
-            positions = ops.minimum(positions, self.max_length - 1)
+            positions = ops.minimum(positions, self.context_length - 1)
             x = self.embedding(token_ids, positions=positions)
             attention_mask = padding_mask[:, None, :]  # (B, 1, S), same for each query
         layer_caches = []
@@ -299,7 +323,7 @@ class TransformerLanguageModel(keras.Model):
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,
-                "max_length": self.max_length,
+                "context_length": self.context_length,
                 "num_layers": self.num_layers,
                 "num_heads": self.num_heads,
                 "hidden_dim": self.hidden_dim,

@@ -3,7 +3,10 @@
 `GrpcClient` uses the official `tensorflow-serving-api` stubs; `RestClient`
 plain HTTP. Both read the signature's outputs from the model's metadata
 (the string output of `serving_default` is the text), never from a
-hard-coded name.
+hard-coded name. Input and signature names, and which generation settings a
+request may carry, come from the wire contract
+(`keras_nlg.export.wire_contract`), so a setting the exporter adds is
+accepted here without a change.
 """
 
 import json
@@ -24,17 +27,18 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from keras_nlg.export import wire_contract
+
+# The optional generation inputs a request may set, with their NumPy dtypes.
 SETTING_DTYPES = {
-    "max_new_tokens": np.int32,
-    "temperature": np.float32,
-    "top_k": np.int32,
-    "top_p": np.float32,
-    "seed": np.int32,
+    name: np.dtype(dtype) for name, dtype in wire_contract.GENERATION_INPUTS.items()
 }
 MAX_MESSAGE_BYTES = 64 << 20
 
 
 def _settings(settings):
+    """`{name: np.ndarray [1]}` of the given settings, `None`s left out (the
+    model's defaults apply); an unknown name raises `TypeError`."""
     unknown = sorted(set(settings) - set(SETTING_DTYPES))
     if unknown:
         raise TypeError(
@@ -84,7 +88,24 @@ def _check_prompts(prompts):
     return list(prompts)
 
 
-class GrpcClient:
+class _SignatureDefs:
+    """What both clients share: signature metadata, read once, on first use."""
+
+    _signature_defs = None
+
+    def _signature_def(self, name):
+        if self._signature_defs is None:
+            self.metadata()
+        return self._signature_defs[name]
+
+    def _text_output(self):
+        """The name of serving_default's string output (the generated text)."""
+        return _output_of_dtype(
+            self._signature_def(wire_contract.SERVING_DEFAULT), "DT_STRING"
+        )
+
+
+class GrpcClient(_SignatureDefs):
     """TF Serving gRPC client: `generate`, `score`, `predict`, `metadata`, `status`.
 
     Args:
@@ -163,7 +184,7 @@ class GrpcClient:
             for s in response.model_version_status
         ]
 
-    def predict(self, inputs, signature_name="serving_default"):
+    def predict(self, inputs, signature_name=wire_contract.SERVING_DEFAULT):
         """Raw Predict: `{name: array}` in, `{name: np.ndarray}` out."""
         request = predict_pb2.PredictRequest(model_spec=self._spec(signature_name))
         for name, value in inputs.items():
@@ -172,16 +193,17 @@ class GrpcClient:
         return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
     def generate(self, prompts, **settings):
-        """Texts for `prompts`; settings: max_new_tokens, temperature (0 =
-        greedy), top_k, top_p, seed, each one value for the request."""
+        """Texts for `prompts`; settings: any of `SETTING_DTYPES`
+        (max_new_tokens, min_new_tokens, temperature (0 = greedy), top_k,
+        top_p, min_p, no_repeat_ngram_size, seed), each one value for the
+        request; `None` or absent means the model's default."""
         prompts = _check_prompts(prompts)
-        if self._signature_defs is None:
-            self.metadata()
-        text = _output_of_dtype(self._signature_defs["serving_default"], "DT_STRING")
+        settings = _settings(settings)
+        text = self._text_output()
         outputs = self.predict(
             {
-                "prompt": np.array([p.encode() for p in prompts], object),
-                **_settings(settings),
+                wire_contract.PROMPT: np.array([p.encode() for p in prompts], object),
+                **settings,
             }
         )
         return [t.decode("utf-8") for t in outputs[text]]
@@ -189,12 +211,12 @@ class GrpcClient:
     def score(self, texts):
         """`[(log-likelihood, tokens)]` per text."""
         texts = _check_prompts(texts)
-        if self._signature_defs is None:
-            self.metadata()
+        signature_def = self._signature_def(wire_contract.SCORE)
         outputs = self.predict(
-            {"text": np.array([t.encode() for t in texts], object)}, "score"
+            {wire_contract.TEXT: np.array([t.encode() for t in texts], object)},
+            wire_contract.SCORE,
         )
-        return _scores(self._signature_defs["score"], outputs)
+        return _scores(signature_def, outputs)
 
 
 class RestError(Exception):
@@ -206,7 +228,7 @@ class RestError(Exception):
         self.message = message
 
 
-class RestClient:
+class RestClient(_SignatureDefs):
     """TF Serving REST client (`/v1/models/NAME[/versions/N|/labels/L]`).
 
     `form` picks the request body: `"instances"` (row format) or `"inputs"`
@@ -260,7 +282,7 @@ class RestClient:
         self._signature_defs = response["metadata"]["signature_def"]["signature_def"]
         return self._signature_defs
 
-    def predict(self, columns, signature_name="serving_default"):
+    def predict(self, columns, signature_name=wire_contract.SERVING_DEFAULT):
         """`{input: list}` in (one entry per row, or a 1-element setting)."""
         payload = {"signature_name": signature_name}
         if self.form == "inputs":
@@ -275,18 +297,17 @@ class RestClient:
         return {k: [p[k] for p in predictions] for k in predictions[0]}
 
     def generate(self, prompts, **settings):
+        """Texts for `prompts`; settings as `GrpcClient.generate`."""
         prompts = _check_prompts(prompts)
-        if self._signature_defs is None:
-            self.metadata()
-        text = _output_of_dtype(self._signature_defs["serving_default"], "DT_STRING")
-        columns = {"prompt": prompts}
-        columns.update({k: v.tolist() for k, v in _settings(settings).items()})
+        settings = _settings(settings)
+        text = self._text_output()
+        columns = {wire_contract.PROMPT: prompts}
+        columns.update({k: v.tolist() for k, v in settings.items()})
         return self.predict(columns)[text]
 
     def score(self, texts):
         """`[(log-likelihood, tokens)]` per text."""
         texts = _check_prompts(texts)
-        if self._signature_defs is None:
-            self.metadata()
-        outputs = self.predict({"text": texts}, "score")
-        return _scores(self._signature_defs["score"], outputs)
+        signature_def = self._signature_def(wire_contract.SCORE)
+        outputs = self.predict({wire_contract.TEXT: texts}, wire_contract.SCORE)
+        return _scores(signature_def, outputs)

@@ -7,13 +7,13 @@ import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.tokenizers.byte import END_OF_TEXT, PADDING
 from keras_nlg.tokenizers.strings import (
     as_string_tensor,
     as_token_ids,
     replace_invalid_utf8,
 )
-from keras_nlg.validation import check_positive_int
 
 MODEL_TYPES = ("unigram", "bpe")
 # Newline is a token of its own: training reads files line by line, so it

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_nlg.validation import check_positive_int
+from keras_nlg.argument_checks import check_positive_int
 
 # The attention (query, key, value, output) and MLP projections of every block.
 LORA_TARGETS = ("query", "key", "value", "attention_output", "mlp_in", "mlp_out")

@@ -134,8 +134,8 @@ def test_validation_keeps_every_pair():
 
 
 def test_examples_longer_than_the_context_are_rejected():
-    with pytest.raises(ValueError, match="more than the model's max_length=16"):
-        conditional_datasets(TINY_E2E, ByteTokenizer(), 2, max_length=16)
+    with pytest.raises(ValueError, match="more than the model's context_length=16"):
+        conditional_datasets(TINY_E2E, ByteTokenizer(), 2, context_length=16)
 
 
 def test_fewer_pairs_than_a_batch_is_an_error():
@@ -153,7 +153,7 @@ def test_no_full_bucket_is_a_clear_error():
 def test_padding_stays_within_the_context():
     """A context that isn't a multiple of 16 caps the last bucket."""
     pairs = [("name[a]", "x" * 20)] * 4  # 7 + 1 + 20 + 1 - 1 = 28 tokens
-    data = conditional_datasets(pairs, ByteTokenizer(), batch_size=2, max_length=30)
+    data = conditional_datasets(pairs, ByteTokenizer(), batch_size=2, context_length=30)
     assert {x.shape[1] for x, _, _ in data.train} == {30}
     uncapped = conditional_datasets(pairs, ByteTokenizer(), batch_size=2)
     assert {x.shape[1] for x, _, _ in uncapped.train} == {32}

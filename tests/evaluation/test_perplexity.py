@@ -11,11 +11,11 @@ from keras_nlg.tokenizers import ByteTokenizer
 TEXT = "To be, or not to be, that is the question: whether 'tis nobler in the mind"
 
 
-def tiny_transformer(max_length=32):
+def tiny_transformer(context_length=32):
     keras.utils.set_random_seed(3)
     return TransformerLanguageModel(
         258,
-        max_length=max_length,
+        context_length=context_length,
         num_layers=2,
         num_heads=2,
         hidden_dim=16,
@@ -59,7 +59,7 @@ def test_short_text_equals_a_float64_reference():
 
 @pytest.mark.parametrize("stride", [16, 5])
 def test_matches_model_evaluate_on_the_same_windows(stride):
-    model, tokenizer = tiny_transformer(max_length=16), ByteTokenizer()
+    model, tokenizer = tiny_transformer(context_length=16), ByteTokenizer()
     figures = perplexity(model, tokenizer, [TEXT, "月光"], stride=stride)
     ids = np.concatenate(
         [[256], list(TEXT.encode()), [256], list("月光".encode())]
@@ -72,7 +72,7 @@ def test_matches_model_evaluate_on_the_same_windows(stride):
     )
     loss = model.evaluate(x, y, sample_weight=weights, batch_size=len(x), verbose=0)
     assert figures["nats_per_token"] == pytest.approx(loss, rel=1e-5)
-    assert figures["context"] == 16 and figures["stride"] == stride
+    assert figures["window_length"] == 16 and figures["stride"] == stride
     assert figures["tokens"] == len(ids) - 1
     assert figures["characters"] == len(TEXT) + 2
     assert figures["bytes"] == len(TEXT) + 6
@@ -81,7 +81,7 @@ def test_matches_model_evaluate_on_the_same_windows(stride):
 
 
 def test_more_context_changes_nothing_for_a_text_that_fits():
-    model, tokenizer = tiny_transformer(max_length=128), ByteTokenizer()
+    model, tokenizer = tiny_transformer(context_length=128), ByteTokenizer()
     whole = perplexity(model, tokenizer, TEXT)
     assert whole["tokens"] == len(TEXT)
     again = perplexity(model, tokenizer, TEXT, stride=7, batch_size=3)
@@ -101,8 +101,9 @@ def test_lstm_uses_a_default_context():
         (dict(texts=3), TypeError, "`texts`"),
         (dict(texts=["a", None]), TypeError, "`texts`"),
         (dict(texts=""), ValueError, "must hold some text"),
-        (dict(context=64), ValueError, "context=64"),
-        (dict(context=8, stride=9), ValueError, "stride=9"),
+        (dict(window_length=64), ValueError, "window_length=64"),
+        (dict(window_length=8, stride=9), ValueError, "stride=9"),
+        (dict(window_length=8, context=8), TypeError, "deprecated name"),
         (dict(stride=0), ValueError, "stride=0"),
         (dict(batch_size=0), ValueError, "batch_size=0"),
     ],
@@ -111,3 +112,11 @@ def test_bad_input(kwargs, error, message):
     kwargs = {"texts": TEXT, **kwargs}
     with pytest.raises(error, match=message):
         perplexity(tiny_transformer(), ByteTokenizer(), **kwargs)
+
+
+def test_context_is_a_deprecated_name_of_window_length():
+    model = tiny_transformer()
+    with pytest.deprecated_call():
+        old = perplexity(model, ByteTokenizer(), TEXT, context=16)
+    new = perplexity(model, ByteTokenizer(), TEXT, window_length=16)
+    assert old == new and new["context"] == new["window_length"] == 16

@@ -8,6 +8,11 @@ import pytest
 
 import keras_nlg
 from keras_nlg.export import QUANTIZATIONS, TFLiteGenerator, export_tflite, tflite_ops
+from keras_nlg.export.tflite_quality import (
+    calibration_and_held_out_tokens,
+    quality_figures,
+)
+from keras_nlg.generation import GenerationConfig
 from keras_nlg.training import train
 from tests.conftest import make_corpus
 
@@ -43,7 +48,7 @@ def transformer_dir(tmp_path_factory, corpus):
         preset="tiny",
         batch_size=8,
         sequence_length=96,
-        model_overrides={"max_length": 96},
+        model_overrides={"context_length": 96},
         steps=60,
         steps_per_epoch=60,
         verbose=0,
@@ -178,11 +183,17 @@ def test_sampling_is_reproducible(float32_export):
 
 def test_lstm_decode_with_states(tmp_path, lstm_dir):
     out = str(tmp_path / "lstm")
-    with pytest.raises(ValueError, match="LSTM exports `decode` only"):
+    with pytest.raises(ValueError, match="exports `decode` only"):
         export_tflite(lstm_dir, out, prefill_length=8)
     with pytest.raises(ValueError, match="include_generate=True"):
         export_tflite(lstm_dir, out, include_generate=True)
+    # The directory's generation defaults reach the metadata, and both the
+    # runner (from the metadata) and keras_nlg.generate (from the directory)
+    # apply them.
+    defaults = GenerationConfig(no_repeat_ngram_size=3, min_new_tokens=10)
+    defaults.save_pretrained(lstm_dir)
     metadata = export_tflite(lstm_dir, out)
+    assert metadata["generation_config"] == defaults.to_dict()
     assert sorted(metadata["signatures"]) == ["decode"]
     inputs = metadata["signatures"]["decode"]["inputs"]
     assert sorted(inputs) == ["state_c_0", "state_h_0", "tokens"]
@@ -212,8 +223,11 @@ def test_quantized_variants(tmp_path, transformer_dir, float32_export, quantize)
     assert quality["next_token_agreement"] >= 0.95, quality
     assert quality["perplexity_ratio"] == pytest.approx(1.0, abs=0.05)
     # The quality figures are those of the file as the runner runs it.
+    model, tokenizer, config = keras_nlg.load(transformer_dir)
+    _, held_out, _ = calibration_and_held_out_tokens(config, tokenizer)
     generator = TFLiteGenerator(str(tmp_path / quantize))
-    assert generator.generate(PROMPTS[:1], max_new_tokens=8)
+    again = quality_figures(generator, model, held_out, quality["positions"])
+    assert again == pytest.approx({k: v for k, v in quality.items() if k != "text"})
 
 
 def test_float32_quality_is_exact(float32_export):
@@ -256,3 +270,29 @@ def test_bad_input(tmp_path, float32_export, transformer_dir):
             f.write(open(os.path.join(float32_export, "model.tflite"), "rb").read())
         TFLiteGenerator(str(tmp_path / "bare"))
     assert QUANTIZATIONS == ("none", "float16", "dynamic_int8", "int8")
+
+
+def test_runner_applies_every_setting_as_generate_does(float32_export, transformer_dir):
+    metadata = json.load(open(os.path.join(float32_export, "metadata.json")))
+    assert metadata["generation_config"] == GenerationConfig().to_dict()
+    config = GenerationConfig(
+        max_new_tokens=30,
+        min_new_tokens=12,
+        no_repeat_ngram_size=2,
+        repetition_penalty=1.2,
+        stop_strings=["\n\n"],
+    )
+    # Defaults from the metadata, as an app reads them.
+    generator = TFLiteGenerator(
+        float32_export, metadata={**metadata, "generation_config": config.to_dict()}
+    )
+    model, tokenizer, _ = keras_nlg.load(transformer_dir)
+    expected = keras_nlg.generate(model, tokenizer, PROMPTS, config)
+    assert generator.generate(PROMPTS) == expected
+    # min-p sampling never draws below the threshold: with min_p near 1 only
+    # the most likely token survives, so sampling is greedy.
+    greedy = generator.generate(PROMPTS, max_new_tokens=10, min_new_tokens=0)
+    sampled = generator.generate(
+        PROMPTS, max_new_tokens=10, min_new_tokens=0, do_sample=True, min_p=0.999
+    )
+    assert sampled == greedy

@@ -12,7 +12,7 @@ TOKENIZER = ByteTokenizer()
 class BigramModel(keras.Model):
     """A hand-set distribution: next-token log-probs depend on the last token."""
 
-    max_length = None
+    context_length = None
 
     def __init__(self, log_probs):
         super().__init__()

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nlg.generation import generate
-from keras_nlg.generation.engine import compiled_beam_search
+from keras_nlg.generation.beam_search import compiled_beam_search
 from keras_nlg.models import build_model
 from tests.generation.bigram import TOKENIZER, bigram
 
@@ -66,7 +66,9 @@ def test_one_beam_equals_greedy(arch):
         padded[row, 16 - len(ids) :] = ids
         mask[row, : 16 - len(ids)] = False
     search = compiled_beam_search(model, num_beams=1)
-    tokens, _, _ = search(padded, mask, tf.constant(15), tf.constant(1.0), 256, 257)
+    tokens, _, _ = search(
+        padded, mask, tf.constant(15), tf.constant(0), tf.constant(1.0), 256, 257
+    )
     for row, result in enumerate(greedy):
         assert (
             np.asarray(tokens)[row, 0, : len(result.token_ids)].tolist()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_nlg.generation import generate, generate_stream, reference_generate
-from keras_nlg.generation.engine import _cache_segments, compiled_decode
+from keras_nlg.generation.engine import Processing, _cache_segments, compiled_decode
 from keras_nlg.models import TransformerLanguageModel, build_model
 from keras_nlg.tokenizers import ByteTokenizer
 
@@ -55,7 +55,7 @@ def test_log_probs_match_a_full_pass(model, tokenizer):
 
 def test_no_retrace_for_another_prompt_in_the_same_bucket(model, tokenizer):
     generate(model, tokenizer, ["abc", "de"], max_new_tokens=5)
-    loop = compiled_decode(model, do_sample=False)
+    loop = compiled_decode(model, Processing())
     traces = loop.experimental_get_tracing_count()
     generate(
         model, tokenizer, ["xyzw", "q"], max_new_tokens=7
@@ -69,7 +69,7 @@ def narrow_model():
     keras.utils.set_random_seed(1)
     return TransformerLanguageModel(
         258,
-        max_length=96,
+        context_length=96,
         num_layers=2,
         num_heads=2,
         hidden_dim=16,
@@ -162,7 +162,7 @@ def test_num_return_sequences_grouped_per_prompt(model, tokenizer):
 def test_stop_strings_cut_the_text(model, tokenizer):
     (full,) = generate(model, tokenizer, "ab", max_new_tokens=20)
     stop = full[3:5]
-    (cut,) = generate(model, tokenizer, "ab", max_new_tokens=20, stop=[stop])
+    (cut,) = generate(model, tokenizer, "ab", max_new_tokens=20, stop_strings=[stop])
     assert cut == full[: full.index(stop)]
 
 
@@ -176,7 +176,7 @@ def test_end_of_text_ends_a_row(tokenizer):
 
 
 def test_long_prompt_truncated_with_warning_or_error(tokenizer, caplog):
-    model = build_model("transformer", "tiny", vocabulary_size=258)  # max_length 64
+    model = build_model("transformer", "tiny", vocabulary_size=258)  # context_length 64
     with caplog.at_level(logging.WARNING):
         (text,) = generate(model, tokenizer, "x" * 100, max_new_tokens=8)
     assert "left-truncated" in caplog.text
@@ -198,7 +198,7 @@ def test_long_prompt_truncated_with_warning_or_error(tokenizer, caplog):
         (dict(top_k=259), "top_k=259"),
         (dict(repetition_penalty=0.5), "repetition_penalty=0.5"),
         (dict(num_return_sequences=2), "num_return_sequences=2"),
-        (dict(stop="x"), "stop='x'"),
+        (dict(stop_strings="x"), "stop_strings='x'"),
     ],
 )
 def test_bad_arguments(tokenizer, kwargs, match):

@@ -16,7 +16,7 @@ def model():
 class FixedLogits(keras.Model):
     """Always predicts the same next-token distribution (for stop tests)."""
 
-    max_length = None
+    context_length = None
 
     def __init__(self, logits):
         super().__init__()

@@ -2,11 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nlg.generation.sampling import (
-    apply_repetition_penalty,
-    filter_top_k_top_p,
-    select_next_token,
-)
+from keras_nlg.generation.logits_processors import apply_repetition_penalty
+from keras_nlg.generation.sampling import filter_top_k_top_p, select_next_token
 
 
 def reference_keep(logits, top_k, top_p):

@@ -57,7 +57,12 @@ def test_stop_string_is_never_half_printed():
     model = bigram(transitions)
     pieces = list(
         generate_stream(
-            model, TOKENIZER, "s", max_new_tokens=12, stop=["cd"], tokens_per_chunk=1
+            model,
+            TOKENIZER,
+            "s",
+            max_new_tokens=12,
+            stop_strings=["cd"],
+            tokens_per_chunk=1,
         )
     )
     assert "".join(pieces) == "ab"

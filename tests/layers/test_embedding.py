@@ -12,7 +12,7 @@ def test_layer_harness(position_embedding):
         TokenAndPositionEmbedding,
         dict(
             vocabulary_size=20,
-            max_length=8,
+            context_length=8,
             embedding_dim=6,
             position_embedding=position_embedding,
         ),
@@ -23,7 +23,7 @@ def test_layer_harness(position_embedding):
 
 def test_sinusoidal_matches_formula():
     layer = TokenAndPositionEmbedding(
-        5, max_length=16, embedding_dim=6, position_embedding="sinusoidal"
+        5, context_length=16, embedding_dim=6, position_embedding="sinusoidal"
     )
     ids = np.zeros((1, 10), "int32")
     out = np.asarray(layer(ids)) - np.asarray(layer.token_embeddings)[0]
@@ -38,7 +38,7 @@ def test_sinusoidal_matches_formula():
 @pytest.mark.parametrize("position_embedding", ["learned", "sinusoidal"])
 def test_start_index_offsets_positions(position_embedding):
     layer = TokenAndPositionEmbedding(
-        9, max_length=12, embedding_dim=4, position_embedding=position_embedding
+        9, context_length=12, embedding_dim=4, position_embedding=position_embedding
     )
     ids = np.random.default_rng(1).integers(0, 9, size=(2, 10)).astype("int32")
     full = np.asarray(layer(ids))
@@ -50,11 +50,14 @@ def test_start_index_offsets_positions(position_embedding):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(vocabulary_size=0, max_length=4, embedding_dim=4), "vocabulary_size=0"),
+        (
+            dict(vocabulary_size=0, context_length=4, embedding_dim=4),
+            "vocabulary_size=0",
+        ),
         (
             dict(
                 vocabulary_size=5,
-                max_length=4,
+                context_length=4,
                 embedding_dim=4,
                 position_embedding="rope",
             ),
@@ -63,7 +66,7 @@ def test_start_index_offsets_positions(position_embedding):
         (
             dict(
                 vocabulary_size=5,
-                max_length=4,
+                context_length=4,
                 embedding_dim=5,
                 position_embedding="sinusoidal",
             ),

@@ -9,7 +9,7 @@ from keras_nlg.models.keras_hub_gpt2 import load_keras_hub_gpt2_weights
 
 TINY = dict(
     vocabulary_size=50,
-    max_length=16,
+    context_length=16,
     num_layers=2,
     num_heads=2,
     hidden_dim=8,
@@ -149,7 +149,7 @@ def test_bad_arguments(kwargs, match):
 
 def test_positions_past_the_context_are_an_error():
     model = TransformerLanguageModel(**TINY)
-    with pytest.raises(ValueError, match="max_length=16"):
+    with pytest.raises(ValueError, match="context_length=16"):
         model(random_ids((1, 17)))
     with pytest.raises(ValueError, match="cache_index=15"):
         model.call_with_cache(random_ids((1, 2)), model.empty_cache(1), 15)

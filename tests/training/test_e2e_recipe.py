@@ -7,7 +7,9 @@ import pytest
 import keras_nlg
 from keras_nlg.data.e2e import read_e2e_csv
 from keras_nlg.evaluation import evaluate_e2e
-from keras_nlg.training import train, train_e2e
+from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS
+from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.training import TrainingConfig, train, train_e2e
 from tests.conftest import make_corpus
 from tests.data.e2e_files import write_e2e_csv
 
@@ -38,16 +40,30 @@ def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
     task = loaded.config["task"]
     assert task["name"] == "e2e" and task["separator"] == "\n"
     # The context is the longest example rounded up to a multiple of 16.
-    assert loaded.model.max_length % 16 == 0
-    assert loaded.model.max_length >= task["longest_example_tokens"]
+    assert loaded.model.context_length % 16 == 0
+    assert loaded.model.context_length >= task["longest_example_tokens"]
     assert task["max_new_tokens"] == (
-        loaded.model.max_length - task["longest_prompt_tokens"]
+        loaded.model.context_length - task["longest_prompt_tokens"]
     )
     training = loaded.config["training"]
     assert training["train_pairs"] == 6 and training["total_steps"] == 4
+    first_mr = read_e2e_csv(tiny_csv).meaning_representations[0]
+    assert TrainingConfig.from_record(training) == TrainingConfig.for_e2e(
+        **{k: v for k, v in TINY.items() if k != "verbose"},
+        learning_rate=1e-3,
+        warmup_steps=0,
+        sample_prompt=first_mr + "\n",
+    )
     metrics = json.load(open(os.path.join(e2e_model.out_dir, "metrics.json")))
     assert np.isfinite(metrics["val_loss"])
     assert metrics["steps_run"] == 4
+
+
+def test_recipe_writes_its_generation_config(e2e_model):
+    task = keras_nlg.load(e2e_model.out_dir).config["task"]
+    assert GenerationConfig.from_pretrained(e2e_model.out_dir) == GenerationConfig(
+        num_beams=DEFAULT_NUM_BEAMS, max_new_tokens=task["max_new_tokens"]
+    )
 
 
 def test_loss_is_the_mean_over_text_tokens_only(e2e_model, tiny_csv):
@@ -112,7 +128,7 @@ def test_pretrained_start_keeps_its_tokenizer_and_context(tmp_path, tiny_csv):
         preset="tiny",
         batch_size=2,
         sequence_length=96,
-        model_overrides={"max_length": 128},
+        model_overrides={"context_length": 128},
         steps=2,
         steps_per_epoch=2,
         verbose=0,
@@ -125,12 +141,12 @@ def test_pretrained_start_keeps_its_tokenizer_and_context(tmp_path, tiny_csv):
         **{**TINY, "steps": 2},
     )
     assert result.config["pretrained_from"] == os.path.abspath(pretrained.out_dir)
-    assert result.model.max_length == 96
+    assert result.model.context_length == 96
     assert type(result.tokenizer) is type(pretrained.tokenizer)
 
 
 def test_pretrained_context_too_short_is_a_clear_error(trained_model_dir, tiny_csv):
-    with pytest.raises(ValueError, match="more than the model's max_length=32"):
+    with pytest.raises(ValueError, match="more than the model's context_length=32"):
         train_e2e(
             "/tmp/unused-e2e",
             train_csv=tiny_csv,
@@ -147,13 +163,15 @@ def test_pretrained_context_too_short_is_a_clear_error(trained_model_dir, tiny_c
         (dict(max_minutes=0), "max_minutes=0"),
         (dict(batch_size=0), "batch_size=0"),
         (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+        (dict(arch="lstm"), "--arch lstm is not offered"),
+        (dict(sequence_length=8), "--sequence-length does not apply"),
+        (dict(train_csv=["a.csv", "b.csv"]), "takes one training CSV"),
+        (dict(recipe="lm"), "recipe='lm'"),
     ],
 )
 def test_bad_arguments(tmp_path, tiny_csv, kwargs, message):
     with pytest.raises(ValueError, match=message):
         train_e2e(
             str(tmp_path / "m"),
-            train_csv=tiny_csv,
-            validation_csv=tiny_csv,
-            **{**TINY, **kwargs},
+            **{"train_csv": tiny_csv, "validation_csv": tiny_csv, **TINY, **kwargs},
         )

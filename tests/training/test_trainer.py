@@ -11,7 +11,7 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import keras_nlg
-from keras_nlg.training import train
+from keras_nlg.training import TrainingConfig, train
 from tests.conftest import TINY_TRAIN
 
 
@@ -32,7 +32,19 @@ def test_model_directory_contents_and_reload(trained_model_dir):
     } <= set(os.listdir(trained_model_dir))
     loaded = keras_nlg.load(trained_model_dir)
     assert loaded.config["arch"] == "transformer" and loaded.config["preset"] == "tiny"
-    assert loaded.config["training"]["total_steps"] == 6
+    training = loaded.config["training"]
+    assert training["total_steps"] == 6
+    assert (training["planned_epochs"], training["planned_steps_per_epoch"]) == (2, 3)
+    # The whole config, with the defaults the run chose filled in.
+    assert TrainingConfig.from_record(training) == TrainingConfig(
+        preset="tiny",
+        batch_size=4,
+        sequence_length=32,
+        steps=6,
+        steps_per_epoch=3,
+        learning_rate=1e-3,
+        warmup_steps=0,
+    )
     metrics = json.load(open(os.path.join(trained_model_dir, "metrics.json")))
     for key in (
         "loss",
@@ -140,7 +152,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
-        from keras_nlg.training import train
+        from keras_nlg.training import TrainingConfig, train
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         result = train(
             {str(tmp_path / "mirrored")!r},
@@ -180,5 +192,22 @@ def test_context_is_the_trained_sequence_length(tmp_path, corpus_file):
         data_paths=[corpus_file],
         **dict(TINY_TRAIN, sequence_length=16, steps=1),
     )
-    assert result.model.max_length == 16
-    assert keras_nlg.load(result.out_dir).model.max_length == 16
+    assert result.model.context_length == 16
+    assert keras_nlg.load(result.out_dir).model.context_length == 16
+
+
+def test_a_config_object_with_keyword_overrides(tmp_path, corpus_file):
+    settings = {k: v for k, v in TINY_TRAIN.items() if k != "verbose"}
+    config = TrainingConfig(**settings, learning_rate=5e-3)
+    result = train(
+        str(tmp_path / "cfg"), config, data_paths=[corpus_file], steps=1, verbose=0
+    )
+    expected = config.replace(steps=1, warmup_steps=0)
+    assert result.training_config == expected
+    record = keras_nlg.load(result.out_dir).config["training"]
+    assert TrainingConfig.from_record(record) == expected
+    assert record["total_steps"] == 1 and record["data_paths"] == [corpus_file]
+    with pytest.raises(TypeError, match="Unknown training setting"):
+        train(str(tmp_path / "x"), config, data_paths=[corpus_file], stepz=1)
+    with pytest.raises(ValueError, match="recipe='finetune'"):
+        train(str(tmp_path / "y"), TrainingConfig.for_finetune())

@@ -14,11 +14,10 @@ import threading
 
 import tensorflow as tf
 
+from keras_nlg.export import wire_contract
 from keras_nlg.serving.errors import ServingError
 
 logger = logging.getLogger(__name__)
-
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def _signature_defs(version_dir):
@@ -56,7 +55,8 @@ class Servable:
         }
 
     def signature(self, name):
-        name = name or "serving_default"
+        """The signature a request names; an empty name is `serving_default`."""
+        name = name or wire_contract.SERVING_DEFAULT
         if name not in self._functions:
             raise ServingError(
                 "NOT_FOUND",
@@ -123,7 +123,7 @@ class Servable:
 
     def warm_up(self):
         """Replays `assets.extra/tf_serving_warmup_requests`, as TF Serving does."""
-        path = os.path.join(self.path, WARMUP_FILE)
+        path = os.path.join(self.path, wire_contract.WARMUP_FILE)
         if not os.path.isfile(path):
             return 0
         from tensorflow_serving.apis import prediction_log_pb2
@@ -137,6 +137,13 @@ class Servable:
             self.run(signature, self.complete_inputs(signature, inputs))
             count += 1
         return count
+
+    def signature_def_map(self):
+        """The SignatureDefs as the proto `GetModelMetadata` returns (and the
+        REST `/metadata` route renders as JSON)."""
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        return get_model_metadata_pb2.SignatureDefMap(signature_def=self.signature_defs)
 
 
 def _dtype_matches(value, dtype):

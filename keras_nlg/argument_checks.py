@@ -1,8 +1,11 @@
-"""Argument checks shared by layers, models and functions.
+"""Argument checks shared by layers, models and functions (`ValueError`s that
+name the argument and the value received).
 
 A leaf module (it imports nothing of ours) so that even `keras_nlg.layers`
 may use it.
 """
+
+import warnings
 
 
 def check_positive_int(name: str, value, allow_none: bool = False) -> None:
@@ -47,3 +50,37 @@ def check_prompts(prompts) -> list[str]:
             f"Received: prompts={prompts!r}"
         )
     return list(prompts)
+
+
+def pop_renamed_argument(kwargs: dict, old: str, new: str, value):
+    """`value` of argument `new`, or the deprecated `old` popped from `kwargs`.
+
+    Emits a `DeprecationWarning` when `old` is used (saved configs written
+    before the rename still load); `TypeError` when both are given.
+    """
+    if old not in kwargs:
+        return value
+    if value is not None:
+        raise TypeError(
+            f"Pass `{new}` only (`{old}` is its deprecated name). "
+            f"Received: {new}={value!r}, {old}={kwargs[old]!r}"
+        )
+    warnings.warn(
+        f"`{old}` is deprecated; use `{new}`.", DeprecationWarning, stacklevel=3
+    )
+    return kwargs.pop(old)
+
+
+def is_int(value) -> bool:
+    """True for an int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """True for an int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def fail(name: str, value, rule: str):
+    """Raises `ValueError`: "`name` must be <rule>. Received: name=value"."""
+    raise ValueError(f"`{name}` must be {rule}. Received: {name}={value!r}")

@@ -1,3 +1,5 @@
+"""`keras-nlg export` to TFLite and to a TF Serving SavedModel."""
+
 import json
 import os
 
@@ -64,29 +66,13 @@ def test_export_saved_model(tmp_path, trained_model_dir, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["export", "--format", "saved_model", "--quantize", "int8"], "tflite only"),
-        (["export", "--format", "tflite", "--max-batch-size", "4"], "saved_model only"),
-        (["export", "--format", "saved_model"], "integer version"),
-        (["serve", "--model_name", "m"], "--model_base_path"),
-        (["serve", "--model_base_path", "/nonexistent/m"], "not a directory"),
-        (["client", "--model_name", "m"], "--prompt is required"),
+        (["--format", "saved_model", "--quantize", "int8"], "tflite only"),
+        (["--format", "tflite", "--max-batch-size", "4"], "saved_model only"),
+        (["--format", "saved_model"], "integer version"),
     ],
 )
-def test_serving_commands_bad_input(tmp_path, trained_model_dir, capsys, argv, message):
-    if argv[0] == "export":
-        argv = [*argv, "--model", trained_model_dir, "--out", str(tmp_path / "o")]
+def test_flags_of_the_other_format(tmp_path, trained_model_dir, capsys, argv, message):
+    argv = ["export", *argv, "--model", trained_model_dir, "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
-
-
-def test_client_without_a_server_is_one_line(capsys):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # free: nothing listens there
-    argv = ["client", "--target", f"127.0.0.1:{port}", "--model_name", "m"]
-    assert main([*argv, "--prompt", "hi"]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "UNAVAILABLE" in lines[0], lines

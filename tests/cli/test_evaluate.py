@@ -1,10 +1,13 @@
+"""`keras-nlg evaluate` (perplexity and E2E scores) and `train --task e2e`."""
+
 import json
 
 import pytest
 
 from keras_nlg.cli import main
+from keras_nlg.generation.config import GenerationConfig
+from tests.cli.runner import run_cli
 from tests.data.e2e_files import TINY_E2E, write_e2e_csv
-from tests.test_cli import run_cli
 
 E2E_TINY_FLAGS = [
     "--preset",
@@ -54,6 +57,11 @@ def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
     assert main([*evaluate, "--max-new-tokens", "8", "--json", "--cased"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert "case:mixed" in scores["bleu_signature"] and scores["num_beams"] == 3
+
+    # The beam width defaults to the model's generation_config.json.
+    GenerationConfig(num_beams=2).save_pretrained(out)
+    assert main([*evaluate, "--max-new-tokens", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num_beams"] == 2
 
 
 @pytest.mark.parametrize(

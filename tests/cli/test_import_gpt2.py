@@ -4,8 +4,8 @@ import pytest
 
 import keras_nlg
 from keras_nlg.cli import main
+from tests.cli.runner import TINY_FLAGS, run_cli
 from tests.models.gpt2_fixtures import tiny_backbone, write_hugging_face_checkpoint
-from tests.test_cli import TINY_FLAGS, run_cli
 
 
 def test_import_finetune_with_lora_then_generate(tmp_path, corpus_file, capsys):

@@ -1,0 +1,94 @@
+"""What every command module shares: argparse types, the one-line-error
+parser, the check for flags that don't apply, and the quiet TensorFlow import.
+
+Nothing here imports TensorFlow at module level, so `keras-nlg --help` (and
+any usage error) answers without loading it.
+"""
+
+import argparse
+import os
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def number(convert, description, accept=lambda value: True):
+    """An argparse `type` that converts, then checks `accept` (a bound).
+
+    Flags whose value the library checks (the generation settings) use
+    `accept`'s default, so the library's message is the one users see.
+    """
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        # `not accept(...)` also rejects NaN, for which every comparison fails.
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = number(int, "a positive integer", lambda value: value > 0)
+positive_float = number(float, "a number > 0", lambda value: value > 0)
+non_negative_float = number(float, "a number ≥ 0", lambda value: value >= 0)
+integer = number(int, "an integer")
+real = number(float, "a number")
+
+
+def flag_bool(text):
+    """TF Serving's boolean flags: `--flag`, `--flag=true`, `--flag=false`."""
+    if text.lower() in ("true", "1"):
+        return True
+    if text.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def reject_flags(flags, reason):
+    """`ValueError` for the first flag given (not None) that doesn't apply."""
+    for flag, value in flags.items():
+        if value is not None:
+            raise ValueError(f"{flag} {reason}")
+
+
+def given(**values):
+    """The keyword arguments whose flag was given (not None), for the library
+    to apply its own defaults to the rest."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow's C++ runtime prints several lines at import and device
+    discovery (absl, oneDNN, CUDA probes) that TF_CPP_MIN_LOG_LEVEL no longer
+    silences; without this, a one-line error would arrive under a screenful
+    of noise.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow
+
+        import keras_nlg.models  # noqa: F401
+
+        # Device discovery logs a cuInit error on machines without a GPU.
+        tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)

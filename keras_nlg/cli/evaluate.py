@@ -1,0 +1,144 @@
+"""`keras-nlg evaluate`: perplexity on text, or BLEU/ROUGE/diversity on E2E."""
+
+import json
+import os
+import sys
+
+from keras_nlg.cli.common import given, positive_int, reject_flags
+
+
+def add_parser(subparsers):
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="perplexity on held-out text, or BLEU/ROUGE/diversity on an E2E CSV",
+    )
+    evaluate.add_argument("--model", required=True, metavar="DIR")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        metavar="PATH",
+        help="UTF-8 text files; with --task e2e one CSV with mr/ref columns",
+    )
+    evaluate.add_argument("--task", choices=("lm", "e2e"), default="lm")
+    evaluate.add_argument(
+        "--context", type=positive_int, help="window tokens (default: the model's)"
+    )
+    evaluate.add_argument(
+        "--stride",
+        type=positive_int,
+        help="tokens between window starts (default: half the context)",
+    )
+    evaluate.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="windows per forward pass (default 8); --task e2e: prompts per "
+        "generate call (default 32)",
+    )
+    evaluate.add_argument(
+        "--output",
+        metavar="FILE",
+        help="--task e2e: write the outputs, one line per distinct MR",
+    )
+    evaluate.add_argument(
+        "--num-beams", type=positive_int, help="--task e2e: beam width (1 = greedy)"
+    )
+    evaluate.add_argument("--max-new-tokens", type=positive_int)
+    evaluate.add_argument(
+        "--cased",
+        action="store_true",
+        help="--task e2e: case-sensitive BLEU (the official scorer lowercases)",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON object"
+    )
+    return evaluate
+
+
+def run(args):
+    if args.task == "lm":
+        return _run_perplexity(args)
+    return _run_e2e(args)
+
+
+def _run_perplexity(args):
+    reject_flags(
+        {
+            "--output": args.output,
+            "--num-beams": args.num_beams,
+            "--max-new-tokens": args.max_new_tokens,
+            "--cased": args.cased or None,
+        },
+        "applies to --task e2e only",
+    )
+    from keras_nlg import load
+    from keras_nlg.data import read_text_files
+    from keras_nlg.evaluation import perplexity
+
+    loaded = load(args.model)
+    figures = perplexity(
+        loaded.model,
+        loaded.tokenizer,
+        read_text_files(args.data),
+        window_length=args.context,
+        stride=args.stride,
+        **given(batch_size=args.batch_size),
+    )
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"perplexity {figures['perplexity']:.4f} "
+        f"({figures['bits_per_token']:.4f} bits/token, "
+        f"{figures['bits_per_byte']:.4f} bits/byte, "
+        f"{figures['bits_per_character']:.4f} bits/character) over "
+        f"{figures['tokens']:,} tokens; windows of {figures['window_length']} "
+        f"tokens at stride {figures['stride']}"
+    )
+
+
+def _run_e2e(args):
+    if len(args.data) != 1:
+        raise ValueError(f"--task e2e takes one CSV. Received: {args.data}")
+    reject_flags(
+        {"--context": args.context, "--stride": args.stride},
+        "applies to perplexity (--task lm) only",
+    )
+    from keras_nlg import load
+    from keras_nlg.evaluation import evaluate_e2e
+
+    loaded = load(args.model)
+    task = loaded.config.get("task") or {}
+    # Without --num-beams, `evaluate_e2e` takes the model's generation config's
+    # (its generation_config.json, attached by `load`).
+    options = given(
+        num_beams=args.num_beams,
+        batch_size=args.batch_size,
+        # Default: the room recorded at training (the model's context less
+        # the longest training prompt).
+        max_new_tokens=args.max_new_tokens or task.get("max_new_tokens"),
+    )
+    scores = evaluate_e2e(
+        loaded.model,
+        loaded.tokenizer,
+        args.data[0],
+        lowercase=not args.cased,
+        output_path=args.output,
+        **options,
+    )
+    outputs = scores.pop("outputs")
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        print("| metric | value |\n|---|---|")
+        case = "cased" if args.cased else "lowercased"
+        print(f"| BLEU ({case}) | {scores['bleu']:.2f} |")
+        for name in ("rouge1", "rouge2", "rougeL", "distinct_1", "distinct_2"):
+            print(f"| {name} | {scores[name]:.4f} |")
+        print(f"| repetition rate | {scores['repetition_rate']:.4f} |")
+        print(
+            f"{len(outputs)} MRs, beam {scores['num_beams']}, "
+            f"{scores['generation_seconds']:.1f} s to generate"
+        )
+    if args.output:
+        print(f"outputs: {os.path.abspath(args.output)}", file=sys.stderr)

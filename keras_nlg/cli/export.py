@@ -1,0 +1,116 @@
+"""`keras-nlg export`: a model directory as a TF Serving SavedModel or TFLite.
+
+Which flag applies to which `--format` is a rule about the flags, so it
+stays here; the settings themselves are checked by the exporters.
+"""
+
+import os
+
+from keras_nlg.cli.common import given, positive_int, reject_flags
+
+
+def add_parser(subparsers):
+    export = subparsers.add_parser(
+        "export",
+        help="convert a model directory for deployment (TF Serving SavedModel, TFLite)",
+    )
+    export.add_argument("--model", required=True, metavar="DIR")
+    export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="OUTDIR",
+        help="saved_model: export/NAME/VERSION (TF Serving's layout)",
+    )
+    export.add_argument(
+        "--quantize",
+        choices=("none", "float16", "dynamic_int8", "int8"),
+        help="tflite: none (default), float16, dynamic_int8, or int8 (calibrated "
+        "on the model's training data)",
+    )
+    export.add_argument(
+        "--max-batch-size",
+        type=positive_int,
+        help="saved_model: rows per call (default 64)",
+    )
+    export.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        help="saved_model: default of the request's max_new_tokens (default 64)",
+    )
+    export.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="saved_model: don't XLA-compile the decode loop",
+    )
+    export.add_argument(
+        "--prefill-length",
+        type=positive_int,
+        help="tokens per prefill call (default 32, at most half the context)",
+    )
+    export.add_argument(
+        "--with-generate",
+        action="store_true",
+        help="add the one-call greedy generate signature (a WHILE op)",
+    )
+    return export
+
+
+def run(args):
+    if args.format == "saved_model":
+        return _run_saved_model(args)
+    reject_flags(
+        {
+            "--max-batch-size": args.max_batch_size,
+            "--max-new-tokens": args.max_new_tokens,
+            "--no-xla": args.no_xla or None,
+        },
+        "applies to --format saved_model only",
+    )
+    from keras_nlg.export import export_tflite
+
+    metadata = export_tflite(
+        args.model,
+        args.out,
+        prefill_length=args.prefill_length,
+        include_generate=args.with_generate,
+        **given(quantize=args.quantize),
+    )
+    quality = metadata["quality"]
+    print(
+        f"wrote {os.path.join(os.path.abspath(args.out), 'model.tflite')} "
+        f"({metadata['size_bytes'] / 1e6:.2f} MB, {metadata['quantization']}), "
+        f"signatures "
+        f"{', '.join(sorted(metadata['signatures']))}"
+    )
+    print(
+        f"quality vs float32 Keras over {quality['positions']} held-out positions: "
+        f"perplexity ratio {quality['perplexity_ratio']:.4f}, next-token agreement "
+        f"{quality['next_token_agreement']:.1%}"
+    )
+
+
+def _run_saved_model(args):
+    reject_flags(
+        {
+            "--quantize": args.quantize,
+            "--prefill-length": args.prefill_length,
+            "--with-generate": args.with_generate or None,
+        },
+        "applies to --format tflite only",
+    )
+    from keras_nlg.export import export_saved_model
+
+    card = export_saved_model(
+        args.model,
+        args.out,
+        jit_compile=not args.no_xla,
+        **given(max_batch_size=args.max_batch_size, max_new_tokens=args.max_new_tokens),
+    )
+    limits = card["limits"]
+    print(
+        f"wrote {os.path.abspath(args.out)} (model {card['name']}): signatures "
+        f"{', '.join(card['signatures'])}; max batch {limits['max_batch_size']}, "
+        f"default max_new_tokens {limits['default_max_new_tokens']}; ops outside "
+        f"core TensorFlow: {', '.join(card['ops']['tensorflow_text']) or 'none'}"
+    )

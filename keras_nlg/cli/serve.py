@@ -1,0 +1,86 @@
+"""`keras-nlg serve`: the TF-Serving-protocol development server.
+
+The flags are TF Serving's own names and defaults, so its command lines work
+unchanged. Which flags combine is checked here; the config files are read
+by the serving library.
+"""
+
+import os
+
+from keras_nlg.cli.common import flag_bool, given, positive_int
+
+
+def add_parser(subparsers):
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve SavedModels over TF Serving's gRPC and REST protocol "
+        "(development and CI; production uses TF Serving itself)",
+    )
+    serve.add_argument("--port", type=int, default=8500, help="gRPC port (0: free)")
+    serve.add_argument(
+        "--rest_api_port", type=int, default=-1, help="REST port (0: free, -1: off)"
+    )
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--model_name", default="default")
+    serve.add_argument("--model_base_path")
+    serve.add_argument("--model_config_file")
+    serve.add_argument(
+        "--enable_batching", type=flag_bool, nargs="?", const=True, default=False
+    )
+    serve.add_argument("--batching_parameters_file")
+    serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
+    serve.add_argument("--monitoring_config_file")
+    serve.add_argument(
+        "--max_request_bytes",
+        type=positive_int,
+        help="larger requests get RESOURCE_EXHAUSTED (default 4 MiB)",
+    )
+    return serve
+
+
+def run(args):
+    if bool(args.model_config_file) == bool(args.model_base_path):
+        raise ValueError(
+            "Pass --model_config_file, or --model_name with --model_base_path. "
+            f"Received: model_config_file={args.model_config_file!r}, "
+            f"model_base_path={args.model_base_path!r}"
+        )
+    if args.batching_parameters_file and not args.enable_batching:
+        raise ValueError(
+            "--batching_parameters_file needs --enable_batching. "
+            f"Received: batching_parameters_file={args.batching_parameters_file!r}"
+        )
+    from keras_nlg.serving.batching import BatchingParameters
+    from keras_nlg.serving.model_manager import ModelConfig, ModelManager
+    from keras_nlg.serving.monitoring import prometheus_path
+    from keras_nlg.serving.server import run_server
+
+    if args.model_config_file:
+        configs = ModelConfig.from_file(args.model_config_file)
+    else:
+        configs = [ModelConfig(args.model_name, args.model_base_path)]
+    for config in configs:
+        if not os.path.isdir(config.base_path):
+            raise ValueError(
+                f"The base path of model {config.name!r} is not a directory. "
+                f"Received: base_path={config.base_path!r}"
+            )
+    batching = None
+    if args.enable_batching:
+        batching = BatchingParameters()
+        if args.batching_parameters_file:
+            batching = BatchingParameters.from_file(args.batching_parameters_file)
+    run_server(
+        ModelManager(configs),
+        port=args.port,
+        rest_api_port=args.rest_api_port,
+        host=args.host,
+        batching=batching,
+        poll_seconds=args.file_system_poll_wait_seconds,
+        prometheus_path=(
+            prometheus_path(args.monitoring_config_file)
+            if args.monitoring_config_file
+            else None
+        ),
+        **given(max_request_bytes=args.max_request_bytes),
+    )

@@ -1,0 +1,118 @@
+"""TF Serving's gRPC services on the official `tensorflow-serving-api` stubs.
+
+`PredictionService` (Predict, GetModelMetadata) and `ModelService`
+(GetModelStatus) translate protos to `ModelServer` calls and back; a
+`ServingError` becomes the gRPC status of the same name, so clients see the
+codes TF Serving would send.
+"""
+
+import grpc
+import tensorflow as tf
+from google.protobuf import wrappers_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from keras_nlg.serving.errors import ServingError
+from keras_nlg.serving.model_server import ModelServer
+
+
+def _model_spec(request_spec):
+    """`(name, version or None, label or None)` of a request's ModelSpec."""
+    version = request_spec.version.value if request_spec.HasField("version") else None
+    return request_spec.name, version, request_spec.version_label or None
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """`Predict` and `GetModelMetadata` over a `ModelServer`."""
+
+    def __init__(self, server: ModelServer):
+        self.server = server
+
+    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+        try:
+            name, version, label = _model_spec(request.model_spec)
+            try:
+                inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            except (TypeError, ValueError) as error:
+                raise ServingError(
+                    "INVALID_ARGUMENT", f"Bad input tensor: {error}"
+                ) from None
+            servable, signature, outputs = self.server.predict(
+                name, version, label, request.model_spec.signature_name, inputs
+            )
+            response = predict_pb2.PredictResponse(
+                model_spec=model_pb2.ModelSpec(
+                    name=name,
+                    version=wrappers_pb2.Int64Value(value=servable.version),
+                    signature_name=signature,
+                )
+            )
+            wanted = list(request.output_filter) or list(outputs)
+            for key in wanted:
+                if key not in outputs:
+                    raise ServingError(
+                        "INVALID_ARGUMENT",
+                        f"output tensor alias not found in signature: {key}",
+                    )
+                response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
+            return response
+        except ServingError as error:
+            context.abort(grpc.StatusCode[error.code], error.message)
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        try:
+            if list(request.metadata_field) not in ([], ["signature_def"]):
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    "Metadata field(s) not supported: "
+                    f"{[f for f in request.metadata_field if f != 'signature_def']}",
+                )
+            name, version, label = _model_spec(request.model_spec)
+            servable = self.server.manager.resolve(name, version, label)
+            response = get_model_metadata_pb2.GetModelMetadataResponse(
+                model_spec=model_pb2.ModelSpec(
+                    name=name, version=wrappers_pb2.Int64Value(value=servable.version)
+                )
+            )
+            response.metadata["signature_def"].Pack(servable.signature_def_map())
+            return response
+        except ServingError as error:
+            context.abort(grpc.StatusCode[error.code], error.message)
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """`GetModelStatus` over a `ModelServer`: every loaded version AVAILABLE."""
+
+    def __init__(self, server: ModelServer):
+        self.server = server
+
+    def GetModelStatus(self, request, context):  # noqa: N802
+        try:
+            name, version, _ = _model_spec(request.model_spec)
+            response = get_model_status_pb2.GetModelStatusResponse()
+            for v in self.server.status(name, version):
+                response.model_version_status.add(
+                    version=v, state=get_model_status_pb2.ModelVersionStatus.AVAILABLE
+                )
+            return response
+        except ServingError as error:
+            context.abort(grpc.StatusCode[error.code], error.message)
+
+
+def add_services(server: ModelServer, grpc_server) -> None:
+    """Registers both services of `server` on a `grpc.Server`."""
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(server), grpc_server
+    )
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelService(server), grpc_server
+    )
+
+
+__all__ = ["ModelService", "PredictionService", "add_services"]

@@ -1,0 +1,375 @@
+"""`TrainingConfig`: every training setting, its default and its check.
+
+The one place where the settings of `train`, `finetune` and `train_e2e` are
+defined and validated, as `keras_nlg.generation.GenerationConfig` is for
+generation. Each entry point takes one (its keyword arguments override it),
+fills in the defaults that depend on the data or the model (the resolved
+config) and records that whole config in the model directory's
+`config.json` under `"training"`, so a run can be repeated from its record
+(`TrainingConfig.from_record`).
+
+Three recipes share the fields; a field that a recipe has no use for stays
+`None` (see `RECIPES`):
+
+- `"lm"` (`train`): a language model on text files.
+- `"finetune"` (`finetune`): continue training a model directory; the model
+  keeps its architecture, size and tokenizer.
+- `"e2e"` (`train_e2e`): the E2E NLG data-to-text recipe, a Transformer
+  trained on `MR + "\\n" + text` pairs from CSVs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from keras_nlg.argument_checks import fail, is_int, is_number
+from keras_nlg.models.presets import preset_config, preset_names
+
+RECIPES = ("lm", "finetune", "e2e")
+# Tokenizers `train` and `train_e2e` can build (evaluation.words has another
+# list: the word splitters of the diversity metrics).
+TRAINING_TOKENIZERS = ("byte", "sentencepiece")
+
+DEFAULT_LEARNING_RATE = {"transformer": 1e-3, "lstm": 2e-3}
+DEFAULT_SEQUENCE_LENGTH = 256  # the cap when the model's context is longer
+DEFAULT_SENTENCEPIECE_VOCABULARY = {"lm": 8000, "e2e": 2000}
+# Fine-tuning every weight takes small steps; LoRA adapters start at zero
+# and need larger ones.
+FINETUNE_LEARNING_RATE = 1e-4
+LORA_LEARNING_RATE = 1e-3
+# The E2E recipe's defaults were chosen on the dev set (benchmarks/RESULTS.md,
+# "E2E"); its model also gets dropout (see `E2E_DROPOUT`).
+E2E_LEARNING_RATE = 1e-3
+E2E_DROPOUT = 0.1
+
+# The settings a recipe fills in when left `None` (constant per recipe).
+# Those that depend on other fields, the data or the model are rules of
+# their own: `training_length`, `resolved_learning_rate`,
+# `resolved_vocabulary_size`, `resolved_sequence_length`,
+# `resolved_warmup_steps`; the E2E sample prompt is the first validation MR.
+# Shared parts: a new model (lm, e2e), training on text files (lm, finetune).
+_NEW_MODEL = dict(arch="transformer", preset="small", batch_size=32, weight_decay=0.1)
+_TEXT_FILES = dict(validation_fraction=0.1, steps_per_epoch=200, sample_prompt="\n")
+_RECIPE_DEFAULTS = {
+    "lm": {**_NEW_MODEL, **_TEXT_FILES, "tokenizer": "byte"},
+    "finetune": {**_TEXT_FILES, "batch_size": 8, "weight_decay": 0.0},
+    "e2e": {**_NEW_MODEL, "tokenizer": "sentencepiece", "steps_per_epoch": 500},
+}
+# Training length when neither `steps` nor `epochs` is given.
+_DEFAULT_LENGTH = {
+    "lm": ("steps", 1000),
+    "finetune": ("steps", 200),
+    "e2e": ("epochs", 6),
+}
+
+# What `keras-nlg train` (task lm) prints after training: a sample of this
+# length after this prompt (also the prompt of its TensorBoard samples).
+COMMAND_LINE_SAMPLE_PROMPT = "ROMEO:"
+COMMAND_LINE_SAMPLE_TOKENS = 300
+
+# The fields a recipe has no use for, and why (the error says so; the E2E
+# ones name the flag too, as `keras-nlg train --task e2e` reports them).
+_NOT_APPLICABLE = {
+    "finetune": {
+        name: f"`{name}` does not apply to fine-tuning (the model keeps its own)"
+        for name in ("arch", "preset", "model_overrides", "tokenizer")
+        + ("vocabulary_size",)
+    },
+    "e2e": {
+        "sequence_length": "`sequence_length`/--sequence-length does not apply to "
+        "--task e2e (each example is one MR and its text)",
+        "validation_fraction": "`validation_fraction` does not apply to --task e2e "
+        "(it validates on the validation CSV)",
+        "validation_steps": "`validation_steps`/--validation-steps does not apply to "
+        "--task e2e (it validates on all of the validation CSV)",
+    },
+}
+_FINETUNE_ONLY = ("lora_rank", "lora_alpha")
+_POSITIVE_INTS = (
+    *("vocabulary_size", "steps", "epochs", "batch_size", "sequence_length"),
+    *("validation_steps", "steps_per_epoch", "lora_rank"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Training settings, validated when made.
+
+    `None` means "the recipe's default": a constant one is filled in when
+    the config is made (e.g. `TrainingConfig().batch_size == 32`), one that
+    depends on the data or the model when training starts (the resolved
+    config, recorded in `config.json`). Use the named constructors for the
+    other recipes: `for_finetune()`, `for_e2e()`, `for_command_line()`.
+
+    Args:
+        recipe: `"lm"`, `"finetune"` or `"e2e"` (see the module docstring).
+        arch: `"transformer"` or `"lstm"` (E2E: transformer only).
+        preset: model size from `keras_nlg.models.PRESETS` (default small).
+        model_overrides: constructor arguments replacing the preset's.
+        tokenizer: `"byte"`, or `"sentencepiece"` (a unigram model trained on
+            the training data first; the E2E default).
+        vocabulary_size: SentencePiece vocabulary size (default 8000; E2E 2000).
+        steps: optimizer steps to train (default 1000; fine-tuning 200).
+        epochs: full passes over the training data instead (E2E default 6).
+        batch_size: global batch size, split across replicas (default 32;
+            fine-tuning 8).
+        sequence_length: tokens per example; default the model's context
+            length capped at 256 (not for E2E: an example is one MR + text).
+        learning_rate: finite peak AdamW learning rate > 0; default 1e-3 for
+            a transformer, 2e-3 for an LSTM, 1e-4 fine-tuning every weight,
+            1e-3 with LoRA or for E2E.
+        warmup_steps: linear warm-up steps (default 5% of training, ≤ 200).
+        weight_decay: AdamW decoupled weight decay ≥ 0 (default 0.1;
+            fine-tuning 0).
+        validation_fraction: held-out tail of the corpus, in [0, 1)
+            (default 0.1; E2E validates on its validation CSV instead).
+        validation_steps: cap on validation batches per epoch (default all).
+        steps_per_epoch: with `steps`, the most steps between validations,
+            logs and backups (default 200; E2E 500); `steps` is split into
+            equal epochs, so it may be rounded up by a few steps (recorded
+            as `total_steps`).
+        lora_rank: fine-tuning only: train rank-`lora_rank` adapters
+            (merged into the saved model) instead of every weight.
+        lora_alpha: LoRA scale numerator (update scaled by alpha / rank).
+        max_minutes: stop after this many minutes of training steps (the
+            model so far is saved).
+        sample_prompt: prompt of the TensorBoard text sample (default a
+            newline; E2E: the first validation MR).
+        seed: seed of weights, data order and samples.
+
+    Raises:
+        ValueError: for a value out of its range, a field the recipe has no
+            use for, or a combination that can't work, naming the field and
+            the value received.
+        TypeError: for an unknown field name (`replace`, `from_dict`) or a
+            value of the wrong type.
+
+    Example:
+
+    >>> config = TrainingConfig(preset="tiny", steps=100)
+    >>> config.replace(learning_rate=3e-4).learning_rate
+    0.0003
+    >>> TrainingConfig.for_finetune(lora_rank=8).resolved_learning_rate()
+    0.001
+    """
+
+    recipe: str = "lm"
+    arch: str | None = None
+    preset: str | None = None
+    model_overrides: dict | None = None
+    tokenizer: str | None = None
+    vocabulary_size: int | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    sequence_length: int | None = None
+    learning_rate: float | None = None
+    warmup_steps: int | None = None
+    weight_decay: float | None = None
+    validation_fraction: float | None = None
+    validation_steps: int | None = None
+    steps_per_epoch: int | None = None
+    lora_rank: int | None = None
+    lora_alpha: float | None = None
+    max_minutes: float | None = None
+    sample_prompt: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.recipe not in RECIPES:
+            fail("recipe", self.recipe, f"one of {RECIPES}")
+        for name, value in _RECIPE_DEFAULTS[self.recipe].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if isinstance(self.model_overrides, dict):
+            # A copy: the caller's dict may change after, the config may not.
+            object.__setattr__(self, "model_overrides", dict(self.model_overrides))
+        self.validate()
+
+    # Named constructors: the recipes' starting points.
+
+    @classmethod
+    def for_finetune(cls, **settings) -> TrainingConfig:
+        """Continue training a model directory (`finetune`)."""
+        return cls(recipe="finetune", **settings)
+
+    @classmethod
+    def for_e2e(cls, **settings) -> TrainingConfig:
+        """The E2E data-to-text recipe (`train_e2e`)."""
+        return cls(recipe="e2e", **settings)
+
+    @classmethod
+    def for_command_line(cls, **settings) -> TrainingConfig:
+        """`keras-nlg train` (task lm): samples after `COMMAND_LINE_SAMPLE_PROMPT`."""
+        return cls(**{"sample_prompt": COMMAND_LINE_SAMPLE_PROMPT, **settings})
+
+    def validate(self) -> None:
+        """Checks every field on its own and every combination (see Raises)."""
+        for name in _POSITIVE_INTS:
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value <= 0):
+                fail(name, value, "a positive integer")
+        warmup = self.warmup_steps
+        if warmup is not None and (not is_int(warmup) or warmup < 0):
+            fail("warmup_steps", warmup, "an integer ≥ 0")
+        for name in ("learning_rate", "lora_alpha", "max_minutes"):
+            value = getattr(self, name)
+            if value is not None and (not is_number(value) or not 0 < value < math.inf):
+                fail(name, value, "a finite number > 0")
+        wd = self.weight_decay
+        if wd is not None and (not is_number(wd) or not 0 <= wd < math.inf):
+            fail("weight_decay", wd, "a finite number ≥ 0")
+        vf = self.validation_fraction
+        if vf is not None and (not is_number(vf) or not 0 <= vf < 1):
+            fail("validation_fraction", vf, "in [0, 1)")
+        if not is_int(self.seed):
+            raise TypeError(f"`seed` must be an int. Received: seed={self.seed!r}")
+        if self.sample_prompt is not None and not isinstance(self.sample_prompt, str):
+            raise TypeError(
+                "`sample_prompt` must be a string. "
+                f"Received: sample_prompt={self.sample_prompt!r}"
+            )
+        if self.model_overrides is not None and not isinstance(
+            self.model_overrides, dict
+        ):
+            raise TypeError(
+                "`model_overrides` must be a dict of model constructor arguments. "
+                f"Received: model_overrides={self.model_overrides!r}"
+            )
+        if self.tokenizer is not None and self.tokenizer not in TRAINING_TOKENIZERS:
+            fail("tokenizer", self.tokenizer, f"one of {TRAINING_TOKENIZERS}")
+        if self.arch is not None:
+            preset_names(self.arch)  # ValueError naming an unknown arch
+            if self.preset is not None:
+                preset_config(self.arch, self.preset)  # ... or preset
+        self._check_recipe_fields()
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError(
+                "Give `steps` or `epochs`, not both. "
+                f"Received: steps={self.steps}, epochs={self.epochs}"
+            )
+        if self.vocabulary_size is not None and self.tokenizer != "sentencepiece":
+            raise ValueError(
+                "`vocabulary_size` applies to the sentencepiece tokenizer only. "
+                f"Received: vocabulary_size={self.vocabulary_size}, "
+                f"tokenizer={self.tokenizer!r}"
+            )
+
+    def _check_recipe_fields(self):
+        for name, why in _NOT_APPLICABLE.get(self.recipe, {}).items():
+            value = getattr(self, name)
+            if value is not None:
+                raise ValueError(f"{why}. Received: {name}={value!r}")
+        if self.recipe != "finetune":
+            for name in _FINETUNE_ONLY:
+                value = getattr(self, name)
+                if value is not None:
+                    raise ValueError(
+                        f"`{name}` applies to fine-tuning only. Received: "
+                        f"{name}={value!r}, recipe={self.recipe!r}"
+                    )
+        if self.recipe == "e2e" and self.arch != "transformer":
+            raise ValueError(
+                "`arch`: --task e2e trains a transformer (--arch lstm is not "
+                f"offered). Received: arch={self.arch!r}"
+            )
+
+    # The defaults that depend on other fields, the model or the data.
+
+    def training_length(self) -> tuple[int | None, int | None]:
+        """`(steps, epochs)`, one of them None: as given, else the recipe's."""
+        if self.steps is not None or self.epochs is not None:
+            return self.steps, self.epochs
+        name, value = _DEFAULT_LENGTH[self.recipe]
+        return (value, None) if name == "steps" else (None, value)
+
+    def resolved_learning_rate(self) -> float:
+        """`learning_rate`, else the recipe's default (per arch for `"lm"`)."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        if self.recipe == "finetune":
+            return LORA_LEARNING_RATE if self.lora_rank else FINETUNE_LEARNING_RATE
+        if self.recipe == "e2e":
+            return E2E_LEARNING_RATE
+        return DEFAULT_LEARNING_RATE[self.arch]
+
+    def resolved_vocabulary_size(self) -> int:
+        """The size of a SentencePiece vocabulary trained for this run."""
+        return self.vocabulary_size or DEFAULT_SENTENCEPIECE_VOCABULARY[self.recipe]
+
+    def resolved_sequence_length(self, context_length: int | None) -> int:
+        """`sequence_length`, else the model's context capped at 256.
+
+        Raises:
+            ValueError: if `sequence_length` exceeds `context_length`.
+        """
+        length = self.sequence_length
+        if length is None:
+            length = min(
+                context_length or DEFAULT_SEQUENCE_LENGTH, DEFAULT_SEQUENCE_LENGTH
+            )
+        if context_length and length > context_length:
+            raise ValueError(
+                "`sequence_length` must be ≤ the model's "
+                f"context_length={context_length}. Received: sequence_length={length}"
+            )
+        return length
+
+    def resolved_warmup_steps(self, total_steps: int) -> int:
+        """`warmup_steps`, else 5% of training, at most 200 (none for one step)."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return min(200, total_steps // 20)
+
+    # Copies, dicts and the record in config.json.
+
+    def replace(self, **overrides) -> TrainingConfig:
+        """A copy with `overrides` applied and validated.
+
+        Raises:
+            TypeError: naming an argument that is not a field.
+        """
+        self._check_names(overrides)
+        return dataclasses.replace(self, **overrides)
+
+    @classmethod
+    def _check_names(cls, names):
+        unknown = sorted(set(names) - set(cls.field_names()))
+        if unknown:
+            raise TypeError(
+                f"Unknown training setting(s): {', '.join(unknown)}. Expected "
+                f"some of: {', '.join(cls.field_names())}"
+            )
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict:
+        """Every field as a JSON-ready value (what config.json records)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "the settings") -> TrainingConfig:
+        """`TrainingConfig(**values)`; errors name `source` (e.g. the file)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{source} must hold a JSON object. Received: {values!r}")
+        try:
+            cls._check_names(values)
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{source}: {error}") from None
+
+    @classmethod
+    def from_record(cls, record: dict) -> TrainingConfig:
+        """The config a model directory was trained with.
+
+        `record` is its `config.json["training"]`: the resolved config's
+        fields plus what the run noted about its data and plan
+        (`keras_nlg.training.fit.RUN_RECORD_KEYS`), left out here.
+        """
+        names = set(cls.field_names())
+        return cls.from_dict(
+            {k: v for k, v in record.items() if k in names}, source="the record"
+        )

@@ -1,0 +1,269 @@
+"""`fit_and_save`: the loop every recipe shares, from built model to model directory.
+
+`train`, `finetune` and `train_e2e` each build a model, a tokenizer and
+datasets their own way, then hand them here with their resolved
+`TrainingConfig`: one compile (AdamW, warm-up + cosine, the loss over
+weighted tokens), one set of callbacks (statistics, NaN stop, resumable
+backups, best checkpoint, TensorBoard, text samples, time limit) and one
+way of writing the directory and its `config.json` record.
+"""
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+
+import keras
+import keras_hub
+
+from keras_nlg.model_directory import save_model_directory
+from keras_nlg.training.callbacks import (
+    LanguageModelStats,
+    TextSampleLogger,
+    TrainingTimeLimit,
+)
+from keras_nlg.training.config import TrainingConfig
+from keras_nlg.training.optimizer import language_model_optimizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns: the trained model and where its files went.
+
+    `training_config` is the resolved config the run used (the one recorded
+    in `config["training"]`).
+    """
+
+    model: keras.Model
+    tokenizer: object
+    config: dict
+    metrics: dict
+    history: dict
+    out_dir: str
+    training_config: TrainingConfig | None = None
+
+    @property
+    def log_dir(self):
+        return os.path.join(self.out_dir, "logs")
+
+
+def resolve_training_config(
+    config: TrainingConfig | None, overrides: dict, recipe: str, entry_point: str
+) -> TrainingConfig:
+    """The config an entry point runs with: `config` (default: the recipe's
+    defaults), then the call's keyword `overrides` (`None` values: the
+    defaults, so callers may pass unset flags through).
+
+    Raises:
+        TypeError: if `config` is not a `TrainingConfig`, or an override is
+            not a field.
+        ValueError: if `config` is for another recipe.
+    """
+    if config is None:
+        config = TrainingConfig(recipe=recipe)
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(
+            "`config` must be a TrainingConfig (pass settings as keyword "
+            f"arguments). Received: config={config!r}"
+        )
+    config = config.replace(**overrides) if overrides else config
+    if config.recipe != recipe:
+        raise ValueError(
+            f"`{entry_point}` runs the {recipe!r} recipe; make its config with "
+            f"TrainingConfig(recipe={recipe!r}) or a named constructor. "
+            f"Received: recipe={config.recipe!r}"
+        )
+    return config
+
+
+# What `config.json["training"]` holds besides the config's fields: the data
+# (text files: `data_paths`, `corpus_tokens`; E2E: `train_csv`,
+# `validation_csv`, `train_pairs`, `validation_pairs`) and the plan that ran.
+RUN_RECORD_KEYS = (
+    "data_paths",
+    "corpus_tokens",
+    "train_csv",
+    "validation_csv",
+    "train_pairs",
+    "validation_pairs",
+    "planned_epochs",
+    "planned_steps_per_epoch",
+    "total_steps",
+    "replicas",
+)
+
+
+def check_out_dir(out_dir) -> None:
+    """`ValueError` if `out_dir` exists and is not a directory."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+
+
+def epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
+    """Returns `(epochs, steps_per_epoch, repeat_data)`.
+
+    `steps=N` trains N optimizer steps in "epochs" of at most
+    `steps_per_epoch` steps (validation, TensorBoard and backups happen at
+    each), over a repeated dataset. `epochs=N` makes N passes over the data.
+    """
+    if epochs is not None:
+        return epochs, data_steps_per_epoch, False
+    num_epochs = math.ceil(steps / steps_per_epoch)
+    return num_epochs, math.ceil(steps / num_epochs), True
+
+
+def fit_and_save(
+    model,
+    tokenizer,
+    out_dir: str,
+    data,
+    config: TrainingConfig,
+    *,
+    model_record: dict,
+    data_record: dict,
+    tokens_per_step: int,
+    strategy,
+    verbose="auto",
+    callbacks: list | None = None,
+    export_model: Callable | None = None,
+) -> TrainResult:
+    """Compiles, fits with our callbacks and writes the model directory.
+
+    Args:
+        model, tokenizer: built (the model inside `strategy`'s scope).
+        out_dir: the model directory to write.
+        data: `train` and `validation` datasets of `(x, y)` or
+            `(x, y, sample_weight)` batches, and `steps_per_epoch`; the loss
+            is the mean over weighted tokens.
+        config: the run's `TrainingConfig`, with the defaults that depend on
+            the model and data (sequence length, vocabulary size, sample
+            prompt) resolved; the training length, learning rate and
+            warm-up are resolved here.
+        model_record: what config.json says about the model's origin
+            (`arch`, `preset`, `task`, `finetuned_from`, ...).
+        data_record: what the run notes about its data (`RUN_RECORD_KEYS`).
+        tokens_per_step: tokens in one global batch (for throughput).
+        strategy: the `tf.distribute.Strategy` to compile in.
+        verbose: Keras' `fit` verbosity.
+        callbacks: extra Keras callbacks, run after ours.
+        export_model: `export_model(model)` returns the model to ship
+            (default: `model`); LoRA fine-tuning ships the adapters merged
+            into the kernels.
+    """
+    steps, epochs = config.training_length()
+    num_epochs, epoch_steps, repeat = epoch_plan(
+        steps, epochs, config.steps_per_epoch, data.steps_per_epoch
+    )
+    total_steps = num_epochs * epoch_steps
+    config = config.replace(
+        steps=steps,
+        epochs=epochs,
+        learning_rate=config.resolved_learning_rate(),
+        warmup_steps=config.resolved_warmup_steps(total_steps),
+    )
+    with strategy.scope():
+        model.compile(
+            optimizer=language_model_optimizer(
+                config.learning_rate,
+                total_steps,
+                config.warmup_steps,
+                config.weight_decay,
+            ),
+            # Mean over the weighted tokens (with a loss mask, the scored
+            # ones), not over every position of the batch.
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight"
+            ),
+            # weighted_metrics: Keras hands sample weights (the loss mask)
+            # only to these; a plain `metrics` entry would average padding in.
+            weighted_metrics=[
+                keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
+            ],
+        )
+
+    os.makedirs(out_dir, exist_ok=True)
+    log_dir = os.path.join(out_dir, "logs")
+    checkpoint_dir = os.path.join(out_dir, "checkpoints")
+    monitor = "val_loss" if data.validation is not None else "loss"
+    stats = LanguageModelStats(tokens_per_step=tokens_per_step)
+    time_limit = (
+        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
+    )
+    callbacks = [
+        stats,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(checkpoint_dir, "best.keras"),
+            monitor=monitor,
+            save_best_only=True,
+        ),
+        keras.callbacks.TensorBoard(log_dir=log_dir),
+        TextSampleLogger(
+            tokenizer,
+            os.path.join(log_dir, "samples"),
+            prompt=config.sample_prompt,
+            seed=config.seed,
+        ),
+        *time_limit,
+        *(callbacks or []),
+    ]
+    start = time.perf_counter()
+    history = model.fit(
+        data.train.repeat() if repeat else data.train,
+        validation_data=data.validation,
+        validation_steps=config.validation_steps,
+        shuffle=False,  # the dataset shuffles itself, reproducibly
+        epochs=num_epochs,
+        steps_per_epoch=epoch_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    elapsed = time.perf_counter() - start
+    # TerminateOnNaN stops on NaN and on inf; don't ship a diverged model.
+    last_loss = history.history.get("loss", [math.nan])[-1]
+    if not math.isfinite(last_loss):
+        raise FloatingPointError(
+            f"Training stopped: the loss became {last_loss}. Try a lower learning_rate."
+        )
+
+    last = {key: float(values[-1]) for key, values in history.history.items() if values}
+    metrics = {
+        **last,
+        # What ran: a time limit or early stop may end before total_steps.
+        "steps_run": stats.steps_run,
+        "parameters": int(model.count_params()),
+        "train_seconds": elapsed,
+    }
+    record = {
+        **model_record,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "tokenizer": {"class_name": type(tokenizer).__name__},
+        "training": {
+            **config.to_dict(),
+            **data_record,
+            "planned_epochs": num_epochs,
+            "planned_steps_per_epoch": epoch_steps,
+            "total_steps": total_steps,
+            "replicas": strategy.num_replicas_in_sync,
+        },
+    }
+    if export_model is not None:
+        model = export_model(model)
+    save_model_directory(out_dir, model, tokenizer, record, metrics)
+    logger.info("Wrote model directory %s", out_dir)
+    return TrainResult(
+        model=model,
+        tokenizer=tokenizer,
+        config=record,
+        metrics=metrics,
+        history=history.history,
+        out_dir=out_dir,
+        training_config=config,
+    )

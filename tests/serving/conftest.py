@@ -1,0 +1,40 @@
+"""One `keras-nlg serve` child for the whole serving test run.
+
+It serves the tiny SavedModel of `tests/export` as model "tiny" (version 1)
+with batching on, the REST API and a 0.5 s version poll. The hot-reload
+test adds a version (an identical copy) while it runs, so tests that look at
+version numbers ask `wire.served_version(base_path)` instead of assuming 1,
+and pass in any order.
+"""
+
+import shutil
+
+import pytest
+
+from keras_nlg.serving.process import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def base_path(saved_model_dir, tmp_path_factory):
+    """`<base>/tiny/1`: the model's base path with one version."""
+    path = tmp_path_factory.mktemp("served") / "tiny"
+    shutil.copytree(saved_model_dir, path / "1")
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(base_path):
+    """`(grpc target, REST base URL)` of the shared server."""
+    batching = base_path.parent / "batching.txt"
+    batching.write_text(
+        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\n"
+        "num_batch_threads { value: 2 }\nmax_enqueued_batches { value: 4 }\n"
+    )
+    with ServerProcess(
+        base_path,
+        "tiny",
+        "--file_system_poll_wait_seconds=0.5",
+        "--enable_batching",
+        f"--batching_parameters_file={batching}",
+    ) as server:
+        yield server.grpc_target, server.rest_url
