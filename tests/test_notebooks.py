@@ -25,6 +25,7 @@ def test_notebooks_exist():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("KERAS_NLG_NOTEBOOK_QUICK", "1")

@@ -38,6 +38,7 @@ def test_evaluate_perplexity(trained_model_dir, corpus_file, capsys):
     assert figures["perplexity"] > 1
 
 
+@pytest.mark.slow
 def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
     csv_path = write_e2e_csv(tmp_path / "tiny.csv")
     out = str(tmp_path / "model")
@@ -76,7 +77,7 @@ def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--task", "e2e",
           "--stride", "4"], "--stride applies to perplexity"),
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--context", "64"],
-         "context=64"),
+         "window_length=64"),
         (["evaluate", "--model", "{tmp}/none", "--data", "{csv}"],
          "Model directory not found"),
         (["train", "--task", "e2e", "--out", "{tmp}/o", "--arch", "lstm"],

@@ -90,6 +90,7 @@ def test_a_bad_generation_config_json_is_one_line(tmp_path, trained_model_dir, c
     assert "top_p=0" in lines[0]
 
 
+@pytest.mark.slow
 def test_stream_prints_the_same_text(trained_model_dir, capsys):
     # Greedy, two prompts: streamed one by one, printed the same.
     greedy = [

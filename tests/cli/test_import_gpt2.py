@@ -8,6 +8,7 @@ from tests.cli.runner import TINY_FLAGS, run_cli
 from tests.models.gpt2_fixtures import tiny_backbone, write_hugging_face_checkpoint
 
 
+@pytest.mark.slow
 def test_import_finetune_with_lora_then_generate(tmp_path, corpus_file, capsys):
     checkpoint = write_hugging_face_checkpoint(tiny_backbone(), str(tmp_path / "hf"))
     imported, tuned = str(tmp_path / "imported"), str(tmp_path / "tuned")

@@ -9,6 +9,7 @@ from keras_nlg.cli import main
 from tests.cli.runner import TINY_FLAGS, assert_one_line_exit_2, run_cli
 
 
+@pytest.mark.slow
 def test_train_prints_sample_and_paths_then_generate(tmp_path, corpus_file, capsys):
     out = str(tmp_path / "model")
     assert main(["train", "--data", corpus_file, "--out", out, *TINY_FLAGS]) == 0

@@ -77,6 +77,7 @@ def narrow_model():
     )
 
 
+@pytest.mark.slow
 def test_segmented_decode_equals_the_reference_and_each_prompt_alone(
     narrow_model, tokenizer
 ):

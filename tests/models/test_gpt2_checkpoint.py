@@ -50,6 +50,7 @@ def test_logits_equal_keras_hub(backbone, checkpoint):
     np.testing.assert_allclose(np.asarray(model(TOKEN_IDS)), expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_greedy_generation_equals_keras_hub(backbone, checkpoint, tmp_path):
     loaded = import_gpt2(checkpoint, str(tmp_path / "model"))
     tokenizer = loaded.tokenizer

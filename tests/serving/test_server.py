@@ -54,6 +54,7 @@ def test_every_generation_input_of_the_contract_reaches_the_model(server):
     )
 
 
+@pytest.mark.slow
 def test_sigterm_drains_in_flight_requests(base_path):
     server = ServerProcess(base_path, "tiny", rest=False)
     grpc_target = server.grpc_target

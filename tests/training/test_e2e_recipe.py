@@ -119,6 +119,7 @@ def test_evaluate_e2e_scores_each_distinct_mr_and_writes_outputs(
     assert greedy["outputs"] == [" ".join(text.split()) for text in expected]
 
 
+@pytest.mark.slow
 def test_pretrained_start_keeps_its_tokenizer_and_context(tmp_path, tiny_csv):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(make_corpus(), encoding="utf-8")

@@ -79,6 +79,7 @@ def test_merged_model_reproduces_the_adapted_outputs():
     assert not np.allclose(np.asarray(tiny_model()(IDS)), adapted, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_finetune_with_lora_writes_a_merged_model_directory(
     trained_model_dir, new_corpus, tmp_path
 ):
@@ -98,6 +99,7 @@ def test_finetune_with_lora_writes_a_merged_model_directory(
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=relative)
 
 
+@pytest.mark.slow
 def test_full_finetune_lowers_the_loss_on_the_new_text(
     trained_model_dir, new_corpus, tmp_path
 ):
@@ -125,6 +127,7 @@ def test_finetune_bad_arguments(trained_model_dir, new_corpus, tmp_path):
         finetune(trained_model_dir, [], str(tmp_path / "c"))
 
 
+@pytest.mark.slow
 def test_train_with_a_sentencepiece_tokenizer(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text(make_corpus(), encoding="utf-8")

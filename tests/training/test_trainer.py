@@ -110,6 +110,7 @@ class CrashAtEpochEnd(keras.callbacks.Callback):
             raise RuntimeError("simulated crash")
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path, corpus_file):
     out = str(tmp_path / "resumable")
     settings = dict(TINY_TRAIN, steps=9, steps_per_epoch=3)
@@ -143,6 +144,7 @@ def test_bad_arguments(tmp_path, corpus_file, kwargs, match):
         train(str(tmp_path / "bad"), data_paths=[corpus_file], **settings)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
     """Same train() under MirroredStrategy; needs a fresh process to split the CPU."""
     script = textwrap.dedent(
