@@ -18,16 +18,9 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format, wrappers_pb2
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    model_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
 
 from keras_nlg.export import wire_contract
+from keras_nlg.serving import protocol
 
 # The optional generation inputs a request may set, with their NumPy dtypes.
 SETTING_DTYPES = {
@@ -138,12 +131,16 @@ class GrpcClient(_SignatureDefs):
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
-        self._models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+        self._predict = protocol.prediction_service_pb2_grpc.PredictionServiceStub(
+            self.channel
+        )
+        self._models = protocol.model_service_pb2_grpc.ModelServiceStub(self.channel)
         self._signature_defs = None
 
     def _spec(self, signature_name=""):
-        spec = model_pb2.ModelSpec(name=self.model_name, signature_name=signature_name)
+        spec = protocol.model_pb2.ModelSpec(
+            name=self.model_name, signature_name=signature_name
+        )
         if self.version is not None:
             spec.version.CopyFrom(wrappers_pb2.Int64Value(value=self.version))
         if self.label is not None:
@@ -164,11 +161,11 @@ class GrpcClient(_SignatureDefs):
 
     def metadata(self):
         """`{signature name: SignatureDef as a dict}`."""
-        request = get_model_metadata_pb2.GetModelMetadataRequest(
+        request = protocol.get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec=self._spec(), metadata_field=["signature_def"]
         )
         response = self._call(self._predict.GetModelMetadata, request)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        signature_map = protocol.get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(signature_map)
         self._signature_defs = json_format.MessageToDict(
             signature_map, preserving_proto_field_name=True
@@ -177,16 +174,23 @@ class GrpcClient(_SignatureDefs):
 
     def status(self):
         """`[(version, state name)]` of the model's versions."""
-        request = get_model_status_pb2.GetModelStatusRequest(model_spec=self._spec())
+        request = protocol.get_model_status_pb2.GetModelStatusRequest(
+            model_spec=self._spec()
+        )
         response = self._call(self._models.GetModelStatus, request)
         return [
-            (s.version, get_model_status_pb2.ModelVersionStatus.State.Name(s.state))
+            (
+                s.version,
+                protocol.get_model_status_pb2.ModelVersionStatus.State.Name(s.state),
+            )
             for s in response.model_version_status
         ]
 
     def predict(self, inputs, signature_name=wire_contract.SERVING_DEFAULT):
         """Raw Predict: `{name: array}` in, `{name: np.ndarray}` out."""
-        request = predict_pb2.PredictRequest(model_spec=self._spec(signature_name))
+        request = protocol.predict_pb2.PredictRequest(
+            model_spec=self._spec(signature_name)
+        )
         for name, value in inputs.items():
             request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         response = self._call(self._predict.Predict, request)

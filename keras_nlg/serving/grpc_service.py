@@ -9,15 +9,8 @@ codes TF Serving would send.
 import grpc
 import tensorflow as tf
 from google.protobuf import wrappers_pb2
-from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    model_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
 
+from keras_nlg.serving import protocol
 from keras_nlg.serving.errors import ServingError
 from keras_nlg.serving.model_server import ModelServer
 
@@ -28,7 +21,7 @@ def _model_spec(request_spec):
     return request_spec.name, version, request_spec.version_label or None
 
 
-class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+class PredictionService(protocol.prediction_service_pb2_grpc.PredictionServiceServicer):
     """`Predict` and `GetModelMetadata` over a `ModelServer`."""
 
     def __init__(self, server: ModelServer):
@@ -46,8 +39,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             servable, signature, outputs = self.server.predict(
                 name, version, label, request.model_spec.signature_name, inputs
             )
-            response = predict_pb2.PredictResponse(
-                model_spec=model_pb2.ModelSpec(
+            response = protocol.predict_pb2.PredictResponse(
+                model_spec=protocol.model_pb2.ModelSpec(
                     name=name,
                     version=wrappers_pb2.Int64Value(value=servable.version),
                     signature_name=signature,
@@ -75,8 +68,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                 )
             name, version, label = _model_spec(request.model_spec)
             servable = self.server.manager.resolve(name, version, label)
-            response = get_model_metadata_pb2.GetModelMetadataResponse(
-                model_spec=model_pb2.ModelSpec(
+            response = protocol.get_model_metadata_pb2.GetModelMetadataResponse(
+                model_spec=protocol.model_pb2.ModelSpec(
                     name=name, version=wrappers_pb2.Int64Value(value=servable.version)
                 )
             )
@@ -86,7 +79,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode[error.code], error.message)
 
 
-class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+class ModelService(protocol.model_service_pb2_grpc.ModelServiceServicer):
     """`GetModelStatus` over a `ModelServer`: every loaded version AVAILABLE."""
 
     def __init__(self, server: ModelServer):
@@ -95,10 +88,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def GetModelStatus(self, request, context):  # noqa: N802
         try:
             name, version, _ = _model_spec(request.model_spec)
-            response = get_model_status_pb2.GetModelStatusResponse()
+            response = protocol.get_model_status_pb2.GetModelStatusResponse()
             for v in self.server.status(name, version):
                 response.model_version_status.add(
-                    version=v, state=get_model_status_pb2.ModelVersionStatus.AVAILABLE
+                    version=v,
+                    state=protocol.get_model_status_pb2.ModelVersionStatus.AVAILABLE,
                 )
             return response
         except ServingError as error:
@@ -107,10 +101,10 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 def add_services(server: ModelServer, grpc_server) -> None:
     """Registers both services of `server` on a `grpc.Server`."""
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+    protocol.prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(server), grpc_server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+    protocol.model_service_pb2_grpc.add_ModelServiceServicer_to_server(
         ModelService(server), grpc_server
     )
 

@@ -76,15 +76,8 @@ def finetune(
         if lora
         else None,
     }
+    run = dict(strategy=strategy, verbose=verbose, callbacks=callbacks)
+    run["export_model"] = merge_lora if lora else None  # the adapters merged
     return fit_on_text_files(
-        model,
-        tokenizer,
-        out_dir,
-        data_paths,
-        config,
-        model_record,
-        strategy=strategy,
-        verbose=verbose,
-        callbacks=callbacks,
-        export_model=merge_lora if lora else None,
+        model, tokenizer, out_dir, data_paths, config, model_record, **run
     )

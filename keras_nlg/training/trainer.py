@@ -72,15 +72,8 @@ def train(
             config.arch, config.preset, tokenizer.vocabulary_size, **model_config
         )
 
-    model_record = {"arch": config.arch, "preset": config.preset}
+    record = {"arch": config.arch, "preset": config.preset}
+    run = dict(strategy=strategy, verbose=verbose, callbacks=callbacks)
     return fit_on_text_files(
-        model,
-        tokenizer,
-        out_dir,
-        data_paths,
-        config,
-        model_record,
-        strategy=strategy,
-        verbose=verbose,
-        callbacks=callbacks,
+        model, tokenizer, out_dir, data_paths, config, record, **run
     )

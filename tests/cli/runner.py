@@ -41,3 +41,21 @@ def assert_one_line_exit_2(completed, expected):
     assert len(lines) == 1, completed.stderr
     assert "Traceback" not in completed.stderr
     assert expected in lines[0], completed.stderr
+
+
+def assert_main_one_line_exit_2(argv, expected, capsys):
+    """The same check in-process (`keras_nlg.cli.main`): no new TensorFlow
+    start per case. Each command keeps one fresh-process case, which also
+    checks that nothing else reaches stderr."""
+    from keras_nlg.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's usage errors exit from the parser
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert expected in lines[0], err

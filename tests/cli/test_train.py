@@ -6,7 +6,12 @@ import os
 import pytest
 
 from keras_nlg.cli import main
-from tests.cli.runner import TINY_FLAGS, assert_one_line_exit_2, run_cli
+from tests.cli.runner import (
+    TINY_FLAGS,
+    assert_main_one_line_exit_2,
+    assert_one_line_exit_2,
+    run_cli,
+)
 
 
 @pytest.mark.slow
@@ -81,7 +86,7 @@ def write(tmp_path, name, content):
         "non_positive",
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case, capsys):
     out = str(tmp_path / "out")
     args, expected = {
         "missing": (
@@ -105,5 +110,8 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, corpus_file, case):
         "arch": (["--arch", "gru", "--out", out], "gru"),
         "non_positive": (["--steps", "-3", "--out", out], "-3"),
     }[case]
-    assert_one_line_exit_2(run_cli("train", *args), expected)
+    if case in ("missing", "arch"):  # a library error and a usage error
+        assert_one_line_exit_2(run_cli("train", *args), expected)
+    else:
+        assert_main_one_line_exit_2(["train", *args], expected, capsys)
     assert not os.path.exists(os.path.join(out, "model.keras"))
