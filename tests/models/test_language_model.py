@@ -13,15 +13,9 @@ from keras_nlg.models import (
     LSTMLanguageModel,
     TransformerLanguageModel,
 )
+from tests.models.test_transformer import TINY
 
-TRANSFORMER = dict(
-    vocabulary_size=50,
-    context_length=16,
-    num_layers=2,
-    num_heads=2,
-    hidden_dim=8,
-    intermediate_dim=16,
-)
+TRANSFORMER = TINY
 
 
 def models():
