@@ -13,6 +13,7 @@ from keras_nlg.argument_checks import check_prompts
 from keras_nlg.generation.beam_search import compiled_beam_search
 from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
 from keras_nlg.generation.engine import (
+    DecodeKnobs,
     Processing,
     compiled_advance,
     compiled_decode,
@@ -140,21 +141,9 @@ def processing_of(config: GenerationConfig) -> Processing:
 
 def decode_arguments(config: GenerationConfig, tokenizer, rows: int, seed: int):
     """`(knobs, seeds, end_of_text_id, padding_id)` for a sampling loop."""
+    # Every knob of the loop is the GenerationConfig field of the same name.
     knobs = knobs_for_rows(
-        rows,
-        **{
-            name: getattr(config, name)
-            for name in (
-                "max_new_tokens",
-                "min_new_tokens",
-                "temperature",
-                "top_k",
-                "top_p",
-                "min_p",
-                "repetition_penalty",
-                "no_repeat_ngram_size",
-            )
-        },
+        rows, **{name: getattr(config, name) for name in DecodeKnobs._fields}
     )
     # Row r draws from (seed, r): the same in any batch (see sampling.py).
     seeds = tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
