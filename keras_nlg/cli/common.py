@@ -68,6 +68,39 @@ def given(**values):
     return {name: value for name, value in values.items() if value is not None}
 
 
+def given_fields(args, names):
+    """`given(...)` of the parsed flags whose destinations are `names`."""
+    return given(**{name: getattr(args, name) for name in names})
+
+
+# The training-schedule flags `train` and `finetune` share (their defaults
+# differ, so each command passes its own help texts).
+SCHEDULE_FIELDS = (
+    "steps",
+    "epochs",
+    "batch_size",
+    "sequence_length",
+    "learning_rate",
+    "steps_per_epoch",
+    "seed",
+)
+
+
+def add_schedule_arguments(parser, help_texts):
+    """Adds --steps | --epochs, --batch-size, --sequence-length,
+    --learning-rate, --steps-per-epoch and --seed; `help_texts` maps a field
+    of `SCHEDULE_FIELDS` to its help (with that command's default)."""
+    length = parser.add_mutually_exclusive_group()
+    types = {"seed": int, "learning_rate": positive_float}
+    for field in SCHEDULE_FIELDS:
+        group = length if field in ("steps", "epochs") else parser
+        group.add_argument(
+            "--" + field.replace("_", "-"),
+            type=types.get(field, positive_int),
+            help=help_texts.get(field),
+        )
+
+
 def import_tensorflow_quietly():
     """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
 

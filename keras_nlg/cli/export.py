@@ -56,17 +56,25 @@ def add_parser(subparsers):
     return export
 
 
+# The flags that apply to one --format only (their destinations).
+FORMAT_FLAGS = {
+    "saved_model": ("max_batch_size", "max_new_tokens", "no_xla"),
+    "tflite": ("quantize", "prefill_length", "with_generate"),
+}
+
+
 def run(args):
+    for format_name, names in FORMAT_FLAGS.items():
+        if format_name != args.format:
+            reject_flags(
+                {
+                    "--" + name.replace("_", "-"): getattr(args, name) or None
+                    for name in names
+                },
+                f"applies to --format {format_name} only",
+            )
     if args.format == "saved_model":
         return _run_saved_model(args)
-    reject_flags(
-        {
-            "--max-batch-size": args.max_batch_size,
-            "--max-new-tokens": args.max_new_tokens,
-            "--no-xla": args.no_xla or None,
-        },
-        "applies to --format saved_model only",
-    )
     from keras_nlg.export import export_tflite
 
     metadata = export_tflite(
@@ -91,14 +99,6 @@ def run(args):
 
 
 def _run_saved_model(args):
-    reject_flags(
-        {
-            "--quantize": args.quantize,
-            "--prefill-length": args.prefill_length,
-            "--with-generate": args.with_generate or None,
-        },
-        "applies to --format tflite only",
-    )
     from keras_nlg.export import export_saved_model
 
     card = export_saved_model(

@@ -2,7 +2,13 @@
 
 import os
 
-from keras_nlg.cli.common import given, positive_float, positive_int
+from keras_nlg.cli.common import (
+    SCHEDULE_FIELDS,
+    add_schedule_arguments,
+    given_fields,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(subparsers):
@@ -18,20 +24,16 @@ def add_parser(subparsers):
         help="train rank-R LoRA adapters only (merged into the saved model)",
     )
     finetune.add_argument("--lora-alpha", type=positive_float)
-    length = finetune.add_mutually_exclusive_group()
-    length.add_argument(
-        "--steps", type=positive_int, help="optimizer steps (default 200)"
+    add_schedule_arguments(
+        finetune,
+        {
+            "steps": "optimizer steps (default 200)",
+            "batch_size": "default 8",
+            "learning_rate": "default 1e-4, or 1e-3 with --lora-rank",
+            "steps_per_epoch": "default 200",
+            "seed": "default 0",
+        },
     )
-    length.add_argument("--epochs", type=positive_int)
-    finetune.add_argument("--batch-size", type=positive_int, help="default 8")
-    finetune.add_argument("--sequence-length", type=positive_int)
-    finetune.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        help="default 1e-4, or 1e-3 with --lora-rank",
-    )
-    finetune.add_argument("--steps-per-epoch", type=positive_int, help="default 200")
-    finetune.add_argument("--seed", type=int, help="default 0")
     return finetune
 
 
@@ -39,17 +41,7 @@ def run(args):
     from keras_nlg.training import TrainingConfig, finetune
 
     config = TrainingConfig.for_finetune(
-        **given(
-            steps=args.steps,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            sequence_length=args.sequence_length,
-            learning_rate=args.learning_rate,
-            lora_rank=args.lora_rank,
-            lora_alpha=args.lora_alpha,
-            steps_per_epoch=args.steps_per_epoch,
-            seed=args.seed,
-        )
+        **given_fields(args, SCHEDULE_FIELDS + ("lora_rank", "lora_alpha"))
     )
     result = finetune(args.model, args.data, args.out, config)
     metrics = result.metrics

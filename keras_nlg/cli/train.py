@@ -2,7 +2,15 @@
 
 import os
 
-from keras_nlg.cli.common import given, positive_float, positive_int, reject_flags
+from keras_nlg.cli.common import (
+    SCHEDULE_FIELDS,
+    add_schedule_arguments,
+    given,
+    given_fields,
+    positive_float,
+    positive_int,
+    reject_flags,
+)
 
 # Literal here so that parsing needs no TensorFlow import; the library checks
 # them again (keras_nlg.models.ARCHITECTURES, training.TRAINING_TOKENIZERS).
@@ -47,24 +55,18 @@ def add_parser(subparsers):
         "--out", required=True, metavar="DIR", help="model directory to write"
     )
     train.add_argument("--preset", help="model size (tiny, small, ...; default small)")
-    length = train.add_mutually_exclusive_group()
-    length.add_argument(
-        "--steps",
-        type=positive_int,
-        help="optimizer steps (default 1000; --task e2e: 6 epochs)",
-    )
-    length.add_argument("--epochs", type=positive_int, help="passes over the data")
-    train.add_argument("--batch-size", type=positive_int, help="default 32")
-    train.add_argument("--sequence-length", type=positive_int)
-    train.add_argument("--learning-rate", type=positive_float)
-    train.add_argument(
-        "--steps-per-epoch",
-        type=positive_int,
-        help="with --steps: steps between validation, logs and backups "
-        "(default 200; --task e2e: 500)",
+    add_schedule_arguments(
+        train,
+        {
+            "steps": "optimizer steps (default 1000; --task e2e: 6 epochs)",
+            "epochs": "passes over the data",
+            "batch_size": "default 32",
+            "steps_per_epoch": "with --steps: steps between validation, logs and "
+            "backups (default 200; --task e2e: 500)",
+            "seed": "default 0",
+        },
     )
     train.add_argument("--validation-steps", type=positive_int)
-    train.add_argument("--seed", type=int, help="default 0")
     train.add_argument(
         "--sample-prompt",
         help="prompt of the printed and TensorBoard samples (default ROMEO:)",
@@ -90,20 +92,10 @@ def add_parser(subparsers):
 
 def _config_flags(args):
     """The `TrainingConfig` fields given on the command line (both tasks)."""
+    fields = ("arch", "preset", "validation_steps", "tokenizer", "max_minutes")
     return given(
-        arch=args.arch,
-        preset=args.preset,
-        steps=args.steps,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        sequence_length=args.sequence_length,
-        learning_rate=args.learning_rate,
-        steps_per_epoch=args.steps_per_epoch,
-        validation_steps=args.validation_steps,
-        seed=args.seed,
-        tokenizer=args.tokenizer,
+        **given_fields(args, SCHEDULE_FIELDS + fields),
         vocabulary_size=args.vocab_size,
-        max_minutes=args.max_minutes,
     )
 
 

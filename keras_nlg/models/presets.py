@@ -6,31 +6,30 @@ from keras_nlg.models.transformer import TransformerLanguageModel
 
 ARCHITECTURES = {"transformer": TransformerLanguageModel, "lstm": LSTMLanguageModel}
 
+
+def _transformer(context_length, num_layers, num_heads, hidden_dim, **other):
+    """A Transformer preset; the feed-forward width is 4 × `hidden_dim` unless
+    `intermediate_dim` is given (GPT-2's ratio)."""
+    other.setdefault("intermediate_dim", 4 * hidden_dim)
+    return dict(
+        context_length=context_length,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        **other,
+    )
+
+
 # `tiny` is for tests and notebooks (seconds on CPU), `small` for the CPU demo
 # and benchmark (minutes), `gpt2_124m` is the shape of the smallest GPT-2.
 PRESETS = {
     "transformer": {
-        "tiny": dict(
-            context_length=64,
-            num_layers=2,
-            num_heads=2,
-            hidden_dim=32,
-            intermediate_dim=64,
+        "tiny": _transformer(
+            64, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64
         ),
-        "small": dict(
-            context_length=256,
-            num_layers=4,
-            num_heads=4,
-            hidden_dim=256,
-            intermediate_dim=1024,
-        ),
-        "gpt2_124m": dict(
-            context_length=1024,
-            num_layers=12,
-            num_heads=12,
-            hidden_dim=768,
-            intermediate_dim=3072,
-            dropout=0.1,
+        "small": _transformer(256, num_layers=4, num_heads=4, hidden_dim=256),
+        "gpt2_124m": _transformer(
+            1024, num_layers=12, num_heads=12, hidden_dim=768, dropout=0.1
         ),
     },
     "lstm": {
