@@ -41,6 +41,12 @@ def add_parser(subparsers):
         help="--task e2e: write the outputs, one line per distinct MR",
     )
     evaluate.add_argument(
+        "--slot-error-report",
+        metavar="FILE",
+        help="--task e2e: write each MR's slot errors (JSON lines: mr, output, "
+        "added, missing, wrong, repeated)",
+    )
+    evaluate.add_argument(
         "--num-beams", type=positive_int, help="--task e2e: beam width (1 = greedy)"
     )
     evaluate.add_argument("--max-new-tokens", type=positive_int)
@@ -65,6 +71,7 @@ def _run_perplexity(args):
     reject_flags(
         {
             "--output": args.output,
+            "--slot-error-report": args.slot_error_report,
             "--num-beams": args.num_beams,
             "--max-new-tokens": args.max_new_tokens,
             "--cased": args.cased or None,
@@ -127,6 +134,9 @@ def _run_e2e(args):
         **options,
     )
     outputs = scores.pop("outputs")
+    details = scores.pop("slot_error_details")
+    if args.slot_error_report:
+        _write_slot_error_report(args.slot_error_report, args.data[0], outputs, details)
     if args.json:
         print(json.dumps(scores))
     else:
@@ -136,9 +146,44 @@ def _run_e2e(args):
         for name in ("rouge1", "rouge2", "rougeL", "distinct_1", "distinct_2"):
             print(f"| {name} | {scores[name]:.4f} |")
         print(f"| repetition rate | {scores['repetition_rate']:.4f} |")
+        counts = scores["slot_errors"]
+        if counts is None:
+            print(f"| slot error rate | n/a ({scores['slot_error_rate_skipped']}) |")
+        else:
+            print(
+                f"| slot error rate | {scores['slot_error_rate']:.2%} "
+                f"({counts['added']} added, {counts['missing']} missing, "
+                f"{counts['wrong']} wrong, {counts['repeated']} repeated "
+                f"of {counts['num_slots']} slots) |"
+            )
+        # Which words were counted: it depends on the texts' scripts.
+        print(
+            f"tokenization: BLEU {scores['bleu_tokenize']} (sacrebleu), "
+            f"ROUGE {scores['rouge_tokenizer']}, "
+            f"distinct/repetition {scores['diversity_tokenizer']} words"
+        )
         print(
             f"{len(outputs)} MRs, beam {scores['num_beams']}, "
             f"{scores['generation_seconds']:.1f} s to generate"
         )
     if args.output:
         print(f"outputs: {os.path.abspath(args.output)}", file=sys.stderr)
+    if args.slot_error_report:
+        path = os.path.abspath(args.slot_error_report)
+        print(f"slot error report: {path}", file=sys.stderr)
+
+
+def _write_slot_error_report(path, csv_path, outputs, details):
+    """One JSON line per MR; written whole or not at all (temp file, rename)."""
+    if details is None:
+        raise ValueError(
+            "--slot-error-report needs English outputs for MRs of the E2E slots"
+        )
+    from keras_nlg.data.e2e import read_e2e_csv
+
+    mrs = read_e2e_csv(csv_path, require_references=False).meaning_representations
+    temporary = f"{path}.partial"
+    with open(temporary, "w", encoding="utf-8") as f:
+        for mr, output, errors in zip(mrs, outputs, details, strict=True):
+            f.write(json.dumps({"mr": mr, "output": output, **errors}) + "\n")
+    os.replace(temporary, path)

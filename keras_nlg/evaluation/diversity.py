@@ -19,7 +19,11 @@ def _ngrams(words, n):
 def diversity(hypotheses, max_n: int = 2, repetition_n: int = 4) -> dict:
     """How varied a set of generated texts is.
 
-    Words are lowercased letter/digit runs, one word per CJK character.
+    Words are those of `words.UnicodeWordTokenizer` in every script: case-
+    folded runs of letters, digits and combining marks, and one word per
+    character in scripts written without spaces (Chinese, Japanese, Thai,
+    Lao, Khmer, Myanmar), where splitting at spaces would make a sentence
+    one word.
 
     Args:
         hypotheses: list of generated strings.
@@ -31,7 +35,11 @@ def diversity(hypotheses, max_n: int = 2, repetition_n: int = 4) -> dict:
         (1 = nothing repeats anywhere); `repetition_rate` = mean over texts
         (with at least one `repetition_n`-gram) of 1 − distinct / all
         `repetition_n`-grams within the text (0 = no text repeats itself);
-        `words` (total) and `texts`.
+        `words` (total), `texts`, and the `tokenizer` used (`"unicode"`).
+
+    Raises:
+        TypeError: for `hypotheses` that are no list of strings.
+        ValueError: for empty `hypotheses` or `max_n`/`repetition_n` < 1.
     """
     check_hypotheses(hypotheses)
     check_positive_int("max_n", max_n)
@@ -50,4 +58,5 @@ def diversity(hypotheses, max_n: int = 2, repetition_n: int = 4) -> dict:
     result["repetition_rate"] = float(np.mean(repeats)) if repeats else 0.0
     result["words"] = sum(len(words) for words in texts)
     result["texts"] = len(texts)
+    result["tokenizer"] = "unicode"
     return result

@@ -8,6 +8,8 @@ from keras_nlg.data.e2e import E2EData, prompt_text, read_e2e_csv
 from keras_nlg.evaluation.bleu import bleu
 from keras_nlg.evaluation.diversity import diversity
 from keras_nlg.evaluation.rouge import rouge
+from keras_nlg.evaluation.slot_errors import is_e2e_meaning_representation, slot_errors
+from keras_nlg.evaluation.words import writing_system
 from keras_nlg.generation import generate
 
 DEFAULT_NUM_BEAMS = 3  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
@@ -106,8 +108,9 @@ def evaluate_e2e(
         output_path: also write the outputs file (one line per MR).
 
     Returns:
-        A dict: `bleu` (0–100), `rouge1`/`rouge2`/`rougeL` (0–1),
-        `distinct_1`/`distinct_2`, `repetition_rate`, `meaning_representations`,
+        A dict: the scores of `score_outputs` (BLEU, ROUGE, diversity and
+        the tokenization each used), the slot errors of `semantic_fidelity`,
+        `meaning_representations`, `num_beams`,
         `generation_seconds`, and the `outputs` (texts, in MR order).
     """
     if not isinstance(data, E2EData):
@@ -127,8 +130,30 @@ def evaluate_e2e(
     seconds = time.perf_counter() - start
     if output_path is not None:
         write_outputs(output_path, outputs)
-    bleu_scores = bleu(outputs, data.references, lowercase=lowercase)
-    rouge_scores = rouge(outputs, data.references)
+    return {
+        **score_outputs(outputs, data.references, lowercase=lowercase),
+        **semantic_fidelity(outputs, data.meaning_representations),
+        "meaning_representations": len(outputs),
+        "num_beams": num_beams,
+        "generation_seconds": seconds,
+        "outputs": outputs,
+    }
+
+
+def score_outputs(outputs, references, lowercase: bool = True) -> dict:
+    """BLEU, ROUGE and diversity of `outputs` (one per MR) against `references`.
+
+    Each metric picks the tokenization that fits the texts' scripts (see
+    `bleu`, `rouge`, `diversity`), and the result says which it used.
+
+    Returns:
+        A dict: `bleu` (0–100), `bleu_signature`, `rouge1`/`rouge2`/`rougeL`
+        (0–1), `distinct_1`/`distinct_2`, `repetition_rate`, and the
+        tokenizations: `bleu_tokenize` (sacrebleu's option),
+        `rouge_tokenizer` and `diversity_tokenizer`.
+    """
+    bleu_scores = bleu(outputs, references, lowercase=lowercase)
+    rouge_scores = rouge(outputs, references)
     diversity_scores = diversity(outputs)
     return {
         "bleu": bleu_scores["bleu"],
@@ -139,8 +164,43 @@ def evaluate_e2e(
         "distinct_1": diversity_scores["distinct_1"],
         "distinct_2": diversity_scores["distinct_2"],
         "repetition_rate": diversity_scores["repetition_rate"],
-        "meaning_representations": len(outputs),
-        "num_beams": num_beams,
-        "generation_seconds": seconds,
-        "outputs": outputs,
+        "bleu_tokenize": bleu_scores["tokenize"],
+        "rouge_tokenizer": rouge_scores["tokenizer"],
+        "diversity_tokenizer": diversity_scores["tokenizer"],
+    }
+
+
+def semantic_fidelity(outputs, meaning_representations) -> dict:
+    """Slot error rate of `outputs` (see `keras_nlg.evaluation.slot_errors`).
+
+    Returns:
+        `slot_error_rate` (a fraction), `slot_errors` (the counts `added`,
+        `missing`, `wrong`, `repeated` and `num_slots`) and
+        `slot_error_details` (per output: the slots of each kind); all None,
+        with `slot_error_rate_skipped` saying why, when the MRs are not E2E's
+        eight slots or the outputs are not English.
+    """
+    reason = None
+    if not all(is_e2e_meaning_representation(mr) for mr in meaning_representations):
+        reason = "the MRs have attributes that are not E2E slots"
+    elif writing_system(outputs) != "latin":
+        reason = "the outputs are not English"
+    if reason is not None:
+        return {
+            "slot_error_rate": None,
+            "slot_errors": None,
+            "slot_error_details": None,
+            "slot_error_rate_skipped": reason,
+        }
+    report = slot_errors(outputs, meaning_representations)
+    kinds = ("added", "missing", "wrong", "repeated")
+    return {
+        "slot_error_rate": report.slot_error_rate,
+        "slot_errors": {
+            **{kind: getattr(report, kind) for kind in kinds},
+            "num_slots": report.num_slots,
+        },
+        "slot_error_details": [
+            {kind: list(getattr(text, kind)) for kind in kinds} for text in report.texts
+        ],
     }

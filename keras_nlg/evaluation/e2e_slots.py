@@ -56,12 +56,17 @@ RATING_LEVELS = {
 }
 
 _PRICE = r"(?:pric\w*|costs?|costing|£|pounds?)"
-_RATING = r"(?:rat(?:ed|ing|ings)|reviews?|stars?|scores?)"
+_RATING = r"(?:rat(?:e|ed|es|ing|ings)|reviews?|stars?|scores?)"
 _CUSTOMER = r"(?:customer'?s?\s+)?"
 # "rating is high", "rated highly", "prices are very low", "rating of average".
 _IS = (
     r"\s+(?:(?:is|are|was|were|of|as|by|it)\s+)?"
     r"(?:(?:an?|very|quite|rather|fairly)\s+)*"
+)
+# "customer rating for this coffee shop is high" (not "... and is high priced").
+_RATING_IS = (
+    rf"\b{_RATING}\b[^.;,]{{0,30}}?\b(?:is|are)\s+(?:very\s+)?"
+    r"(?=\w+\b(?![- ]?(?:pric|cost)))"
 )
 _KIDS = r"(?:famil(?:y|ies)|kids?|child(?:ren)?)"
 _NUMBER = {"1": "(?:1|one)", "3": "(?:3|three)", "5": "(?:5|five)"}
@@ -72,7 +77,12 @@ _30 = r"(?:£\s*30|30\s*(?:£|pounds?|dollars?)?|thirty(?: pounds| dollars)?)"
 
 def _out_of(number):
     n = _NUMBER[number]
-    return rf"\b{n}\s*(?:out of|/|of)\s*(?:5|five)(?!\d)|\b{n}[- ]stars?\b"
+    # "an average rating of 1 out of 5": "average" is the mean, not a level.
+    mean = rf"(?:\ban?\s+average\s+{_CUSTOMER}{_RATING}\s+(?:of\s+)?)?"
+    return (
+        rf"{mean}\b{n}\s*(?:points?\s+)?(?:{_RATING}\s+)?(?:out(?: of)?|/|of)\s*"
+        rf"(?:5|five)(?!\d)|{mean}\b{n}[- ](?:stars?|points?)\b"
+    )
 
 
 # Slot → [(value, pattern)], tried in order; a match is blanked out before the
@@ -82,8 +92,9 @@ _PATTERNS = {
     "familyFriendly": [
         (
             "no",
-            rf"(?:\bnot\b|n't\b|\bnever\b)[^.,;]{{0,30}}?\b{_KIDS}[- ]?friendly\b"
-            rf"|\bnon[- ]?{_KIDS}[- ]?friendly\b"
+            rf"(?:\bnot\b|n't\b|\bnever\b)[^.,;]{{0,30}}?\b{_KIDS}[- ]?friend(?:ly)?\b"
+            rf"|\bnon[- ]?{_KIDS}\b(?:[- ]?friendly\b)?|\bnot\s+(?:a\s+)?{_KIDS}\b"
+            rf"|\bunsuitable\b[^.;]{{0,12}}?\b{_KIDS}"
             rf"|(?:\b(?:not|never|no)\b|n't\b)[^.;]{{0,30}}?"
             rf"\b(?:suitable|good|ideal|welcom\w*|allow\w*|appropriate|cater\w*|"
             rf"for|friendly|place)\b[^.;]{{0,20}}?\b{_KIDS}"
@@ -103,7 +114,12 @@ _PATTERNS = {
             rf"|\b(?:suitable|good|great|ideal|perfect|fun|place)\s+for\b"
             rf"[^.;]{{0,15}}?\b{_KIDS}"
             rf"|\bfor (?:the (?:whole )?)?(?:famil(?:y|ies)|kids|children)\b"
-            rf"|\ballows? (?:kids|children|families)\b|\ball ages\b",
+            rf"|\ballows? (?:kids|children|families)\b|\ball ages\b"
+            rf"|\b(?:bring|take)\b[^.;]{{0,12}}?\b{_KIDS}"
+            rf"|\bout with\b[^.;]{{0,8}}?{_KIDS}"
+            rf"|\bcater\w*\s+(?:to|for)\s+(?:the\s+)?{_KIDS}"
+            r"|\bfamily\b(?=[- ](?:restaurant|coffee|pub|place|venue|establishment|"
+            r"spot|dining|environment|atmosphere|setting|oriented))",
         ),
     ],
     "customer rating": [
@@ -112,22 +128,26 @@ _PATTERNS = {
         ("high", _out_of("5")),
         (
             "low",
-            rf"\b(?:low|poor|bad|terrible|negative)(?:ly)?[- ]{_CUSTOMER}{_RATING}"
-            rf"|\b{_RATING}{_IS}(?:low|poor|bad)(?:ly)?\b"
+            r"\b(?:low|poor|bad|terrible|negative)(?:ly)?[- ](?:in\s+)?"
+            rf"{_CUSTOMER}{_RATING}"
+            rf"|\b{_RATING}{_IS}(?:low|poor|bad)(?:ly)?\b|{_RATING_IS}(?:low|poor)\b"
             r"|\b(?:poorly|badly|lowly)[- ]rated\b",
         ),
         (
             "average",
             rf"\b(?:average|moderate|mid|decent|ok|okay|mediocre|middling)(?:ly)?"
             rf"[- ]{_CUSTOMER}{_RATING}"
-            rf"|\b{_RATING}{_IS}(?:average|moderate|mediocre)\b",
+            rf"|\b{_RATING}{_IS}(?:average|moderate|mediocre)\b|{_RATING_IS}average\b"
+            # "an average coffee shop": the level given to the venue.
+            r"|\ban?\s+(?:average|ok|okay|mediocre)\b(?![- ]?(?:pric|cost|£))",
         ),
         (
             "high",
             r"\b(?:high|highly|excellent|great|good|top|well|very good|positive|"
             r"outstanding)"
             rf"[- ]{_CUSTOMER}{_RATING}"
-            rf"|\b{_RATING}{_IS}(?:high|highly|excellent|great|well|outstanding)\b",
+            rf"|\b{_RATING}{_IS}(?:high|highly|excellent|great|well|outstanding)\b"
+            rf"|{_RATING_IS}(?:high|excellent)\b",
         ),
     ],
     "priceRange": [
@@ -142,7 +162,8 @@ _PATTERNS = {
             "moderate",
             rf"(?:£\s*|\b)(?:20|twenty)\s*(?:-|–|to|and)\s*{_25}\b"
             r"|\bmoderate(?:ly)?\b(?![- ](?:customer\s+)?(?:rat|review))"
-            rf"|\bmid[- ]?(?:range|pric\w*)\b|\baverage[- ](?:{_PRICE}|price range)"
+            rf"|\b(?:mid|medium)[- ]?(?:range|pric\w*)\b"
+            rf"|\b(?:average|medium|decent|moderating)[- ](?:{_PRICE}|price range)"
             rf"|\b{_PRICE}(?:\s+range)?{_IS}(?:average|reasonable|moderate)\b"
             r"|\breasonabl[ey]\b",
         ),
@@ -155,6 +176,12 @@ _PATTERNS = {
         ),
     ],
     "area": [
+        # "north of the city centre" says where it is not: read as nothing.
+        (
+            None,
+            r"\b(?:north|south|east|west|outside|out(?:side)? of)\s+(?:of\s+)?"
+            r"(?:the\s+)?(?:city|town)\s*cent(?:re|er)\b",
+        ),
         (
             "city centre",
             r"\bcity\s*cent(?:re|er)\b|\bcent(?:re|er) of (?:the )?(?:city|town)\b"
@@ -163,7 +190,8 @@ _PATTERNS = {
         ),
         (
             "riverside",
-            r"\briver\s*side\b|\briver\b|\bwaterfront\b|\bby the water\b",
+            r"\briver\s*(?:side|front|bank)\b|\briver\b|\bwaterfront\b"
+            r"|\bby the water\b",
         ),
     ],
     "food": [
@@ -176,7 +204,7 @@ _PATTERNS = {
         ("Japanese", r"\bjapanese\b|\bsushi\b"),
     ],
     "eatType": [
-        ("coffee shop", r"\bcoffee[- ]?(?:shop|house)s?\b|\bcaf[eé]s?\b"),
+        ("coffee shop", r"\bcoffee[- ]?(?:shop|chop|house)s?\b|\bcaf[eé]s?\b"),
         ("pub", r"\bpubs?\b"),
         ("restaurant", r"\brestaurants?\b|\beater(?:y|ies)\b"),
     ],
@@ -265,15 +293,37 @@ def find_slots(text: str, places=None) -> dict[str, list[str]]:
         values = []
         for value, pattern in patterns:
             for match in pattern.finditer(rest):
+                if value is None:
+                    continue
                 anaphoric = slot == "eatType" and bool(
                     _ANAPHORA.search(rest[: match.start()])
                 )
-                values.append((match.start(), value, anaphoric))
+                values.append((match.start(), match.end(), value, anaphoric))
             rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
-        values.sort()
+        values = _merge_restatements(sorted(values), text.lower())
         # "the pub" names a place already stated: it counts only when it is
         # the one mention ("The pub The Eagle is ...").
-        stated = [value for _, value, anaphoric in values if not anaphoric]
+        stated = [value for _, _, value, anaphoric in values if not anaphoric]
         if values:
-            mentions[slot] = stated or [values[0][1]]
+            mentions[slot] = stated or [values[0][2]]
     return mentions
+
+
+# What may stand between two mentions of one value that say it once:
+# "a high customer rating of 5 out of 5", "expensive: more than £30".
+_RESTATEMENT_GAP = re.compile(
+    r"[\s:()\-–—]*(?:(?:of|at|with|i\.e\.|around|about)\b[\s:()]*)*"
+)
+
+
+def _merge_restatements(mentions, lowered):
+    """Drops a mention that restates the one just before it (same value)."""
+    merged = []
+    for mention in mentions:
+        if merged and merged[-1][2] == mention[2]:
+            gap = lowered[merged[-1][1] : mention[0]]
+            if _RESTATEMENT_GAP.fullmatch(gap):
+                merged[-1] = (merged[-1][0], mention[1], *merged[-1][2:])
+                continue
+        merged.append(mention)
+    return merged

@@ -5,9 +5,10 @@ from rouge_score import rouge_scorer, tokenizers
 
 from keras_nlg.evaluation.checks import check_references
 from keras_nlg.evaluation.words import (
+    ROUGE_TOKENIZERS,
     UnicodeWordTokenizer,
-    check_tokenizer_choice,
-    needs_unicode_words,
+    check_choice,
+    rouge_tokenizer,
 )
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
@@ -22,31 +23,35 @@ def rouge(
         hypotheses: list of strings.
         references: `references[i]` is the list of references of hypothesis
             `i`; rouge-score's `score_multi` keeps the best-matching one.
-        tokenizer: `"default"` (rouge-score's: lowercased `[a-z0-9]` words),
-            `"unicode"` (words of any script, one word per CJK character),
-            or `"auto"`: unicode when any text has CJK characters, which the
-            default would drop (Chinese would score as empty).
-        use_stemmer: Porter-stem English words (rouge-score's option; with
-            the default tokenizer only).
+        tokenizer: `"default"` (rouge-score's: lowercased `[a-z0-9]` words,
+            for English), `"unicode"` (`words.UnicodeWordTokenizer`: case-
+            folded words of any script, one word per character in scripts
+            written without spaces: Chinese, Japanese, Thai, Lao, Khmer,
+            Myanmar), or `"auto"`: default when every letter of the references
+            is ASCII, else unicode (the default tokenizer would drop Cyrillic,
+            Greek, Thai... and score identical texts 0, and cut accented
+            Latin words in pieces).
+        use_stemmer: Porter-stem English words of more than three letters
+            (rouge-score's option, with either tokenizer).
 
     Returns:
         A dict with `rouge1`, `rouge2`, `rougeL` (F-measure means) and the
-        `tokenizer` used.
+        `tokenizer` used (`"default"` or `"unicode"`).
+
+    Raises:
+        ValueError: for a `tokenizer` not in `words.ROUGE_TOKENIZERS`,
+            or malformed `references` (`TypeError` for `hypotheses` that are
+            no strings).
     """
     references = check_references(hypotheses, references)
-    check_tokenizer_choice(tokenizer)
+    check_choice("tokenizer", tokenizer, ROUGE_TOKENIZERS)
     if tokenizer == "auto":
-        texts = list(hypotheses) + [r for refs in references for r in refs]
-        tokenizer = "unicode" if needs_unicode_words(texts) else "default"
-    if tokenizer == "unicode" and use_stemmer:
-        # rouge-score applies its stemmer only with its own tokenizer.
-        raise ValueError(
-            "`use_stemmer` works with the default (English) tokenizer only. "
-            f"Received: use_stemmer=True, tokenizer={tokenizer!r}"
-        )
+        # From the references alone, as for BLEU: systems scored against
+        # the same references are scored alike.
+        tokenizer = rouge_tokenizer(r for refs in references for r in refs)
     # rouge-score's own default, passed explicitly (it logs a line otherwise).
     words = (
-        UnicodeWordTokenizer()
+        UnicodeWordTokenizer(use_stemmer=use_stemmer)
         if tokenizer == "unicode"
         else tokenizers.DefaultTokenizer(use_stemmer=use_stemmer)
     )

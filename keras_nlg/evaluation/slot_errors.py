@@ -39,6 +39,7 @@ from keras_nlg.evaluation.e2e_slots import (
     find_slots,
     normalize_value,
 )
+from keras_nlg.evaluation.words import writing_system
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,15 @@ def _attributes(mr):
             f"An E2E MR has `name` and only the slots {list(SLOTS)}. Received: {mr!r}"
         )
     return attributes
+
+
+def is_e2e_meaning_representation(mr) -> bool:
+    """Whether `mr` parses and has `name` and only E2E's slots."""
+    try:
+        _attributes(mr)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _place_errors(attributes, places, errors):
@@ -163,8 +173,9 @@ def slot_errors(texts, meaning_representations, places=None) -> SlotErrorReport:
         100 for the percentages the paper reports).
 
     Raises:
-        ValueError: when the two lists differ in length, are empty, or an MR
-            is malformed or has a slot E2E doesn't.
+        ValueError: when the two lists differ in length, are empty, an MR
+            is malformed or has a slot E2E doesn't, or the texts have letters
+            of a script other than Latin (the patterns read English).
         TypeError: for a text that is not a string.
     """
     texts = list(texts)
@@ -174,6 +185,17 @@ def slot_errors(texts, meaning_representations, places=None) -> SlotErrorReport:
             "`texts` and `meaning_representations` must be non-empty lists of the "
             f"same length. Received: {len(texts)} texts and "
             f"{len(meaning_representations)} MRs"
+        )
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"`texts` must be strings. Received: {type(text).__name__}")
+    system = writing_system(texts)
+    if system != "latin":
+        # The patterns read English: text in another script would show every
+        # slot as missing, a silent wrong score.
+        raise ValueError(
+            "`slot_errors` reads English E2E texts; these `texts` are written in "
+            f"a {system} script. Received: texts[0]={texts[0][:40]!r}"
         )
     results = [
         text_slot_errors(text, mr, places)

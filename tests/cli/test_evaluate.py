@@ -53,6 +53,7 @@ def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| BLEU (lowercased) |" in printed and "| rougeL |" in printed
     assert "| distinct_2 |" in printed and "3 MRs, beam 2" in printed
+    assert "tokenization: BLEU " in printed
     assert len(outputs.read_text(encoding="utf-8").splitlines()) == 3
 
     assert main([*evaluate, "--max-new-tokens", "8", "--json", "--cased"]) == 0
@@ -123,3 +124,100 @@ def test_bad_csv_in_a_fresh_process_has_no_traceback(tmp_path, trained_model_dir
     assert completed.returncode == 2, completed.stderr
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "row 2: empty ref" in lines[0], completed.stderr
+
+
+def test_evaluate_e2e_says_which_tokenization_each_metric_used(
+    tmp_path, monkeypatch, capsys
+):
+    """Chinese outputs: BLEU by characters (sacrebleu's "zh"), not one word a line."""
+    import types
+
+    import keras_nlg
+    import keras_nlg.evaluation
+    from keras_nlg.evaluation.e2e import score_outputs, semantic_fidelity
+
+    outputs = ["床前明月光，疑是地上霜。"]
+
+    def evaluate_e2e(model, tokenizer, data, **options):
+        return {
+            **score_outputs(outputs, [outputs], lowercase=options["lowercase"]),
+            **semantic_fidelity(outputs, ["name[Zizzi]"]),
+            "meaning_representations": 1,
+            "num_beams": 1,
+            "generation_seconds": 0.0,
+            "outputs": outputs,
+        }
+
+    loaded = types.SimpleNamespace(model=None, tokenizer=None, config={})
+    monkeypatch.setattr(keras_nlg, "load", lambda path: loaded)
+    monkeypatch.setattr(keras_nlg.evaluation, "evaluate_e2e", evaluate_e2e)
+    csv_path = write_e2e_csv(tmp_path / "tiny.csv")
+    evaluate = ["evaluate", "--task", "e2e", "--model", str(tmp_path)]
+    assert main([*evaluate, "--data", csv_path]) == 0
+    printed = capsys.readouterr().out
+    assert "| BLEU (lowercased) | 100.00 |" in printed
+    assert "| rougeL | 1.0000 |" in printed
+    assert "| slot error rate | n/a (the outputs are not English) |" in printed
+    assert (
+        "tokenization: BLEU zh (sacrebleu), ROUGE unicode, "
+        "distinct/repetition unicode words"
+    ) in printed
+    assert main([*evaluate, "--data", csv_path, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["bleu_tokenize"] == "zh" and "tok:zh" in scores["bleu_signature"]
+    assert scores["rouge_tokenizer"] == scores["diversity_tokenizer"] == "unicode"
+
+
+def test_evaluate_e2e_prints_slot_errors_and_writes_the_report(
+    tmp_path, monkeypatch, capsys
+):
+    import types
+
+    import keras_nlg
+    import keras_nlg.evaluation
+    from keras_nlg.data.e2e import read_e2e_csv
+    from keras_nlg.evaluation.e2e import score_outputs, semantic_fidelity
+
+    csv_path = write_e2e_csv(tmp_path / "tiny.csv")
+    data = read_e2e_csv(csv_path)
+    # The three MRs of TINY_E2E: right; food missing; price wrong.
+    outputs = [
+        "The Eagle is a pub by the river.",
+        "Zizzi is here.",
+        "Café Rouge is cheap.",
+    ]
+
+    def evaluate_e2e(model, tokenizer, data_path, **options):
+        return {
+            **score_outputs(outputs, data.references),
+            **semantic_fidelity(outputs, data.meaning_representations),
+            "meaning_representations": 3,
+            "num_beams": 1,
+            "generation_seconds": 0.0,
+            "outputs": outputs,
+        }
+
+    loaded = types.SimpleNamespace(model=None, tokenizer=None, config={})
+    monkeypatch.setattr(keras_nlg, "load", lambda path: loaded)
+    monkeypatch.setattr(keras_nlg.evaluation, "evaluate_e2e", evaluate_e2e)
+    report = tmp_path / "slots.jsonl"
+    evaluate = ["evaluate", "--task", "e2e", "--model", str(tmp_path)]
+    args = [*evaluate, "--data", csv_path, "--slot-error-report", str(report)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    # 3 + 2 + 2 slots, 2 errors.
+    assert (
+        "| slot error rate | 28.57% (0 added, 1 missing, 1 wrong, 0 repeated "
+        "of 7 slots) |"
+    ) in printed
+    lines = [json.loads(line) for line in report.read_text("utf-8").splitlines()]
+    assert [line["mr"] for line in lines] == data.meaning_representations
+    assert [(line["missing"], line["wrong"]) for line in lines] == [
+        ([], []),
+        (["food"], []),
+        ([], ["priceRange"]),
+    ]
+    assert main([*evaluate, "--data", csv_path, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["slot_error_rate"] == pytest.approx(2 / 7)
+    assert scores["slot_errors"]["missing"] == 1

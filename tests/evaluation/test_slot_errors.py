@@ -223,6 +223,8 @@ def test_mr_dicts_are_accepted():
         (["a"], ["eatType[pub]"], ValueError, "name"),
         (["a"], ["not an MR"], ValueError, "attribute\\[value\\]"),
         ([3], ["name[Zizzi]"], TypeError, "text"),
+        (["齐齐是一家酒吧。"], ["name[Zizzi]"], ValueError, "chinese"),
+        (["Зицци — паб."], ["name[Zizzi]"], ValueError, "spaced"),
         (["a"], [3], TypeError, "meaning_representations"),
     ],
 )
