@@ -21,6 +21,7 @@ import keras
 # Registers our layers and models with Keras' serializer before any load.
 import keras_nlg.models  # noqa: F401
 from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.models.language_model import LanguageModel
 from keras_nlg.tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 
 MODEL_FILE = "model.keras"
@@ -64,8 +65,10 @@ def load(directory: str | os.PathLike) -> LoadedModel:
         `LoadedModel(model, tokenizer, config)`.
 
     Raises:
-        ValueError: if `directory` is not a keras_nlg model directory, or its
-            generation_config.json is invalid (naming the file).
+        ValueError: if `directory` is not a keras_nlg model directory, or
+            one of its files (model.keras, config.json, tokenizer.json,
+            generation_config.json) is empty, truncated or malformed (naming
+            the file).
     """
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
@@ -75,9 +78,34 @@ def load(directory: str | os.PathLike) -> LoadedModel:
             raise ValueError(
                 f"Not a keras_nlg model directory (no {name}): {directory}"
             )
-    model = keras.saving.load_model(os.path.join(directory, MODEL_FILE), safe_mode=True)
+    config_path = os.path.join(directory, CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, ValueError) as error:  # ValueError: JSON and UTF-8 errors
+        raise ValueError(f"Cannot read {config_path}: {error}") from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{config_path} must hold a JSON object. Received: {config!r:.80}"
+        )
+    model = _load_model_file(os.path.join(directory, MODEL_FILE))
     model.generation_config = GenerationConfig.from_pretrained(directory)
     tokenizer = load_tokenizer(directory)
-    with open(os.path.join(directory, CONFIG_FILE)) as f:
-        config = json.load(f)
     return LoadedModel(model, tokenizer, config)
+
+
+def _load_model_file(path):
+    # Keras raises many types for a damaged archive (zipfile.BadZipFile,
+    # KeyError, OSError from h5py, ValueError, TypeError...); each becomes one
+    # error naming the file.
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        raise ValueError(f"Cannot load {path}: {message}") from None
+    if not isinstance(model, LanguageModel):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a keras_nlg language "
+            "model (TransformerLanguageModel, LSTMLanguageModel)"
+        )
+    return model

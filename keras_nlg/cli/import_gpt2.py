@@ -1,4 +1,9 @@
-"""`keras-nlg import-gpt2`: a local GPT-2 checkpoint into a model directory."""
+"""`keras-nlg import-gpt2`: a local GPT-2 checkpoint into a model directory.
+
+A damaged or unsupported checkpoint is one `ValueError` naming the file (and
+the config.json field), which `keras_nlg.cli.main` prints as one line with
+exit code 2; nothing is left at `--out`.
+"""
 
 import os
 
@@ -10,7 +15,13 @@ def add_parser(subparsers):
         "into a model directory",
     )
     import_gpt2.add_argument("--checkpoint", required=True, metavar="PATH")
-    import_gpt2.add_argument("--out", required=True, metavar="DIR")
+    import_gpt2.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the model directory to write (must not exist, or be empty); "
+        "written whole or not at all",
+    )
     return import_gpt2
 
 

@@ -248,9 +248,9 @@ class GenerationConfig:
         if not os.path.isfile(path):
             return None
         try:
-            with open(path) as f:
+            with open(path, encoding="utf-8") as f:
                 values = json.load(f)
-        except json.JSONDecodeError as error:
+        except (OSError, ValueError) as error:  # ValueError: JSON, UTF-8 errors
             raise ValueError(f"{path} is not valid JSON: {error}") from None
         return cls.from_dict(values, source=path)
 

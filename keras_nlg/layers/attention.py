@@ -13,19 +13,22 @@ from keras_nlg.argument_checks import check_positive_int, check_rate
 _MASKED_LOGIT = -1e9
 
 
-def attention_weights(query, key, mask=None):
-    """Returns softmax(QKᵀ/√d_k) in float32.
+def attention_weights(query, key, mask=None, scale=None):
+    """Returns softmax(scale·QKᵀ) in float32, by default scale = 1/√d_k.
 
     Args:
         query: tensor `(..., query_length, key_dim)`.
         key: tensor `(..., key_length, key_dim)`.
         mask: optional boolean tensor broadcastable to
             `(..., query_length, key_length)`; `True` means "may attend".
+        scale: optional Python float multiplying the scores instead of
+            1/√key_dim (GPT-2 variants that don't scale, or also divide by
+            the layer number).
 
     Returns:
         float32 tensor `(..., query_length, key_length)` whose rows sum to 1.
     """
-    return masked_softmax(einsum_scores(_scale(query), key), mask)
+    return masked_softmax(einsum_scores(_scale(query, scale), key), mask)
 
 
 def einsum_scores(query, key):
@@ -37,11 +40,12 @@ def einsum_scores(query, key):
     return ops.einsum("...qd,...kd->...qk", query, key)
 
 
-def _scale(query):
+def _scale(query, scale=None):
     # Scale the query rather than the scores: fewer multiplies, and it keeps
     # float16 products in range (the same choice as Keras' MultiHeadAttention).
-    key_dim = ops.shape(query)[-1]
-    return ops.multiply(query, ops.cast(1.0 / math.sqrt(key_dim), query.dtype))
+    if scale is None:
+        scale = 1.0 / math.sqrt(ops.shape(query)[-1])
+    return ops.multiply(query, ops.cast(scale, query.dtype))
 
 
 _bounded_masking = False
@@ -88,7 +92,7 @@ def masked_softmax(scores, mask=None):
     return ops.exp(scores - ops.logsumexp(scores, axis=-1, keepdims=True))
 
 
-def scaled_dot_product_attention(query, key, value, mask=None):
+def scaled_dot_product_attention(query, key, value, mask=None, scale=None):
     """softmax(QKᵀ/√d_k)·V with an optional boolean mask.
 
     Args:
@@ -97,6 +101,7 @@ def scaled_dot_product_attention(query, key, value, mask=None):
         value: tensor `(..., key_length, value_dim)`.
         mask: optional boolean tensor broadcastable to
             `(..., query_length, key_length)`; `True` means "may attend".
+        scale: optional float replacing 1/√key_dim (see `attention_weights`).
 
     Returns:
         tensor `(..., query_length, value_dim)` in the dtype of `value`.
@@ -107,8 +112,24 @@ def scaled_dot_product_attention(query, key, value, mask=None):
     >>> scaled_dot_product_attention(q, k, v).shape
     (1, 3, 3)
     """
-    weights = attention_weights(query, key, mask)
+    weights = attention_weights(query, key, mask, scale)
     return ops.matmul(ops.cast(weights, value.dtype), value)
+
+
+def check_attention_scale(attention_scale):
+    """`ValueError` unless `attention_scale` is None or a finite number > 0."""
+    if attention_scale is None:
+        return
+    if (
+        isinstance(attention_scale, bool)
+        or not isinstance(attention_scale, int | float)
+        or not math.isfinite(attention_scale)
+        or attention_scale <= 0
+    ):
+        raise ValueError(
+            "`attention_scale` must be None or a finite number > 0. "
+            f"Received: attention_scale={attention_scale!r}"
+        )
 
 
 def causal_mask(query_length, key_length, query_offset=0):
@@ -149,6 +170,10 @@ class MultiHeadAttention(keras.layers.Layer):
         dropout: dropout rate on the attention probabilities.
         use_bias: whether the projections have biases.
         kernel_initializer: initializer for the projection kernels.
+        attention_scale: the factor multiplying the query-key scores; None
+            (the default) is 1/√key_dim. GPT-2 checkpoints trained without
+            that scaling, or also dividing by the layer number
+            (`scale_attn_by_inverse_layer_idx`), set it.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -188,6 +213,7 @@ class MultiHeadAttention(keras.layers.Layer):
         dropout=0.0,
         use_bias=True,
         kernel_initializer="glorot_uniform",
+        attention_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -195,6 +221,8 @@ class MultiHeadAttention(keras.layers.Layer):
         check_positive_int("key_dim", key_dim)
         check_positive_int("value_dim", value_dim, allow_none=True)
         check_rate("dropout", dropout)
+        check_attention_scale(attention_scale)
+        self.attention_scale = attention_scale
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim or key_dim
@@ -327,7 +355,7 @@ class MultiHeadAttention(keras.layers.Layer):
         broadcastable to `(..., Tq, Tk)` or None. Returns the context
         `(..., Tq, hv)` and the probabilities `(..., Tq, Tk)` in float32.
         """
-        scores = attention_weights(query, key, mask)  # float32
+        scores = attention_weights(query, key, mask, self.attention_scale)  # float32
         dropped = self.dropout_layer(ops.cast(scores, value.dtype), training=training)
         return ops.matmul(dropped, value), scores
 
@@ -347,6 +375,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "attention_scale": self.attention_scale,
             }
         )
         return config

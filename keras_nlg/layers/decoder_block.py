@@ -3,7 +3,7 @@
 import keras
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
-from keras_nlg.layers.attention import MultiHeadAttention
+from keras_nlg.layers.attention import MultiHeadAttention, check_attention_scale
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -25,6 +25,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         approximate_gelu: tanh approximation of GELU (GPT-2) or exact erf.
         use_bias: biases in all projections.
         kernel_initializer: initializer of all kernels.
+        attention_scale: factor multiplying the attention scores; None (the
+            default) is 1/√head_dim (see `MultiHeadAttention`).
         **kwargs: base layer arguments.
 
     Call arguments:
@@ -58,12 +60,15 @@ class TransformerDecoderBlock(keras.layers.Layer):
         approximate_gelu=True,
         use_bias=True,
         kernel_initializer="glorot_uniform",
+        attention_scale=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int("num_heads", num_heads)
         check_positive_int("intermediate_dim", intermediate_dim)
         check_rate("dropout", dropout)
+        check_attention_scale(attention_scale)
+        self.attention_scale = attention_scale
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -104,6 +109,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
             dropout=self.dropout,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
+            attention_scale=self.attention_scale,
             dtype=self.dtype_policy,
             name="attention",
         )
@@ -167,6 +173,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "attention_scale": self.attention_scale,
             }
         )
         return config

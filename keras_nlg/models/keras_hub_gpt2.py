@@ -5,6 +5,8 @@ Both use the same tensor layouts (EinsumDense attention kernels
 renaming.
 """
 
+import numpy as np
+
 # Our weight path (below the model's name) → keras-hub's, per block.
 _BLOCK_WEIGHTS = {
     "attention_norm": "self_attention_layer_norm",
@@ -53,4 +55,5 @@ def load_keras_hub_gpt2_weights(model, backbone):
                 f"Shape mismatch for {name}: keras-hub {tuple(source[name].shape)}, "
                 f"ours {tuple(weight.shape)}"
             )
-        weight.assign(source[name])
+        # float32 whatever the preset's dtype policy (bfloat16 presets too).
+        weight.assign(np.asarray(source[name].numpy(), dtype=np.float32))

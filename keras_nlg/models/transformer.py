@@ -44,6 +44,12 @@ class TransformerLanguageModel(LanguageModel):
         layer_norm_epsilon: LayerNorm epsilon.
         approximate_gelu: tanh-approximated GELU (GPT-2) or exact.
         use_bias: biases in the projections.
+        scale_attention_weights: divide attention scores by √head_dim (as
+            nearly every Transformer does; Hugging Face GPT-2's
+            `scale_attn_weights`).
+        scale_attention_by_inverse_layer_index: also divide block i's scores
+            by i + 1 (Hugging Face GPT-2's `scale_attn_by_inverse_layer_idx`,
+            used by the Stanford CRFM runs).
         **kwargs: base `keras.Model` arguments (`name`, `dtype`).
 
     Call arguments:
@@ -76,6 +82,8 @@ class TransformerLanguageModel(LanguageModel):
         layer_norm_epsilon=1e-5,
         approximate_gelu=True,
         use_bias=True,
+        scale_attention_weights=True,
+        scale_attention_by_inverse_layer_index=False,
         **kwargs,
     ):
         context_length = pop_renamed_argument(
@@ -104,6 +112,19 @@ class TransformerLanguageModel(LanguageModel):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.approximate_gelu = approximate_gelu
         self.use_bias = use_bias
+        for name, value in (
+            ("scale_attention_weights", scale_attention_weights),
+            (
+                "scale_attention_by_inverse_layer_index",
+                scale_attention_by_inverse_layer_index,
+            ),
+        ):
+            if not isinstance(value, bool):
+                raise ValueError(f"`{name}` must be True or False. Received: {value!r}")
+        self.scale_attention_weights = scale_attention_weights
+        self.scale_attention_by_inverse_layer_index = (
+            scale_attention_by_inverse_layer_index
+        )
         # GPT-2's initialisation: N(0, 0.02) everywhere.
         initializer = keras.initializers.RandomNormal(stddev=0.02)
 
@@ -127,6 +148,7 @@ class TransformerLanguageModel(LanguageModel):
                 approximate_gelu=approximate_gelu,
                 use_bias=use_bias,
                 kernel_initializer=initializer,
+                attention_scale=self._attention_scale(i),
                 dtype=self.dtype_policy,
                 name=f"block_{i}",
             )
@@ -159,8 +181,16 @@ class TransformerLanguageModel(LanguageModel):
     def from_gpt2(cls, path):
         """A GPT-2 checkpoint from a local directory (Hugging Face or keras-hub).
 
-        See `keras_nlg.models.gpt2_reader`; `keras-nlg import-gpt2` also
-        writes the tokenizer into a model directory.
+        See `keras_nlg.models.gpt2_reader` for the files and
+        `keras_nlg.models.gpt2_config` for what each config.json field does
+        (honoured, refused by name, or ignored because it cannot change the
+        logits); `keras-nlg import-gpt2` also writes the tokenizer into a
+        model directory.
+
+        Raises:
+            ValueError: naming the file (and the config.json field and its
+                value) when the checkpoint is damaged or uses an option we
+                don't implement.
         """
         from keras_nlg.models.gpt2_reader import read_gpt2_checkpoint
 
@@ -169,6 +199,17 @@ class TransformerLanguageModel(LanguageModel):
     @property
     def head_dim(self):
         return self.hidden_dim // self.num_heads
+
+    def _attention_scale(self, layer_index):
+        """Block `layer_index`'s score factor; None is the layer's 1/√head_dim."""
+        if self.scale_attention_weights and not (
+            self.scale_attention_by_inverse_layer_index
+        ):
+            return None  # the default path, unchanged
+        scale = 1.0 / self.head_dim**0.5 if self.scale_attention_weights else 1.0
+        if self.scale_attention_by_inverse_layer_index:
+            scale /= layer_index + 1
+        return scale
 
     def build(self, input_shape=None):
         if self.built:  # `load_model` calls build again with the saved shape
@@ -335,6 +376,10 @@ class TransformerLanguageModel(LanguageModel):
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "approximate_gelu": self.approximate_gelu,
                 "use_bias": self.use_bias,
+                "scale_attention_weights": self.scale_attention_weights,
+                "scale_attention_by_inverse_layer_index": (
+                    self.scale_attention_by_inverse_layer_index
+                ),
             }
         )
         return config

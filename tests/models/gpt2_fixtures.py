@@ -101,15 +101,64 @@ def hugging_face_config(backbone):
     }
 
 
-def write_hugging_face_checkpoint(backbone, directory, prefix="transformer."):
-    """config.json, model.safetensors (GPT2LMHeadModel names), vocab, merges."""
+def write_hugging_face_checkpoint(
+    backbone, directory, prefix="transformer.", config=None, tensors=None
+):
+    """config.json, model.safetensors (GPT2LMHeadModel names), vocab, merges.
+
+    `config` replaces the config.json written (default
+    `hugging_face_config(backbone)`), `tensors` the GPT2Model-named tensors
+    (default `hugging_face_tensors(backbone)`; `lm_head.weight` is written
+    without the prefix, as GPT2LMHeadModel does).
+    """
     os.makedirs(directory, exist_ok=True)
+    tensors = hugging_face_tensors(backbone) if tensors is None else tensors
     tensors = {
-        prefix + k: np.ascontiguousarray(v)
-        for k, v in hugging_face_tensors(backbone).items()
+        ("" if k.startswith("lm_head.") else prefix) + k: np.ascontiguousarray(v)
+        for k, v in tensors.items()
     }
     save_file(tensors, os.path.join(directory, "model.safetensors"))
     with open(os.path.join(directory, "config.json"), "w") as f:
-        json.dump(hugging_face_config(backbone), f)
+        json.dump(hugging_face_config(backbone) if config is None else config, f)
     write_gpt2_tokenizer_files(directory)
     return directory
+
+
+def random_hugging_face_tensors(config, seed=0, scale=0.3):
+    """Random GPT2Model-named tensors of `config`'s sizes (HF config.json).
+
+    Larger than GPT-2's initialisation (`scale`), so that an option that
+    changes the logits changes them by far more than the tolerance.
+    """
+    rng = np.random.default_rng(seed)
+    vocab, hidden = config["vocab_size"], config["n_embd"]
+    inner = config.get("n_inner") or 4 * hidden
+
+    def normal(*shape, mean=0.0):
+        return (mean + scale * rng.standard_normal(shape)).astype(np.float32)
+
+    tensors = {
+        "wte.weight": normal(vocab, hidden),
+        "wpe.weight": normal(config["n_positions"], hidden),
+        "ln_f.weight": normal(hidden, mean=1.0),
+        "ln_f.bias": normal(hidden),
+    }
+    for i in range(config["n_layer"]):
+        p = f"h.{i}."
+        tensors |= {
+            p + "ln_1.weight": normal(hidden, mean=1.0),
+            p + "ln_1.bias": normal(hidden),
+            p + "attn.c_attn.weight": normal(hidden, 3 * hidden),
+            p + "attn.c_attn.bias": normal(3 * hidden),
+            p + "attn.c_proj.weight": normal(hidden, hidden),
+            p + "attn.c_proj.bias": normal(hidden),
+            p + "ln_2.weight": normal(hidden, mean=1.0),
+            p + "ln_2.bias": normal(hidden),
+            p + "mlp.c_fc.weight": normal(hidden, inner),
+            p + "mlp.c_fc.bias": normal(inner),
+            p + "mlp.c_proj.weight": normal(inner, hidden),
+            p + "mlp.c_proj.bias": normal(hidden),
+        }
+    if config.get("tie_word_embeddings") is False:
+        tensors["lm_head.weight"] = normal(vocab, hidden)
+    return tensors
