@@ -20,6 +20,7 @@ import keras
 
 # Registers our layers and models with Keras' serializer before any load.
 import keras_nlg.models  # noqa: F401
+from keras_nlg.files import read_json_file
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.models.language_model import LanguageModel
 from keras_nlg.tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer
@@ -79,15 +80,7 @@ def load(directory: str | os.PathLike) -> LoadedModel:
                 f"Not a keras_nlg model directory (no {name}): {directory}"
             )
     config_path = os.path.join(directory, CONFIG_FILE)
-    try:
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-    except (OSError, ValueError) as error:  # ValueError: JSON and UTF-8 errors
-        raise ValueError(f"Cannot read {config_path}: {error}") from None
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"{config_path} must hold a JSON object. Received: {config!r:.80}"
-        )
+    config = read_json_file(config_path)
     model = _load_model_file(os.path.join(directory, MODEL_FILE))
     model.generation_config = GenerationConfig.from_pretrained(directory)
     tokenizer = load_tokenizer(directory)

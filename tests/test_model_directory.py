@@ -70,11 +70,11 @@ DAMAGED = {
     "config_truncated": ("config.json", _truncate, "Cannot read"),
     "config_not_utf8": ("config.json", _write(b"\xff\xfe"), "Cannot read"),
     "config_list": ("config.json", _write(b"[1, 2]"), "JSON object"),
-    "generation_config_empty": ("generation_config.json", _write(b""), "JSON"),
+    "generation_config_empty": ("generation_config.json", _write(b""), "Cannot read"),
     "generation_config_not_utf8": (
         "generation_config.json",
         _write(b"\xff{"),
-        "JSON",
+        "Cannot read",
     ),
     "generation_config_list": ("generation_config.json", _write(b"[]"), "JSON object"),
     "generation_config_unknown_key": (

@@ -7,11 +7,11 @@ shapes, dtypes, from the model's `cache_spec`), the signatures' inputs and
 outputs, the tokenizer and the context.
 """
 
-import json
 import os
 
 import numpy as np
 
+from keras_nlg.files import read_json_file
 from keras_nlg.tokenizers import TOKENIZER_FILE
 
 TFLITE_FILE = "model.tflite"
@@ -105,8 +105,7 @@ def tflite_metadata(model, tokenizer, config, path, quantize, prefill_length, ca
 
     `cache` is the `CacheSpec` of the file's cache (batch 1).
     """
-    with open(os.path.join(os.path.dirname(path), TOKENIZER_FILE)) as f:
-        tokenizer_spec = json.load(f)
+    tokenizer_spec = read_json_file(os.path.join(os.path.dirname(path), TOKENIZER_FILE))
     files = sorted(os.listdir(os.path.dirname(path)))
     return {
         "format": METADATA_FORMAT,

@@ -19,6 +19,7 @@ import os
 import warnings
 
 from keras_nlg.argument_checks import fail, is_int, is_number
+from keras_nlg.files import read_json_file
 
 GENERATION_CONFIG_FILE = "generation_config.json"
 
@@ -247,12 +248,8 @@ class GenerationConfig:
         path = os.path.join(os.fspath(directory), GENERATION_CONFIG_FILE)
         if not os.path.isfile(path):
             return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                values = json.load(f)
-        except (OSError, ValueError) as error:  # ValueError: JSON, UTF-8 errors
-            raise ValueError(f"{path} is not valid JSON: {error}") from None
-        return cls.from_dict(values, source=path)
+        # Any JSON value: `from_dict` names the file when it is not an object.
+        return cls.from_dict(read_json_file(path, None), source=path)
 
 
 def resolve_generation_config(

@@ -23,12 +23,12 @@ or malformed file, a missing, extra, misshapen or non-float tensor, gives one
 `ValueError` naming the file.
 """
 
-import json
 import os
 import re
 
 import numpy as np
 
+from keras_nlg.files import read_json_file
 from keras_nlg.models.gpt2_config import (
     check_keras_hub_tokenizer_config,
     hugging_face_model_arguments,
@@ -73,15 +73,6 @@ def read_gpt2_checkpoint(path, model_class):
         f"keras-hub preset (config.json + {KERAS_HUB_WEIGHTS_FILE}). "
         f"Found: {sorted(os.listdir(path))}"
     )
-
-
-def read_json_file(path):
-    """The parsed JSON file at `path`; `ValueError` naming it if unreadable."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:  # ValueError: JSON and UTF-8 errors
-        raise ValueError(f"Cannot read {path}: {error}") from None
 
 
 def _require_files(path, names):

@@ -12,6 +12,7 @@ import os
 import tensorflow as tf
 
 from keras_nlg.export import wire_contract as wire
+from keras_nlg.files import read_json_file
 from keras_nlg.model_directory import METRICS_FILE
 
 CARD_FORMAT = "keras_nlg.saved_model/1"
@@ -38,8 +39,7 @@ def model_card(
     metrics_path = os.path.join(model_dir, METRICS_FILE)
     metrics = None
     if os.path.isfile(metrics_path):
-        with open(metrics_path) as f:
-            metrics = json.load(f)
+        metrics = read_json_file(metrics_path)
     ops = graph_ops(export_dir)
     # tf.raw_ops lists core TensorFlow's ops; XLA's (cache updates inside the
     # compiled loop) come with any XLA-enabled TensorFlow; the rest come from
