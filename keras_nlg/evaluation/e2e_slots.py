@@ -60,7 +60,7 @@ _RATING = r"(?:rat(?:e|ed|es|ing|ings)|reviews?|stars?|scores?)"
 _CUSTOMER = r"(?:customer'?s?\s+)?"
 # "rating is high", "rated highly", "prices are very low", "rating of average".
 _IS = (
-    r"\s+(?:(?:is|are|was|were|of|as|by|it)\s+)?"
+    r"\s+(?:(?:is|are|was|were|of|as|by|it|it as)\s+)?"
     r"(?:(?:an?|very|quite|rather|fairly)\s+)*"
 )
 # "customer rating for this coffee shop is high" (not "... and is high priced").
@@ -81,7 +81,9 @@ def _out_of(number):
     mean = rf"(?:\ban?\s+average\s+{_CUSTOMER}{_RATING}\s+(?:of\s+)?)?"
     return (
         rf"{mean}\b{n}\s*(?:points?\s+)?(?:{_RATING}\s+)?(?:out(?: of)?|/|of)\s*"
-        rf"(?:5|five)(?!\d)|{mean}\b{n}[- ](?:stars?|points?)\b"
+        rf"(?:(?:a\s+)?(?:possible|max(?:imum)?)\s+)?(?:5|five)(?!\d)"
+        rf"|{mean}\b{n}[- ](?:stars?|points?)\b"
+        rf"|\b{_RATING}\s+(?:of|is)\s+{n}\b(?!\s*(?:-|to|out)|\.\d)"
     )
 
 
@@ -102,6 +104,7 @@ _PATTERNS = {
             rf"|\b{_KIDS}\b[^.;]{{0,20}}?(?:\b(?:not|never)|n't)\b[^.;]{{0,12}}?"
             r"\b(?:allowed|permitted|welcome\w*|admitted)\b"
             rf"|(?:\b(?:do not|never)|\bdon't)\s+bring\b[^.;]{{0,15}}?\b{_KIDS}"
+            rf"|(?:\bnot|n't)\s+(?:like|accommodate|serve|want)\w*\s+(?:the\s+)?{_KIDS}"
             rf"|\bleave\b[^.;]{{0,10}}?\b{_KIDS}\b[^.;]{{0,10}}?\bhome\b"
             rf"|\bno\s+{_KIDS}\b|\badults?[- ]only\b|\b{_KIDS}[- ]?free\b"
             rf"|\bun{_KIDS}[- ]?friendly\b|\b{_KIDS}[- ]unfriendly\b",
@@ -109,7 +112,8 @@ _PATTERNS = {
         (
             "yes",
             rf"\b{_KIDS}[- ]?friendly\b"
-            rf"|\b{_KIDS}\b[^.;]{{0,25}}?\b(?:welcome|allowed|love|enjoy)"
+            rf"|\b{_KIDS}\b[^.;]{{0,25}}?"
+            r"\b(?:welcome|allowed|love|enjoy|can (?:go|come))"
             rf"|\bwelcom\w*\b[^.;]{{0,20}}?\b{_KIDS}"
             rf"|\b(?:suitable|good|great|ideal|perfect|fun|place)\s+for\b"
             rf"[^.;]{{0,15}}?\b{_KIDS}"
@@ -144,7 +148,7 @@ _PATTERNS = {
         (
             "high",
             r"\b(?:high|highly|excellent|great|good|top|well|very good|positive|"
-            r"outstanding)"
+            r"outstanding|perfect|superb|stellar|five[- ]star)"
             rf"[- ]{_CUSTOMER}{_RATING}"
             rf"|\b{_RATING}{_IS}(?:high|highly|excellent|great|well|outstanding)\b"
             rf"|{_RATING_IS}(?:high|excellent)\b",
@@ -164,13 +168,15 @@ _PATTERNS = {
             r"|\bmoderate(?:ly)?\b(?![- ](?:customer\s+)?(?:rat|review))"
             rf"|\b(?:mid|medium)[- ]?(?:range|pric\w*)\b"
             rf"|\b(?:average|medium|decent|moderating)[- ](?:{_PRICE}|price range)"
-            rf"|\b{_PRICE}(?:\s+range)?{_IS}(?:average|reasonable|moderate)\b"
+            rf"|\b{_PRICE}(?:\s+range)?{_IS}(?:average|reasonable|moderate|medium)\b"
             r"|\breasonabl[ey]\b",
         ),
         (
             "high",
             rf"\b(?:more than|over|above)\s*{_30}|{_30}\s*(?:or more|plus|\+)"
-            r"|\bexpensive\b|\bpric(?:ey|y)\b|\bhigh[- ](?:end|cost)\b|\bcostly\b"
+            r"|\bexpensive\b|\bpric(?:ey|y)\b|\bhigh[- ](?:end|cost|charg\w*)\b"
+            r"|\bcostly\b|\bpriced (?:higher|above)\b|\bin the high range\b"
+            rf"|\b(?:starting|from)\s+(?:at\s+)?{_30}"
             rf"|\bupscale\b|\bluxur\w*|\bhigh(?:ly|er)?[- ](?:{_PRICE}|price range)"
             rf"|\b{_PRICE}(?:\s+range)?{_IS}high\b",
         ),
@@ -204,7 +210,7 @@ _PATTERNS = {
         ("Japanese", r"\bjapanese\b|\bsushi\b"),
     ],
     "eatType": [
-        ("coffee shop", r"\bcoffee[- ]?(?:shop|chop|house)s?\b|\bcaf[eé]s?\b"),
+        ("coffee shop", r"\bcoffee[- ]?(?:shop|chop|shot|house)s?\b|\bcaf[eé]s?\b"),
         ("pub", r"\bpubs?\b"),
         ("restaurant", r"\brestaurants?\b|\beater(?:y|ies)\b"),
     ],
@@ -312,7 +318,7 @@ def find_slots(text: str, places=None) -> dict[str, list[str]]:
 # What may stand between two mentions of one value that say it once:
 # "a high customer rating of 5 out of 5", "expensive: more than £30".
 _RESTATEMENT_GAP = re.compile(
-    r"[\s:()\-–—]*(?:(?:of|at|with|i\.e\.|around|about)\b[\s:()]*)*"
+    r"[\s:()\-–—]*(?:(?:of|at|with|i\.e\.|around|about|range|is|are)\b[\s:()]*)*"
 )
 
 
