@@ -42,6 +42,7 @@ Rules where the paper leaves a choice:
 
 import dataclasses
 
+from keras_nlg.data.delexicalize import PLACEHOLDERS
 from keras_nlg.evaluation.e2e_slots import (
     SLOTS,
     bundled_places,
@@ -152,6 +153,8 @@ def text_slot_errors(text: str, mr, places=None) -> TextSlotErrors:
     attributes = _attributes(mr)
     known = set(bundled_places() if places is None else places)
     known.update(attributes[s] for s in ("name", "near") if s in attributes)
+    # A delexicalised model's placeholder left in the text is a place too.
+    known.update(PLACEHOLDERS.values())
     found = find_slots(text, frozenset(known))
     errors = {"added": [], "missing": [], "wrong": [], "repeated": []}
     _place_errors(attributes, found.get("place", []), errors)
