@@ -11,7 +11,9 @@ from keras_nlg.argument_checks import check_positive_int
 def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:
     """Tokenizes each text and joins them with end-of-text between documents.
 
-    Returns an int32 NumPy array of the whole corpus.
+    The end-of-text id is added here, as an id: a document containing the
+    text "<|endoftext|>" stays one document (tokenizers never parse special
+    tokens out of text). Returns an int32 NumPy array of the whole corpus.
     """
     if isinstance(texts, str):
         texts = [texts]

@@ -267,14 +267,12 @@ def _read_keras_hub(path, model_class):
         load_keras_hub_gpt2_weights(model, backbone)
     except ValueError as error:
         raise ValueError(f"{weights_path}: {error}") from None
-    try:
-        hub_tokenizer = keras_hub.models.GPT2Tokenizer.from_preset(path)
-    except Exception as error:
-        raise ValueError(
-            f"Cannot load the keras-hub GPT-2 tokenizer of {path} "
-            f"(tokenizer.json, assets/tokenizer/): {_one_line(error)}"
-        ) from None
-    tokenizer = GPT2Tokenizer(hub_tokenizer.vocabulary, hub_tokenizer.merges)
+    # keras-hub's preset layout (`save_to_preset`) keeps the tokenizer's two
+    # files under assets/tokenizer/; our reader names the file at fault.
+    assets = os.path.join(path, "assets", "tokenizer")
+    tokenizer = GPT2Tokenizer.from_files(
+        os.path.join(assets, "vocabulary.json"), os.path.join(assets, "merges.txt")
+    )
     _check_tokenizer(tokenizer, arguments["vocabulary_size"], path, config_path)
     return model, tokenizer
 

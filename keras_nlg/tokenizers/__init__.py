@@ -5,13 +5,24 @@ Every tokenizer has the same interface: `tokenize` (a string → int32 ids
 `tf.RaggedTensor`), `detokenize` (the inverse; special and out-of-range ids
 carry no text, and a cut multi-byte character becomes U+FFFD),
 `vocabulary_size`, `end_of_text_id`, `padding_id`, `special_tokens`,
-`id_to_token`, `get_config`, and, for those with vocabulary files,
+`id_to_token`, `get_config`, `resources` (a `tf.Module` of the lookup
+tables the in-graph ops use: a SavedModel must track it, e.g.
+`keras.export.ExportArchive.track(tokenizer.resources)`), and, for those
+with vocabulary files,
 `save_assets(directory)` / `load(directory, config)`.
+
+User text is text: every tokenizer round-trips any string exactly,
+including strings that look like its own markup (`<|endoftext|>`, `<pad>`,
+byte markers such as `<0x41>`, SentencePiece's `▁`, GPT-2's `Ġ`). Special
+ids are never parsed out of text; our code appends them as ids (document
+joins, end of a training example). No caller needs to parse them, so there
+is no switch to do so: build such ids with `tokenize` + `end_of_text_id`.
 """
 
 import json
 import os
 
+from keras_nlg.files import read_json_file
 from keras_nlg.tokenizers.byte import ByteTokenizer
 from keras_nlg.tokenizers.gpt2 import GPT2Tokenizer
 from keras_nlg.tokenizers.sentencepiece import SentencePieceTokenizer
@@ -34,19 +45,34 @@ def save_tokenizer(tokenizer, directory: str) -> None:
 
 
 def load_tokenizer(directory: str):
-    """Reads the tokenizer that `save_tokenizer` wrote into `directory`."""
-    path = os.path.join(directory, TOKENIZER_FILE)
-    with open(path) as f:
-        spec = json.load(f)
+    """Reads the tokenizer that `save_tokenizer` wrote into `directory`.
+
+    Raises:
+        ValueError: naming the file when `tokenizer.json` or a vocabulary
+            file is missing, not readable, or malformed.
+    """
+    path = os.path.join(os.fspath(directory), TOKENIZER_FILE)
+    spec = read_json_file(path)
     if spec.get("class_name") not in TOKENIZERS:
         raise ValueError(
             f"Unknown tokenizer class in {path}. Expected one of {sorted(TOKENIZERS)}. "
             f"Received: class_name={spec.get('class_name')!r}"
         )
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"The tokenizer file {path}: 'config' must be an object. "
+            f"Received: config={config!r}"
+        )
     tokenizer_class = TOKENIZERS[spec["class_name"]]
-    if hasattr(tokenizer_class, "load"):
-        return tokenizer_class.load(directory, spec["config"])
-    return tokenizer_class(**spec["config"])
+    try:
+        if hasattr(tokenizer_class, "load"):
+            return tokenizer_class.load(directory, config)
+        return tokenizer_class(**config)
+    except TypeError as error:  # a config key the class does not take
+        raise ValueError(
+            f"The tokenizer file {path}: {error}. Received: config={config!r}"
+        ) from None
 
 
 __all__ = [

@@ -38,6 +38,7 @@ class ByteTokenizer:
     end_of_text_id = 256
     padding_id = 257
     special_tokens = {END_OF_TEXT: 256, PADDING: 257}
+    resources = tf.Module()  # no lookup tables to track in a SavedModel
 
     def tokenize(self, inputs):
         strings = as_string_tensor(inputs)

@@ -6,6 +6,8 @@ import os
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
+from google.protobuf.message import DecodeError
+from sentencepiece import sentencepiece_model_pb2
 
 from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.tokenizers.byte import END_OF_TEXT, PADDING
@@ -19,6 +21,9 @@ MODEL_TYPES = ("unigram", "bpe")
 # Newline is a token of its own: training reads files line by line, so it
 # never sees one, and generated text must be able to break lines.
 _NEWLINE = "\n"
+# SentencePiece writes a space as U+2581 inside pieces; a U+2581 the user
+# wrote would come back as a space.
+_META_SPACE = "\u2581"
 
 
 class SentencePieceTokenizer:
@@ -30,12 +35,29 @@ class SentencePieceTokenizer:
     bytes, so `detokenize(tokenize(text)) == text` for any text. Ids 0, 1 and
     2 are `<pad>`, `<unk>` and `<|endoftext|>`.
 
+    User text is text: `"<|endoftext|>"`, `"<pad>"`, `"<unk>"` or `"<0x41>"`
+    in it are spelled in ordinary pieces, never read as the special or byte
+    pieces of those names (SentencePiece parses only user-defined symbols,
+    here just the newline). SentencePiece marks spaces with U+2581 "▁"
+    inside its pieces, so a "▁" the user wrote would decode as a space: the
+    constructor therefore stores spaces as spaces in the pieces and turns
+    SentencePiece's whitespace escaping off (the same ids for text without
+    "▁"; a "▁" is then spelled in bytes). Models loaded from a file must be
+    lossless in the same way (identity normalization, no dummy prefix, no
+    removal of extra whitespace, byte fallback), as `train` makes them.
+
     Tokenization runs in-graph (`tf.data`, SavedModels) with the
     tensorflow-text SentencePiece ops, which stock TF Serving lacks: a
     server must load the tensorflow-text op library.
 
     Args:
         proto: the serialized SentencePiece model (`bytes`).
+
+    Raises:
+        TypeError: if `proto` is not bytes.
+        ValueError: if `proto` is not a SentencePiece model (empty,
+            truncated, not a protobuf), lacks `<|endoftext|>` or `<pad>`, or
+            is not lossless; `load` names the file.
 
     Example:
 
@@ -47,14 +69,16 @@ class SentencePieceTokenizer:
 
     asset_file = "sentencepiece.model"
 
-    def __init__(self, proto: bytes):
+    def __init__(self, proto: bytes, *, _source="`proto`"):
         if not isinstance(proto, bytes):
             raise TypeError(
                 "`proto` must be the serialized SentencePiece model (bytes). "
                 f"Received: proto of type {type(proto).__name__}"
             )
-        self.proto = proto
-        self._op = tf_text.SentencepieceTokenizer(model=proto, out_type=tf.int32)
+        self.proto = _lossless_proto(proto, _source)
+        self._op = tf_text.SentencepieceTokenizer(model=self.proto, out_type=tf.int32)
+        self.resources = tf.Module()  # what a SavedModel must track
+        self.resources.sentencepiece = self._op
         self.vocabulary_size = int(self._op.vocab_size())
         self.end_of_text_id = self._token_id(END_OF_TEXT)
         self.padding_id = self._token_id(PADDING)
@@ -157,7 +181,7 @@ class SentencePieceTokenizer:
         return replace_invalid_utf8(self._op.detokenize(token_ids))
 
     def id_to_token(self, token_id):
-        """The piece of one id (`▁` marks a space, `<0xNN>` a byte)."""
+        """The piece of one id (`<0xNN>` for a byte; spaces are spaces)."""
         if not 0 <= token_id < self.vocabulary_size:
             raise ValueError(
                 f"`token_id` must be in [0, {self.vocabulary_size}). "
@@ -171,8 +195,84 @@ class SentencePieceTokenizer:
 
     @classmethod
     def load(cls, directory, config):
-        with open(os.path.join(directory, cls.asset_file), "rb") as f:
-            return cls(f.read(), **config)
+        """Reads `sentencepiece.model`; a bad file → `ValueError` naming it."""
+        if config:
+            raise TypeError(
+                f"SentencePieceTokenizer takes no configuration. Received: {config}"
+            )
+        path = os.path.join(os.fspath(directory), cls.asset_file)
+        try:
+            with open(path, "rb") as f:
+                proto = f.read()
+        except OSError as error:
+            raise ValueError(
+                f"Cannot read the SentencePiece model {path}: {error}"
+            ) from None
+        return cls(proto, _source=path)
 
     def get_config(self):
         return {}
+
+
+def _lossless_proto(proto: bytes, source: str) -> bytes:
+    """`proto` checked, with spaces as spaces in its pieces; else `ValueError`.
+
+    The checks name `source` (the argument or the file). See the class
+    docstring for why U+2581 is taken out of the pieces.
+    """
+    model = sentencepiece_model_pb2.ModelProto()
+    try:
+        model.ParseFromString(proto)
+    except DecodeError:
+        raise ValueError(
+            f"{source} is not a SentencePiece model: its protobuf does not parse "
+            f"({len(proto)} bytes; truncated or another kind of file?)"
+        ) from None
+    if not model.pieces:
+        raise ValueError(
+            f"{source} is not a SentencePiece model: it has no pieces "
+            f"({len(proto)} bytes; empty or truncated?)"
+        )
+    if not (model.HasField("trainer_spec") and model.HasField("normalizer_spec")):
+        raise ValueError(
+            f"{source} is truncated: it has {len(model.pieces)} pieces but no "
+            "trainer or normalizer settings"
+        )
+    pieces = {piece.piece for piece in model.pieces}
+    for token in (END_OF_TEXT, PADDING):
+        if token not in pieces:
+            raise ValueError(
+                f"{source} has no {token!r} piece (SentencePieceTokenizer.train "
+                "makes one)"
+            )
+    normalizer, trainer = model.normalizer_spec, model.trainer_spec
+    byte_pieces = sum(piece.type == piece.BYTE for piece in model.pieces)
+    lossy = [
+        reason
+        for reason, present in [
+            (f"normalization {normalizer.name!r}", normalizer.name != "identity"),
+            ("a dummy prefix", normalizer.add_dummy_prefix),
+            ("removal of extra whitespace", normalizer.remove_extra_whitespaces),
+            ("no byte fallback", not trainer.byte_fallback or byte_pieces != 256),
+        ]
+        if present
+    ]
+    if lossy:
+        raise ValueError(
+            f"{source} does not round-trip text: it has {', '.join(lossy)}. "
+            "Train it with SentencePieceTokenizer.train."
+        )
+    if normalizer.escape_whitespaces:
+        for piece in model.pieces:
+            if piece.type == piece.NORMAL:
+                piece.piece = piece.piece.replace(_META_SPACE, " ")
+        normalizer.escape_whitespaces = False
+    proto = model.SerializeToString()
+    try:
+        sentencepiece.SentencePieceProcessor(model_proto=proto)
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise ValueError(
+            f"{source} is not a usable SentencePiece model: {reason}"
+        ) from None
+    return proto

@@ -31,6 +31,8 @@ def as_token_ids(token_ids, keep):
     Detokenizers drop special and out-of-range ids this way: they carry no
     text, and an out-of-range id would fail inside a vocabulary lookup.
     """
+    if isinstance(token_ids, (list, tuple)) and not token_ids:
+        token_ids = tf.zeros([0], tf.int32)  # `[]` would convert to float32
     if not isinstance(token_ids, tf.RaggedTensor):
         token_ids = tf.convert_to_tensor(token_ids)
     if not token_ids.dtype.is_integer:

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
-from keras_nlg.tokenizers import ByteTokenizer
+from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
+from tests.tokenizers.gpt2_files import MERGES, tiny_gpt2_vocabulary
 
 
 def batches(dataset):
@@ -59,6 +60,29 @@ def test_documents_are_joined_with_end_of_text():
     tokenizer = ByteTokenizer()
     tokens = tokenize_documents(["ab", "c"], tokenizer)
     assert tokens.tolist() == [97, 98, tokenizer.end_of_text_id, 99]
+
+
+@pytest.mark.parametrize("name", ["byte", "gpt2"])
+def test_a_document_containing_end_of_text_text_stays_one_document(tmp_path, name):
+    # The text "<|endoftext|>" in a file is text: only the join between
+    # files is an end-of-text id.
+    tokenizer = (
+        ByteTokenizer()
+        if name == "byte"
+        else GPT2Tokenizer(tiny_gpt2_vocabulary(), MERGES)
+    )
+    documents = ["the king<|endoftext|>the queen\n" * 8, "<|endoftext|> and more"]
+    paths = []
+    for i, document in enumerate(documents):
+        paths.append(tmp_path / f"{i}.txt")
+        paths[-1].write_text(document, encoding="utf-8")
+    tokens = tokenize_documents(read_text_files(paths), tokenizer)
+    (join,) = np.flatnonzero(tokens == tokenizer.end_of_text_id)
+    assert tokenizer.detokenize(tokens[:join]).numpy().decode() == documents[0]
+    assert tokenizer.detokenize(tokens[join + 1 :]).numpy().decode() == documents[1]
+    data = language_model_datasets(tokens, 8, 1, validation_fraction=0.0)
+    inputs = np.concatenate([x.ravel() for x, _ in batches(data.train)])
+    assert np.sum(inputs == tokenizer.end_of_text_id) == 1
 
 
 @pytest.mark.parametrize(

@@ -31,12 +31,15 @@ def tiny_gpt2_vocabulary():
     return vocabulary
 
 
-def write_gpt2_tokenizer_files(directory):
-    """Writes `vocab.json` and `merges.txt`; returns their paths."""
+def write_gpt2_tokenizer_files(directory, merges=MERGES):
+    """Writes `vocab.json` and `merges.txt` (its header, then `merges`).
+
+    Returns their paths. `merges=[]` writes a BPE without merge rules.
+    """
     vocabulary_file = os.path.join(directory, "vocab.json")
     merges_file = os.path.join(directory, "merges.txt")
     with open(vocabulary_file, "w", encoding="utf-8") as f:
         json.dump(tiny_gpt2_vocabulary(), f, ensure_ascii=False)
     with open(merges_file, "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "\n".join(MERGES) + "\n")
+        f.write("".join(f"{line}\n" for line in ["#version: 0.2", *merges]))
     return vocabulary_file, merges_file

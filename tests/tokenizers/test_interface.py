@@ -24,6 +24,25 @@ TEXTS = [
     "tabs\tand\nnewlines\r\n",
 ]
 
+# Text that looks like a tokenizer's own markup: special tokens, SentencePiece's
+# meta space U+2581, GPT-2's byte symbols, byte-fallback pieces, keras-hub's
+# internal markers (U+096C, "ĴA"), unusual whitespace, NUL, lone combining marks.
+MARKUP_TEXTS = [
+    "foo<|endoftext|>bar",
+    "<|endoftext|>",
+    "<s>hi</s> <unk><pad><mask> <|endoftext|><|endoftext|>",
+    "<0x41><0xFF> <0x0A>",
+    "▁x ▁ ▁▁ a▁b",
+    "Ġhello Ċ ĠĠ Ā ā",
+    "ĴA ĴB x",
+    "६ a६b ६६ १६",
+    "a\x00b \x00",
+    "\u200b\u2028\u2029\u3000\xa0\u202f\u2009\t\v\f\r\x85",
+    "\u0301 e\u0301 \U0001f3fd",
+    "\U0010ffff\ue000\ufeffBOM \ufffd ⁇",
+    "\n\n x\n",
+]
+
 
 def tang_slice(tmp_path, lines=3000):
     """The first lines of the bundled Tang poems, plus some English."""
@@ -53,6 +72,48 @@ def test_round_trip(tokenizer, text):
     ids = tokenizer.tokenize(text)
     assert ids.dtype == tf.int32 and ids.shape.rank == 1
     assert tokenizer.detokenize(ids).numpy().decode("utf-8") == text
+
+
+@pytest.mark.parametrize("text", MARKUP_TEXTS)
+def test_text_that_looks_like_markup_round_trips(tokenizer, text):
+    ids = tokenizer.tokenize(text)
+    assert tokenizer.detokenize(ids).numpy().decode("utf-8") == text
+    # User text never yields a special id: a prompt cannot inject end-of-text.
+    special_ids = set(tokenizer.special_tokens.values())
+    assert not special_ids & set(ids.numpy().tolist())
+
+
+def test_markup_round_trips_in_batches_and_in_graph(tokenizer):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def round_trip(strings):
+        return tokenizer.detokenize(tokenizer.tokenize(strings))
+
+    expected = [text.encode("utf-8") for text in MARKUP_TEXTS]
+    assert round_trip(tf.constant(MARKUP_TEXTS)).numpy().tolist() == expected
+    ids = tokenizer.tokenize(MARKUP_TEXTS)
+    assert tokenizer.detokenize(ids).numpy().tolist() == expected
+    for text, row in zip(MARKUP_TEXTS, ids.to_list(), strict=True):
+        assert row == tokenizer.tokenize(text).numpy().tolist()
+
+
+def test_round_trips_inside_a_saved_model(tokenizer, tmp_path):
+    # The SavedModel path (the exported signatures tokenize in-graph): a
+    # module that tracks `tokenizer.resources` saves and reloads.
+    module = tf.Module()
+    module.resources = tokenizer.resources
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def round_trip(strings):
+        ids = tokenizer.tokenize(strings)
+        return tokenizer.detokenize(ids), ids.flat_values
+
+    module.round_trip = round_trip
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    texts, flat_ids = loaded.round_trip(tf.constant(MARKUP_TEXTS))
+    assert [t.decode("utf-8") for t in texts.numpy()] == MARKUP_TEXTS
+    expected = tokenizer.tokenize(MARKUP_TEXTS).flat_values.numpy().tolist()
+    assert flat_ids.numpy().tolist() == expected
 
 
 def test_batch_round_trip_gives_ragged(tokenizer):
@@ -109,7 +170,7 @@ def test_save_and_load_round_trip(tokenizer, tmp_path):
     loaded = load_tokenizer(str(tmp_path))
     assert type(loaded) is type(tokenizer)
     assert loaded.vocabulary_size == tokenizer.vocabulary_size
-    for text in TEXTS:
+    for text in TEXTS + MARKUP_TEXTS:
         assert (
             loaded.tokenize(text).numpy().tolist()
             == tokenizer.tokenize(text).numpy().tolist()

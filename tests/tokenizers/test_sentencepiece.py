@@ -1,6 +1,9 @@
 import numpy as np
 import pytest
+import sentencepiece
+from sentencepiece import sentencepiece_model_pb2
 
+from keras_nlg import datasets
 from keras_nlg.tokenizers import SentencePieceTokenizer
 from tests.tokenizers.test_interface import tang_slice
 
@@ -39,3 +42,34 @@ def test_bad_training_arguments(tmp_path):
         SentencePieceTokenizer.train(str(tmp_path / "missing.txt"), 1000)
     with pytest.raises(TypeError, match="proto"):
         SentencePieceTokenizer("not bytes")
+
+
+def with_meta_spaces(proto):
+    """`proto` as SentencePiece writes it: spaces as U+2581, escaping on."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(proto)
+    for piece in model.pieces:
+        if piece.type == piece.NORMAL:
+            piece.piece = piece.piece.replace(" ", "\u2581")
+    model.normalizer_spec.escape_whitespaces = True
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_spaces_as_spaces_give_sentencepiece_ids(tmp_path, model_type):
+    # The reference: the SentencePiece library on the model as its trainer
+    # wrote it, with U+2581 for spaces (and models saved before the change).
+    tokenizer = SentencePieceTokenizer.train(tang_slice(tmp_path), 4000, model_type)
+    original = with_meta_spaces(tokenizer.proto)
+    reference = sentencepiece.SentencePieceProcessor(model_proto=original)
+    with open(datasets.tang_poems_path(), encoding="utf-8") as f:
+        lines = [next(f) for _ in range(3400)][3000:]
+    lines += ["the king and  the queen ", " the\tthe\n  the", "  kin g  "]
+    ids = tokenizer.tokenize(lines).to_list()
+    assert ids == reference.encode(lines)
+    assert SentencePieceTokenizer(original).tokenize(lines).to_list() == ids
+    assert SentencePieceTokenizer(original).proto == tokenizer.proto
+    # A U+2581 the user wrote is a character, not a space.
+    for text in ["a\u2581b", "\u2581 \u2581\u2581"]:
+        assert tokenizer.detokenize(tokenizer.tokenize(text)).numpy().decode() == text
+        assert reference.decode(reference.encode(text)) != text

@@ -111,6 +111,9 @@ def export_saved_model(
     )
     archive = keras.export.ExportArchive()
     archive.track(model)
+    # The in-graph tokenizer's lookup tables (keras-hub's are not tracked by
+    # the model): without them the export fails with "untracked resource".
+    archive.track(tokenizer.resources)
     for name, (function, input_signature) in endpoints(signatures, defaults).items():
         archive.add_endpoint(name, function, input_signature=input_signature)
     parent = os.path.dirname(os.path.abspath(out_dir))
