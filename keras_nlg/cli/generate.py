@@ -4,7 +4,8 @@ The flags build a `GenerationConfig` on top of the model directory's
 `generation_config.json` (or, without one, `CLI_DEFAULTS`: 200 tokens,
 sampling at temperature 0.8). Only the flags given override it, and
 `GenerationConfig` alone checks the values, so a bad one gets the same
-message here as from the library.
+message here as from the library. `--json`'s `token_ids` and `log_probs`
+are exactly those behind its `text` (`keras_nlg.generation.stopping`).
 """
 
 import dataclasses

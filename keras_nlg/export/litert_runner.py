@@ -9,16 +9,17 @@ can follow line by line (`export/README.md`). Its defaults are the
 `generation_config.json` at export).
 """
 
-import json
 import os
 
 import numpy as np
 
 from keras_nlg.argument_checks import check_prompts
 from keras_nlg.export.tflite_metadata import METADATA_FILE, TFLITE_FILE
+from keras_nlg.files import read_json_file
 from keras_nlg.generation.config import GenerationConfig
-from keras_nlg.generation.generate import ids_to_text
+from keras_nlg.generation.generate import Generation
 from keras_nlg.generation.host_sampling import HostSampler
+from keras_nlg.generation.stopping import ids_to_text
 from keras_nlg.tokenizers import load_tokenizer
 
 
@@ -53,8 +54,7 @@ class TFLiteGenerator:
                     f"Not a keras_nlg TFLite export (no {METADATA_FILE} beside "
                     f"{TFLITE_FILE}). Received: path={path!r}"
                 )
-            with open(metadata_path) as f:
-                metadata = json.load(f)
+            metadata = read_json_file(metadata_path)
         self.metadata = metadata
         self.tokenizer = load_tokenizer(directory)
         self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
@@ -162,17 +162,32 @@ class TFLiteGenerator:
         return np.stack(rows)  # (n, V)
 
     def generate(
-        self, prompts, generation_config: GenerationConfig | None = None, **overrides
-    ) -> list[str]:
+        self,
+        prompts,
+        generation_config: GenerationConfig | None = None,
+        *,
+        return_details: bool = False,
+        **overrides,
+    ) -> list[str] | list[Generation]:
         """Continuations of `prompts` (without them), like `keras_nlg.generate`.
 
         Settings: `generation_config` (default: the metadata's, else
         `GenerationConfig()`) with the keyword `overrides` applied; greedy or
         sampled with every logits processor, `num_return_sequences` per
-        prompt, `stop_strings`; not beam search. Ends at end-of-text or after
-        `max_new_tokens`. An empty prompt starts from end-of-text. Prompts
-        are not truncated: one that leaves no room for `max_new_tokens` in the
-        cache is an error.
+        prompt, `stop_strings`; not beam search. A row ends at end-of-text,
+        after `max_new_tokens`, or as soon as its text holds a stop string
+        (no token is decoded after that); text, ids and log-probs are cut by
+        `keras_nlg.generation.stopping`'s rule, as `generate` cuts them. An
+        empty prompt starts from end-of-text. Prompts are not truncated: one
+        that leaves no room for `max_new_tokens` in the cache is an error.
+
+        Args:
+            prompts: a string or a list of strings.
+            generation_config: a `GenerationConfig`, or None.
+            return_details: return `keras_nlg.generation.Generation` objects
+                (text, the token ids behind it, each id's log-probability
+                under the file's logits, float64 NumPy) instead of strings.
+            **overrides: `GenerationConfig` fields.
 
         Raises:
             ValueError: a bad setting (`GenerationConfig`'s message),
@@ -202,20 +217,35 @@ class TFLiteGenerator:
                 )
             prompt_logits, prompt_cache = self.feed(ids)
             for _ in range(config.num_return_sequences):
-                generated = self._sample(ids, prompt_logits, prompt_cache, sampler)
-                _, text, _ = ids_to_text(self.tokenizer, generated, config.stop_strings)
-                results.append(text)
+                generated, log_probs = self._sample(
+                    ids, prompt_logits, prompt_cache, sampler
+                )
+                kept, text, _ = ids_to_text(
+                    self.tokenizer, generated, config.stop_strings
+                )
+                results.append(
+                    Generation(text, kept, log_probs[: len(kept)])
+                    if return_details
+                    else text
+                )
         return results
 
     def _sample(self, ids, logits, cache, sampler):
-        """Tokens after prompt `ids` (whose logits and cache are given)."""
-        generated = []
+        """`(tokens, log_probs)` after prompt `ids` (whose logits and cache
+        are given), until end-of-text, a stop string or the budget."""
+        generated, log_probs = [], []
+        stop_strings = sampler.config.stop_strings
         budget = sampler.config.max_new_tokens
         for position in range(len(ids), len(ids) + budget):
             token = sampler.next_token(logits, ids + generated, len(generated))
+            logits = np.asarray(logits, np.float64)
+            shifted = logits - logits.max()
+            log_probs.append(float(shifted[token] - np.log(np.exp(shifted).sum())))
             generated.append(token)
             if token == self.tokenizer.end_of_text_id:
                 break
+            if stop_strings and ids_to_text(self.tokenizer, generated, stop_strings)[2]:
+                break  # the text holds a stop string: nothing after it is kept
             if position + 1 < len(ids) + budget:
                 logits, cache = self.decode(token, position, cache)
-        return generated
+        return generated, log_probs

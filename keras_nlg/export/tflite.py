@@ -10,8 +10,11 @@ convention of LiteRT's on-device LLM tooling:
 - `decode`: the same with `tokens` `[1, 1]` and `input_pos` `[1]`.
 - `generate` (optional): `prompt_tokens` `[1, S]`, `prompt_length` `[1]`,
   `max_new_tokens` `[1]` → `tokens` `[1, S]`, `num_tokens` `[1]`: the whole
-  greedy loop in one call. Trade-offs: a WHILE op (GPU delegates don't run
-  it, so it stays on the CPU), greedy only, no streaming. It shares the
+  greedy loop in one call; `tokens[0, :num_tokens]` is the prompt then the
+  generated tokens (end-of-text, which ends the loop, is not counted: the
+  tokens behind the text, as `keras_nlg.generate`'s `token_ids`).
+  Trade-offs: a WHILE op (GPU delegates don't run it, so it stays on the
+  CPU), greedy only, no streaming. It shares the
   weights; it adds only its ops (tens of KB).
 
 The cache tensors are the model's own, as its `cache_spec` names them at
@@ -108,7 +111,7 @@ def _generate_function(model, end_of_text_id):
             done = generated & (next_token[0] == end_of_text_id)
             return position + 1, tokens, done, cache
 
-        position, tokens, _, _ = tf.while_loop(
+        position, tokens, done, _ = tf.while_loop(
             lambda position, tokens, done, cache: (
                 (position < end - 1) & tf.logical_not(done)
             ),
@@ -120,7 +123,9 @@ def _generate_function(model, end_of_text_id):
                 model.empty_cache(1, dtype="float32"),
             ),
         )
-        return {"tokens": tokens, "num_tokens": tf.reshape(position + 1, [1])}
+        # The last token written is end-of-text when `done`: not counted.
+        count = position + 1 - tf.cast(done, tf.int32)
+        return {"tokens": tokens, "num_tokens": tf.reshape(count, [1])}
 
     return generate
 

@@ -8,6 +8,9 @@
 - `logits_processors.py` (bans, penalties) and `sampling.py` (greedy, top-k,
   top-p, min-p, per-row seeds): what a step does to the logits, in-graph.
 - `packing.py`: ragged prompt ids → the left-padded block every loop takes.
+- `stopping.py`: where a row ends (end-of-text, `max_new_tokens`, stop
+  strings) and the one rule that makes every runtime's ids, log-probs and
+  text agree.
 - `host_sampling.py`: the same rules in NumPy, for runtimes that step a model
   from the host (TFLite runner, reference generator).
 - `reference.py`: the uncached, obviously-right generator the loops are

@@ -10,8 +10,8 @@ from typing import NamedTuple
 import tensorflow as tf
 from keras import ops
 
-from keras_nlg.generation.engine import traced_once
 from keras_nlg.generation.logits_processors import ban_end_of_text
+from keras_nlg.generation.tracing import traced_once
 
 
 class BeamState(NamedTuple):
@@ -55,7 +55,10 @@ def _beam_decode(
     Returns:
         `(tokens, log_probs, scores)`: int32 `(P, K, C)`, float32 `(P, K, C)`
         and float32 `(P, K)` for the `K` best hypotheses of each prompt, best
-        first (`C` = capacity for new tokens).
+        first (`C` = capacity for new tokens). A finished hypothesis's tokens
+        end with end-of-text, then padding; `log_probs` hold each token's
+        log-probability before it (0 from end-of-text on), and its score
+        counts end-of-text's too (Hugging Face's rule).
     """
     rows, prompt_length = prompt_ids.shape
     prompts = rows // num_beams
@@ -120,7 +123,14 @@ def _beam_decode(
             neg_inf,
         )
         all_scores = tf.concat([pool_scores, ended_scores], axis=1)  # (P, 3K)
-        all_tokens = tf.concat([pool_tokens, tf.gather(tokens, top_rows)], axis=1)
+        # A finished hypothesis keeps its end-of-text (at column `step`), so
+        # that its tokens say where it ends, as a sampled row's do.
+        ended_tokens = ops.slice_update(
+            tf.gather(tokens, top_rows),
+            [0, 0, step],
+            tf.fill([prompts, 2 * num_beams, 1], end_of_text_id),
+        )
+        all_tokens = tf.concat([pool_tokens, ended_tokens], axis=1)
         all_log_probs = tf.concat(
             [pool_log_probs, tf.gather(log_probs, top_rows)], axis=1
         )
@@ -225,4 +235,5 @@ def compiled_beam_search(model, num_beams):
         model,
         ("beam", num_beams),
         lambda model, *arguments: _beam_decode(model, *arguments, num_beams),
+        per_shape=True,
     )

@@ -14,7 +14,6 @@ with every setting per row. Beam search is `beam_search.py`.
 """
 
 import math
-import weakref
 from typing import NamedTuple
 
 import tensorflow as tf
@@ -27,10 +26,7 @@ from keras_nlg.generation.logits_processors import (
     repeated_ngram_bans,
 )
 from keras_nlg.generation.sampling import select_next_token
-
-# Traced functions per model: decode and advance per `Processing`, one beam
-# search per beam width, the served loop, the reference's forward pass.
-_COMPILED = weakref.WeakKeyDictionary()
+from keras_nlg.generation.tracing import traced_once
 
 
 class DecodeState(NamedTuple):
@@ -296,22 +292,6 @@ def _decode(model, prompt_ids, padding_mask, until, *arguments, processing):
     return state
 
 
-def traced_once(model, key, function, **tf_function_options):
-    """`tf.function` of `function(model, ...)`, made once per model and key.
-
-    XLA-compiled unless `tf_function_options` say otherwise. The cache holds
-    only a weak reference, so it never keeps a model alive.
-    """
-    functions = _COMPILED.setdefault(model, {})
-    if key not in functions:
-        model_ref = weakref.ref(model)
-        functions[key] = tf.function(
-            lambda *arguments: function(model_ref(), *arguments),
-            **{"jit_compile": True, **tf_function_options},
-        )
-    return functions[key]
-
-
 def compiled_advance(model, processing: Processing):
     """XLA-compiled `_advance` for `model`, one per `Processing`.
 
@@ -322,6 +302,7 @@ def compiled_advance(model, processing: Processing):
         model,
         ("advance", processing),
         lambda model, *arguments: _advance(model, *arguments, processing),
+        per_shape=True,
     )
 
 
@@ -335,6 +316,7 @@ def compiled_decode(model, processing: Processing):
         model,
         ("decode", processing),
         lambda model, *arguments: _decode(model, *arguments, processing=processing),
+        per_shape=True,
     )
 
 

@@ -20,6 +20,7 @@ from keras_nlg.generation.engine import (
     knobs_for_rows,
 )
 from keras_nlg.generation.packing import pack_prompts
+from keras_nlg.generation.stopping import ids_to_text
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,21 @@ CACHE_STEP = 16
 # with two it calls its matrix kernels. A filler row beside a single prompt
 # took GPT-2 batch-1 greedy from 23.0 to 38.8 tok/s (benchmarks/RESULTS.md).
 MIN_ROWS = 2
+# With stop strings, the loop stops every this many tokens so that the host
+# can look for them, mark the rows that hit one finished, and end the loop
+# once every row is done (the compiled loop can't search detokenized text).
+STOP_CHECK_TOKENS = 16
 
 
 @dataclasses.dataclass
 class Generation:
     """One generated continuation with its tokens and their log-probabilities.
 
+    `token_ids` are exactly the tokens behind `text` (`keras_nlg.generation.
+    stopping`): end-of-text is not among them, nothing after a stop string
+    is, and `detokenize(token_ids)` equals `text` (the continuation, without
+    the prompt), or is `text` followed by the start of the stop string when
+    that begins inside the last token. `len(log_probs) == len(token_ids)`;
     `log_probs[i]` is log p(token_ids[i] | everything before) under the
     model's own distribution (before temperature, top-k, top-p, penalty).
     """
@@ -70,24 +80,6 @@ def _prompt_tokens(tokenizer, prompt, room, truncate):
             room,
         )
     return ids
-
-
-def _cut_at_stop(text, stop_strings):
-    cuts = [text.find(s) for s in stop_strings or () if s in text]
-    return text[: min(cuts)] if cuts else text
-
-
-def ids_to_text(tokenizer, ids, stop_strings):
-    """Generated ids → `(ids before end-of-text, text, ended)`.
-
-    `ended` says the row ended here: at end-of-text or at a stop string.
-    """
-    ended = tokenizer.end_of_text_id in ids
-    if ended:
-        ids = ids[: ids.index(tokenizer.end_of_text_id)]
-    text = tokenizer.detokenize(np.asarray(ids, np.int32)).numpy().decode("utf-8")
-    cut = _cut_at_stop(text, stop_strings)
-    return ids, cut, ended or cut != text
 
 
 def pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
@@ -139,22 +131,44 @@ def processing_of(config: GenerationConfig) -> Processing:
     )
 
 
-def decode_arguments(config: GenerationConfig, tokenizer, rows: int, seed: int):
-    """`(knobs, seeds, end_of_text_id, padding_id)` for a sampling loop."""
+def decode_arguments(
+    config: GenerationConfig, tokenizer, rows: int, seed: int, real_rows: int
+):
+    """`(knobs, seeds, end_of_text_id, padding_id)` for a sampling loop.
+
+    Rows from `real_rows` on are filler (padding the batch to its bucket):
+    they decode one token, so that they never keep the loop running after
+    every real row has ended.
+    """
     # Every knob of the loop is the GenerationConfig field of the same name.
-    knobs = knobs_for_rows(
-        rows, **{name: getattr(config, name) for name in DecodeKnobs._fields}
+    settings = {name: getattr(config, name) for name in DecodeKnobs._fields}
+    settings["max_new_tokens"] = np.where(
+        np.arange(rows) < real_rows, config.max_new_tokens, 1
     )
+    knobs = knobs_for_rows(rows, **settings)
     # Row r draws from (seed, r): the same in any batch (see sampling.py).
     seeds = tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
     return knobs, seeds, tokenizer.end_of_text_id, tokenizer.padding_id
 
 
 def run_sampling(
-    config, tokenizer, model, prompt_ids, padding_mask, until, seed, state=None
+    config,
+    tokenizer,
+    model,
+    prompt_ids,
+    padding_mask,
+    until,
+    seed,
+    real_rows,
+    state=None,
 ):
-    """Prefills (unless `state` is given) and advances to step `until`."""
-    arguments = decode_arguments(config, tokenizer, prompt_ids.shape[0], seed)
+    """Prefills (unless `state` is given) and advances to step `until`.
+
+    `until` travels as a tensor, so another step count never retraces.
+    """
+    arguments = decode_arguments(
+        config, tokenizer, prompt_ids.shape[0], seed, real_rows
+    )
     if state is None:
         # Prefill and decode in one compiled program, which may decode in
         # segments of growing cache length (see engine._cache_segments).
@@ -162,6 +176,58 @@ def run_sampling(
         return decode(prompt_ids, padding_mask, tf.constant(until), *arguments)
     advance = compiled_advance(model, processing_of(config))
     return advance(state, padding_mask, tf.constant(until), *arguments)
+
+
+def sample_until_done(
+    config, tokenizer, model, prompt_ids, padding_mask, seed, real_rows
+):
+    """Runs the sampling loop until every real row has ended; the final state.
+
+    Without stop strings: one compiled program (prefill and loop), which
+    ends by itself once every row has emitted end-of-text or its budget.
+    With stop strings: the same loop in chunks of `STOP_CHECK_TOKENS` tokens
+    (`until` is a tensor: no retracing), the host marking the rows whose
+    text holds a stop string finished between chunks, until all real rows
+    are done or `max_new_tokens` is reached.
+    """
+    budget = config.max_new_tokens
+    if not config.stop_strings:
+        return run_sampling(
+            config,
+            tokenizer,
+            model,
+            prompt_ids,
+            padding_mask,
+            budget,
+            seed,
+            real_rows,
+        )
+    state, step = None, 0
+    while True:
+        step = min(step + STOP_CHECK_TOKENS, budget)
+        state = run_sampling(
+            config,
+            tokenizer,
+            model,
+            prompt_ids,
+            padding_mask,
+            step,
+            seed,
+            real_rows,
+            state,
+        )
+        if int(state.step) >= budget:  # the budget, or every row ended
+            return state
+        finished = np.asarray(state.finished).copy()
+        tokens = np.asarray(state.tokens)
+        for row in np.flatnonzero(~finished[:real_rows]):
+            _, _, ended = ids_to_text(
+                tokenizer, tokens[row, :step].tolist(), config.stop_strings
+            )
+            finished[row] = ended
+        if finished[:real_rows].all():
+            return state
+        state = state._replace(finished=tf.constant(finished))
 
 
 def fresh_seed(config: GenerationConfig) -> int:
@@ -190,8 +256,13 @@ def generate(
     greedy, 64 new tokens) with the keyword `overrides` applied, Hugging
     Face style: `generate(model, tokenizer, "Hi", do_sample=True, top_p=0.9)`.
     See `GenerationConfig` for every setting and the order the logits
-    processors run in. A row ends at the tokenizer's end-of-text token or
-    after `max_new_tokens`; `stop_strings` then cut the text.
+    processors run in. A row ends at the tokenizer's end-of-text token,
+    after `max_new_tokens`, or where a stop string begins, and decoding
+    ends once every row has ended. The text, token ids and log-probs of a
+    result agree by one rule (`keras_nlg.generation.stopping`): `token_ids`
+    are the fewest tokens whose text starts with `text`, so they end with
+    the token in which the stop string begins when it begins inside one.
+    With beams, stop strings cut the best hypotheses after the search.
 
     Args:
         model: a `keras_nlg.models.LanguageModel`.
@@ -202,8 +273,8 @@ def generate(
             else is in the batch.
         generation_config: a `GenerationConfig`, or None.
         return_full_text: prepend each prompt to its continuation.
-        return_details: return `Generation` objects (text, token ids,
-            per-token log-probabilities) instead of strings.
+        return_details: return `Generation` objects (text, the token ids
+            behind it, one log-probability per id) instead of strings.
         truncate: left-truncate prompts that don't fit the context (with a
             logged warning); with False, raise instead.
         **overrides: `GenerationConfig` fields (`stop` is a deprecated alias
@@ -247,14 +318,14 @@ def generate(
         log_probs = np.asarray(log_probs)[:, :per_prompt]
         log_probs = log_probs.reshape(-1, log_probs.shape[-1])
     else:
-        state = run_sampling(
+        state = sample_until_done(
             config,
             tokenizer,
             model,
             prompt_ids,
             padding_mask,
-            config.max_new_tokens,
             seed,
+            real_rows=len(prompts) * per_prompt,
         )
         tokens, log_probs = np.asarray(state.tokens), np.asarray(state.log_probs)
 

@@ -9,8 +9,9 @@ import tensorflow as tf
 
 from keras_nlg.argument_checks import check_prompts
 from keras_nlg.generation.config import GenerationConfig
-from keras_nlg.generation.engine import traced_once
 from keras_nlg.generation.host_sampling import HostSampler
+from keras_nlg.generation.stopping import ids_to_text
+from keras_nlg.generation.tracing import traced_once
 
 
 def _forward(model):
@@ -55,9 +56,10 @@ def reference_generate(
         seed: seed of the NumPy generator; the same seed gives the same text.
         return_token_ids: also return the generated ids per prompt.
         generation_config: when given, its settings (greedy or sampling,
-            every logits processor, by `HostSampler`'s rules) replace
-            `max_new_tokens`, `temperature`, `top_k` and `seed` (beam search
-            is not offered).
+            every logits processor, by `HostSampler`'s rules, and
+            `stop_strings`, cut by `keras_nlg.generation.stopping`'s rule)
+            replace `max_new_tokens`, `temperature`, `top_k` and `seed` (beam
+            search is not offered).
 
     Returns:
         A list of continuations (strings, prompt excluded), or `(texts,
@@ -97,10 +99,14 @@ def reference_generate(
                 break
             generated.append(token)
             context.append(token)
+            if (
+                config.stop_strings
+                and ids_to_text(tokenizer, generated, config.stop_strings)[2]
+            ):
+                break
+        generated, text, _ = ids_to_text(tokenizer, generated, config.stop_strings)
         all_ids.append(generated)
-        texts.append(
-            tokenizer.detokenize(np.asarray(generated, np.int32)).numpy().decode()
-        )
+        texts.append(text)
     return (texts, all_ids) if return_token_ids else texts
 
 

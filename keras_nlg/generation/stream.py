@@ -8,12 +8,8 @@ import numpy as np
 
 from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
-from keras_nlg.generation.generate import (
-    fresh_seed,
-    ids_to_text,
-    pad_prompts,
-    run_sampling,
-)
+from keras_nlg.generation.generate import fresh_seed, pad_prompts, run_sampling
+from keras_nlg.generation.stopping import ids_to_text
 
 
 def _complete_prefix(text, ended, stop_strings):
@@ -45,7 +41,10 @@ def generate_stream(
     The same compiled loop as `generate`, advanced `tokens_per_chunk` tokens
     per call with its state kept on the device. A piece never ends inside a
     multi-byte character or inside a possible stop string, and the pieces
-    join to exactly what `generate` returns for the same settings and seed.
+    join to exactly what `generate` returns for the same settings and seed
+    (its `text`, cut by the same rule: `keras_nlg.generation.stopping`).
+    Decoding ends as soon as the row ends (end-of-text, a stop string, or
+    `max_new_tokens`).
     Settings are those of `generate` (one prompt; no beams, one sequence).
 
     Raises:
@@ -73,7 +72,7 @@ def generate_stream(
     while True:
         step = min(step + tokens_per_chunk, max_new_tokens)
         state = run_sampling(
-            config, tokenizer, model, prompt_ids, padding_mask, step, seed, state
+            config, tokenizer, model, prompt_ids, padding_mask, step, seed, 1, state
         )
         _, text, ended = ids_to_text(
             tokenizer, np.asarray(state.tokens)[0, :step].tolist(), config.stop_strings

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from keras_nlg.cli import main
@@ -152,3 +153,44 @@ def test_bad_input_is_one_line(tmp_path, trained_model_dir, case, capsys):
         assert_one_line_exit_2(run_cli(*args), expected)
     else:
         assert_main_one_line_exit_2(args, expected, capsys)
+
+
+def test_json_details_end_where_the_text_ends(tmp_path, capsys):
+    """--json: token_ids and log_probs cover exactly the printed text, for a
+    stop string, the max_new_tokens cut and end-of-text."""
+    from tests.export.previous_token_model import save_previous_token_model
+
+    model_dir = save_previous_token_model(str(tmp_path / "model"))
+    base = generate(model_dir, "--json", "--greedy", "--max-new-tokens", "24")
+    assert main(base) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert len(full["token_ids"]) == len(full["log_probs"])
+    assert bytes(full["token_ids"]).decode() == full["text"]
+    if len(full["token_ids"]) < 24:
+        pytest.skip("this model's greedy text ended before token 22")
+    # The shortest string that first appears after token 21.
+    stop = next(
+        full["text"][21:end]
+        for end in range(22, 25)
+        if full["text"].find(full["text"][21:end]) == 21
+    )
+    assert main([*base, "--stop", stop]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["prompt"] == "KING:"
+    assert record["text"] == full["text"][:21]
+    assert record["token_ids"] == full["token_ids"][:21]
+    assert record["log_probs"] == pytest.approx(full["log_probs"][:21], abs=1e-5)
+    # End-of-text first: no text, no ids, no log-probs.
+    from keras_nlg import load
+    from keras_nlg.model_directory import save_model_directory
+
+    model, tokenizer, config = load(model_dir)
+    bias = np.asarray(model.output_projection.bias).copy()
+    bias[tokenizer.end_of_text_id] = 100.0
+    model.output_projection.bias.assign(bias)
+    ending_dir = str(tmp_path / "ending")
+    save_model_directory(ending_dir, model, tokenizer, config)
+    flags = ["--json", "--greedy", "--max-new-tokens", "24", "--stop", stop]
+    assert main(generate(ending_dir, *flags)) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["text"], record["token_ids"], record["log_probs"]) == ("", [], [])

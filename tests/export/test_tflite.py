@@ -169,7 +169,7 @@ def test_generate_signature_is_the_greedy_loop(tmp_path, transformer_dir):
     new = outputs["tokens"][0, len(ids) : count].tolist()
     expected = keras_nlg.generate(model, tokenizer, PROMPTS[1], return_details=True,
                                   max_new_tokens=40)[0].token_ids  # fmt: skip
-    assert new[: len(expected)] == expected
+    assert new == expected  # num_tokens: the prompt and the tokens behind the text
     np.testing.assert_array_equal(outputs["tokens"][0, : len(ids)], ids)
 
 
@@ -289,6 +289,14 @@ def test_runner_applies_every_setting_as_generate_does(float32_export, transform
     model, tokenizer, _ = keras_nlg.load(transformer_dir)
     expected = keras_nlg.generate(model, tokenizer, PROMPTS, config)
     assert generator.generate(PROMPTS) == expected
+    # The details agree with the text, cut by the same rule as generate's.
+    ours = generator.generate(PROMPTS, return_details=True)
+    theirs = keras_nlg.generate(model, tokenizer, PROMPTS, config, return_details=True)
+    assert [(g.text, g.token_ids) for g in ours] == [
+        (g.text, g.token_ids) for g in theirs
+    ]
+    for g, d in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(g.log_probs, d.log_probs, atol=1e-4)
     # min-p sampling never draws below the threshold: with min_p near 1 only
     # the most likely token survives, so sampling is greedy.
     greedy = generator.generate(PROMPTS, max_new_tokens=10, min_new_tokens=0)

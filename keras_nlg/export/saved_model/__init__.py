@@ -7,12 +7,16 @@
   `max_new_tokens` int32, `temperature` float32 (0 = greedy), `top_k` int32
   (0 = off), `top_p` float32 (1 = off), `seed` int32, each `[batch]` or
   `[1]` (one value for the whole request) → `text` tf.string `[batch]`,
-  `num_generated_tokens` int32 `[batch]` (end-of-text counts as a token).
+  `num_generated_tokens` int32 `[batch]`: exactly the tokens behind `text`
+  (end-of-text, where a row ended with it, is not counted; `text` is their
+  detokenization, as `keras_nlg.generate`'s `token_ids` and `text`).
+  Stop strings are not served: a client cuts the text.
   The optional inputs have defaults in the SignatureDef (`defaults`), which
   a server fills in for a request that leaves them out.
 - `generate_ids`: `token_ids` int32 `[batch, length]` (right-padded) with
   `prompt_length` int32 `[batch]` and the same optional inputs → `token_ids`
-  int32 `[batch, new]` (padding after the end) and `num_generated_tokens`.
+  int32 `[batch, new]` (the generated tokens, end-of-text excluded, then
+  padding) and `num_generated_tokens` (how many of them).
 - `score`: `text` tf.string `[batch]` → `log_likelihood` float32 `[batch]`
   (natural log, of the text's tokens after an end-of-text, as in training)
   and `num_tokens` int32 `[batch]`.

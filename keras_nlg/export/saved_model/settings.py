@@ -43,7 +43,7 @@ def served_defaults(config: GenerationConfig, from_directory: bool = False) -> d
 
     Sampling settings become the defaults only with `do_sample` (otherwise
     temperature 0: greedy); a None seed becomes 0. `stop_strings` are a
-    client-side cut and are not served.
+    client-side cut and are not served (a logged warning says so).
 
     Raises:
         ValueError: if `config` sets a field the served loop doesn't run
@@ -66,6 +66,14 @@ def served_defaults(config: GenerationConfig, from_directory: bool = False) -> d
                 name,
                 getattr(config, name),
             )
+    if config.stop_strings:
+        # The served text and num_generated_tokens stay in agreement; only a
+        # client that cuts at these strings gets what `generate` returns.
+        logger.warning(
+            "stop_strings=%r are not served: the SavedModel returns text up to "
+            "end-of-text or max_new_tokens, and clients cut it at them.",
+            list(config.stop_strings),
+        )
     return {
         "max_new_tokens": config.max_new_tokens,
         "min_new_tokens": config.min_new_tokens,

@@ -28,13 +28,10 @@ from keras_nlg.export.saved_model.settings import (
     filler_value,
     setting_specs,
 )
-from keras_nlg.generation.engine import (
-    compiled_served_decode,
-    knobs_for_rows,
-    traced_once,
-)
+from keras_nlg.generation.engine import compiled_served_decode, knobs_for_rows
 from keras_nlg.generation.generate import MIN_PROMPT_BUCKET, MIN_ROWS
 from keras_nlg.generation.packing import pack_prompts
+from keras_nlg.generation.tracing import traced_once
 
 # A model without a context limit (`context_length` None, the LSTM): these
 # bound a request's prompt and loop instead.
@@ -109,7 +106,11 @@ class Signatures:
         )
 
     def _generate(self, prompts, settings):
-        """Ragged prompt ids + per-row settings → `(tokens (B, C), counts (B,))`."""
+        """Ragged prompt ids + per-row settings → `(tokens (B, C), counts (B,))`.
+
+        Row b's generated tokens are `tokens[b, :counts[b]]` (padding after):
+        end-of-text, when it came, is not among them.
+        """
         eot = self.tokenizer.end_of_text_id
         pad = self.tokenizer.padding_id
         batch = tf.shape(prompts.row_lengths())[0]
@@ -139,11 +140,13 @@ class Signatures:
         )
         tokens, _ = self.decode(prompt_ids, padding_mask, knobs, seeds, eot, pad)
         tokens = tokens[:batch]  # (B, C)
-        # Generated = up to and including end-of-text, within the budget.
+        # The tokens behind the text: those before end-of-text (which is not
+        # one of them, as in `keras_nlg.generate`'s `token_ids`), within the
+        # budget. Stop strings are not served (a client-side cut).
         is_end = tf.equal(tokens, eot)
         first_end = tf.where(
             tf.reduce_any(is_end, axis=1),
-            tf.argmax(tf.cast(is_end, tf.int32), axis=1, output_type=tf.int32) + 1,
+            tf.argmax(tf.cast(is_end, tf.int32), axis=1, output_type=tf.int32),
             new_tokens,
         )
         counts = tf.minimum(first_end, max_new_tokens)

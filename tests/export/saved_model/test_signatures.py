@@ -18,8 +18,8 @@ def test_greedy_text_equals_generate(loaded, serving_model_dir):
         model, tokenizer, PROMPTS, max_new_tokens=12, return_details=True
     )
     assert texts == [d.text for d in details]
-    # Generated tokens, end-of-text included when it came.
-    expected = [len(d.token_ids) + (len(d.token_ids) < 12) for d in details]
+    # Exactly the tokens behind the text (end-of-text is not one of them).
+    expected = [len(d.token_ids) for d in details]
     np.testing.assert_array_equal(out["num_generated_tokens"].numpy(), expected)
 
 
@@ -102,8 +102,8 @@ def test_generate_ids_and_score(loaded, serving_model_dir):
     )
     for row, d in enumerate(details):
         count = out["num_generated_tokens"].numpy()[row]
-        assert out["token_ids"].numpy()[row, : len(d.token_ids)].tolist() == d.token_ids
-        assert count >= len(d.token_ids)
+        assert out["token_ids"].numpy()[row, :count].tolist() == d.token_ids
+        assert (out["token_ids"].numpy()[row, count:] == tokenizer.padding_id).all()
 
     texts = ["to be or not", "月光 night"]
     scored = loaded.signatures["score"](text=tf.constant(texts))
