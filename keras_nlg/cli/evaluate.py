@@ -49,6 +49,12 @@ def add_parser(subparsers):
     evaluate.add_argument(
         "--num-beams", type=positive_int, help="--task e2e: beam width (1 = greedy)"
     )
+    evaluate.add_argument(
+        "--rerank",
+        choices=("slot_errors", "none"),
+        help="--task e2e: keep the beam candidate with the fewest slot errors "
+        "(default: the model directory's choice, else none)",
+    )
     evaluate.add_argument("--max-new-tokens", type=positive_int)
     evaluate.add_argument(
         "--cased",
@@ -73,6 +79,7 @@ def _run_perplexity(args):
             "--output": args.output,
             "--slot-error-report": args.slot_error_report,
             "--num-beams": args.num_beams,
+            "--rerank": args.rerank,
             "--max-new-tokens": args.max_new_tokens,
             "--cased": args.cased or None,
         },
@@ -131,6 +138,8 @@ def _run_e2e(args):
         args.data[0],
         lowercase=not args.cased,
         output_path=args.output,
+        delexicalize=bool(task.get("delexicalize")),
+        rerank=task.get("rerank") if args.rerank is None else _rerank(args.rerank),
         **options,
     )
     outputs = scores.pop("outputs")
@@ -163,7 +172,8 @@ def _run_e2e(args):
             f"distinct/repetition {scores['diversity_tokenizer']} words"
         )
         print(
-            f"{len(outputs)} MRs, beam {scores['num_beams']}, "
+            f"{len(outputs)} MRs, beam {scores['num_beams']}"
+            f"{', reranked by slot errors' if scores.get('rerank') else ''}, "
             f"{scores['generation_seconds']:.1f} s to generate"
         )
     if args.output:
@@ -171,6 +181,10 @@ def _run_e2e(args):
     if args.slot_error_report:
         path = os.path.abspath(args.slot_error_report)
         print(f"slot error report: {path}", file=sys.stderr)
+
+
+def _rerank(flag):
+    return None if flag == "none" else flag
 
 
 def _write_slot_error_report(path, csv_path, outputs, details):

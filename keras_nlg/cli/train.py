@@ -47,6 +47,12 @@ def add_parser(subparsers):
         help="--task e2e: start from this pre-trained model directory",
     )
     train.add_argument(
+        "--delexicalize",
+        action="store_true",
+        help="--task e2e: train with placeholders for name/near, put back after "
+        "decoding",
+    )
+    train.add_argument(
         "--max-minutes",
         type=positive_float,
         help="stop after this many minutes of training steps",
@@ -96,6 +102,7 @@ def _config_flags(args):
     return given(
         **given_fields(args, SCHEDULE_FIELDS + fields),
         vocabulary_size=args.vocab_size,
+        delexicalize=args.delexicalize or None,
     )
 
 

@@ -15,7 +15,7 @@ drop and add freely); `relexicalize` puts the MR's values back.
 
 import re
 
-from keras_nlg.data.e2e import parse_meaning_representation
+from keras_nlg.data.e2e import E2EData, parse_meaning_representation
 
 # Placeholders that no E2E text contains and that every tokenizer keeps
 # whole enough (letters only: byte-level and SentencePiece both handle them).
@@ -80,3 +80,20 @@ def relexicalize(text: str, values: dict) -> str:
     for slot, value in values.items():
         text = text.replace(PLACEHOLDERS[slot], value)
     return text
+
+
+def delexicalize_data(data):
+    """`E2EData` with every MR and reference delexicalised.
+
+    MRs that differ only in `name`/`near` become one, with all their
+    references (in first-appearance order).
+    """
+    groups = {}
+    for mr, references in zip(
+        data.meaning_representations, data.references, strict=True
+    ):
+        delexicalized, values = delexicalize_mr(mr)
+        groups.setdefault(delexicalized, []).extend(
+            delexicalize_text(reference, values) for reference in references
+        )
+    return E2EData(list(groups), list(groups.values()))

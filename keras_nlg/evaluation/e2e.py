@@ -4,15 +4,25 @@ import os
 import time
 
 from keras_nlg.argument_checks import check_positive_int
+from keras_nlg.data.delexicalize import delexicalize_mr, relexicalize
 from keras_nlg.data.e2e import E2EData, prompt_text, read_e2e_csv
 from keras_nlg.evaluation.bleu import bleu
 from keras_nlg.evaluation.diversity import diversity
 from keras_nlg.evaluation.rouge import rouge
-from keras_nlg.evaluation.slot_errors import is_e2e_meaning_representation, slot_errors
+from keras_nlg.evaluation.slot_errors import (
+    is_e2e_meaning_representation,
+    slot_errors,
+    text_slot_errors,
+)
 from keras_nlg.evaluation.words import writing_system
 from keras_nlg.generation import generate
+from keras_nlg.generation.reranking import generate_reranked
 
-DEFAULT_NUM_BEAMS = 3  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
+RERANKERS = (None, "slot_errors")
+DEFAULT_NUM_BEAMS = 3
+# The E2E recipe records its reranking choice in the model directory's task
+# (`keras-nlg evaluate --task e2e` uses it unless --rerank says otherwise).
+DEFAULT_RERANK = None  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
 
 
 def default_num_beams(generation_config=None) -> int:
@@ -36,43 +46,91 @@ def generate_for_mrs(
     max_new_tokens: int | None = None,
     length_penalty: float = 1.0,
     batch_size: int = 32,
+    delexicalize: bool = False,
+    rerank: str | None = None,
 ) -> list[str]:
     """One text per MR: beam search (greedy with `num_beams=1`), in order.
 
-    `max_new_tokens` defaults to the room the model's context leaves after
-    the longest prompt (give it for the LSTM, which has no context limit).
-    Texts are single lines (newlines become spaces). `num_beams` defaults to
-    `default_num_beams` of the model's generation config.
+    Room to generate is decided per batch of MRs: `max_new_tokens` (the
+    recipe records the longest training text with some headroom), cut to
+    what the model's context leaves after the batch's longest prompt. MRs
+    are batched by prompt length, so one long MR costs only its batch some
+    room, and an MR longer than any seen in training still gets generated.
+    Texts are single lines (newlines become spaces). `num_beams` defaults
+    to `default_num_beams` of the model's generation config.
+
+    Args:
+        delexicalize: the model was trained delexicalised (its directory's
+            `config.json` task says so): prompts carry placeholders for
+            `name`/`near`, whose values are put back into the texts.
+        rerank: `"slot_errors"`: of the beam's `num_beams` candidates, keep
+            the one with the fewest slot errors against its MR, ties by
+            model score (TGen's reranker; `generation.reranking`). None
+            keeps the top beam.
+
+    Raises:
+        ValueError: when an MR's prompt leaves no room in the context (or
+            `max_new_tokens` is missing for a model without a context
+            limit, the LSTM).
     """
     check_positive_int("batch_size", batch_size)
+    if rerank not in RERANKERS:
+        raise ValueError(
+            f"`rerank` must be one of {RERANKERS}. Received: rerank={rerank!r}"
+        )
     if num_beams is None:
         num_beams = default_num_beams(getattr(model, "generation_config", None))
+    original = meaning_representations = list(meaning_representations)
+    values = [{} for _ in meaning_representations]
+    if delexicalize:
+        delexicalized = [delexicalize_mr(mr) for mr in meaning_representations]
+        meaning_representations = [mr for mr, _ in delexicalized]
+        values = [slot_values for _, slot_values in delexicalized]
     prompts = [prompt_text(mr) for mr in meaning_representations]
-    if max_new_tokens is None:
-        if model.context_length is None:
-            raise ValueError(
-                "`max_new_tokens` is needed for a model without a context limit "
-                "(the LSTM). Received: max_new_tokens=None"
-            )
-        longest = max(len(ids) for ids in tokenizer.tokenize(prompts).to_list())
-        max_new_tokens = model.context_length - longest
-        if max_new_tokens < 1:
-            raise ValueError(
-                f"The longest MR prompt has {longest} tokens: no room to generate in "
-                f"the context of context_length={model.context_length}."
-            )
-    texts = []
-    for start in range(0, len(prompts), batch_size):
-        texts += generate(
-            model,
-            tokenizer,
-            prompts[start : start + batch_size],
-            max_new_tokens=max_new_tokens,
+    lengths = [len(ids) for ids in tokenizer.tokenize(prompts).to_list()]
+    context = model.context_length
+    if max_new_tokens is None and context is None:
+        raise ValueError(
+            "`max_new_tokens` is needed for a model without a context limit "
+            "(the LSTM). Received: max_new_tokens=None"
+        )
+    order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
+    texts = [None] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        room = max_new_tokens or context
+        if context is not None:
+            longest = max(lengths[i] for i in batch)
+            room = min(room, context - longest)
+            if room < 1:
+                raise ValueError(
+                    f"The MR prompt has {longest} tokens: no room to generate in "
+                    f"the context of context_length={context}. Received: "
+                    f"mr={meaning_representations[batch[-1]][:80]!r}"
+                )
+        options = dict(
+            max_new_tokens=room,
             num_beams=num_beams,
             length_penalty=length_penalty,
             truncate=False,
         )
-    return [" ".join(text.split()) for text in texts]
+        batch_prompts = [prompts[i] for i in batch]
+        if rerank is None:
+            outputs = generate(model, tokenizer, batch_prompts, **options)
+        else:
+
+            def slot_error_count(index, text, batch=batch):
+                i = batch[index]
+                return text_slot_errors(
+                    relexicalize(text, values[i]), original[i]
+                ).count
+
+            outputs = generate_reranked(
+                model, tokenizer, batch_prompts, slot_error_count, **options
+            )
+        for i, text in zip(batch, outputs, strict=True):
+            texts[i] = " ".join(relexicalize(text, values[i]).split())
+    return texts
 
 
 def write_outputs(path, texts) -> None:
@@ -94,6 +152,8 @@ def evaluate_e2e(
     batch_size: int = 32,
     lowercase: bool = True,
     output_path: str | None = None,
+    delexicalize: bool = False,
+    rerank: str | None = None,
 ) -> dict:
     """Generates a text for every distinct MR and scores it against its references.
 
@@ -106,6 +166,9 @@ def evaluate_e2e(
         max_new_tokens: default: what the context leaves after the prompt.
         lowercase: BLEU on lowercased text, as the official E2E scorer.
         output_path: also write the outputs file (one line per MR).
+        delexicalize: the model was trained delexicalised (see
+            `generate_for_mrs`).
+        rerank: `"slot_errors"` to rerank the beam (see `generate_for_mrs`).
 
     Returns:
         A dict: the scores of `score_outputs` (BLEU, ROUGE, diversity and
@@ -126,6 +189,8 @@ def evaluate_e2e(
         max_new_tokens=max_new_tokens,
         length_penalty=length_penalty,
         batch_size=batch_size,
+        delexicalize=delexicalize,
+        rerank=rerank,
     )
     seconds = time.perf_counter() - start
     if output_path is not None:
@@ -135,6 +200,7 @@ def evaluate_e2e(
         **semantic_fidelity(outputs, data.meaning_representations),
         "meaning_representations": len(outputs),
         "num_beams": num_beams,
+        "rerank": rerank,
         "generation_seconds": seconds,
         "outputs": outputs,
     }

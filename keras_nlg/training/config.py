@@ -54,7 +54,12 @@ _TEXT_FILES = dict(validation_fraction=0.1, steps_per_epoch=200, sample_prompt="
 _RECIPE_DEFAULTS = {
     "lm": {**_NEW_MODEL, **_TEXT_FILES, "tokenizer": "byte"},
     "finetune": {**_TEXT_FILES, "batch_size": 8, "weight_decay": 0.0},
-    "e2e": {**_NEW_MODEL, "tokenizer": "sentencepiece", "steps_per_epoch": 500},
+    "e2e": {
+        **_NEW_MODEL,
+        "tokenizer": "sentencepiece",
+        "steps_per_epoch": 500,
+        "delexicalize": False,
+    },
 }
 # Training length when neither `steps` nor `epochs` is given.
 _DEFAULT_LENGTH = {
@@ -86,6 +91,7 @@ _NOT_APPLICABLE = {
     },
 }
 _FINETUNE_ONLY = ("lora_rank", "lora_alpha")
+_E2E_ONLY = ("delexicalize",)
 _POSITIVE_INTS = (
     *("vocabulary_size", "steps", "epochs", "batch_size", "sequence_length"),
     *("validation_steps", "steps_per_epoch", "lora_rank"),
@@ -136,6 +142,9 @@ class TrainingConfig:
             model so far is saved).
         sample_prompt: prompt of the TensorBoard text sample (default a
             newline; E2E: the first validation MR).
+        delexicalize: E2E only: train on MRs and texts with `name`/`near`
+            replaced by placeholders (`keras_nlg.data.delexicalize`), the
+            values put back after decoding (default False).
         seed: seed of weights, data order and samples.
 
     Raises:
@@ -174,6 +183,7 @@ class TrainingConfig:
     lora_alpha: float | None = None
     max_minutes: float | None = None
     sample_prompt: str | None = None
+    delexicalize: bool | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -269,6 +279,19 @@ class TrainingConfig:
                         f"`{name}` applies to fine-tuning only. Received: "
                         f"{name}={value!r}, recipe={self.recipe!r}"
                     )
+        if self.recipe != "e2e":
+            for name in _E2E_ONLY:
+                value = getattr(self, name)
+                if value is not None:
+                    raise ValueError(
+                        f"`{name}` applies to --task e2e only. Received: "
+                        f"{name}={value!r}, recipe={self.recipe!r}"
+                    )
+        elif not isinstance(self.delexicalize, bool):
+            raise TypeError(
+                "`delexicalize` must be True or False. Received: "
+                f"delexicalize={self.delexicalize!r}"
+            )
         if self.recipe == "e2e" and self.arch != "transformer":
             raise ValueError(
                 "`arch`: --task e2e trains a transformer (--arch lstm is not "

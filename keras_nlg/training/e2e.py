@@ -14,13 +14,16 @@ import keras
 import tensorflow as tf
 
 from keras_nlg import datasets
+from keras_nlg.data.delexicalize import delexicalize_data
 from keras_nlg.data.e2e import (
     LENGTH_MULTIPLE,
     conditional_datasets,
+    parse_meaning_representation,
     prompt_text,
     read_e2e_csv,
 )
-from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS
+from keras_nlg.evaluation.e2e import DEFAULT_NUM_BEAMS, DEFAULT_RERANK
+from keras_nlg.evaluation.e2e_slots import SLOTS
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.model_directory import load
 from keras_nlg.models import build_model, preset_config
@@ -46,6 +49,35 @@ def _sentencepiece_for(data, vocabulary_size):
             ):
                 f.write(mr + "\n" + "\n".join(refs) + "\n")
         return SentencePieceTokenizer.train([path], vocabulary_size)
+
+
+# The text budget: the longest training text (with end-of-text) times this.
+TEXT_HEADROOM = 1.25
+
+
+def _text_budget(data, tokenizer):
+    """Tokens to allow for a text: the longest reference's, with headroom."""
+    references = [ref for refs in data.references for ref in refs]
+    longest = max(len(ids) for ids in tokenizer.tokenize(references).to_list())
+    return math.ceil(TEXT_HEADROOM * (longest + 1))
+
+
+def _longest_in_format_prompt(data, tokenizer):
+    """Prompt tokens of the longest MR the E2E format allows: every slot, each
+    with the value (seen in `data`) whose `slot[value]` is the longest."""
+    values = {}
+    for mr in data.meaning_representations:
+        for slot, value in parse_meaning_representation(mr).items():
+            values.setdefault(slot, set()).add(value)
+    parts = []
+    for slot in SLOTS:
+        options = sorted(values.get(slot, ()))
+        if options:
+            pieces = [f"{slot}[{value}]" for value in options]
+            lengths = [len(ids) for ids in tokenizer.tokenize(pieces).to_list()]
+            parts.append(pieces[lengths.index(max(lengths))])
+    prompt = prompt_text(", ".join(parts))
+    return len(tokenizer.tokenize([prompt]).to_list()[0])
 
 
 def _one_csv(train_csv):
@@ -109,7 +141,11 @@ def train_e2e(
     train_csv = train_csv or datasets.e2e_path("train")
     validation_csv = validation_csv or datasets.e2e_path("dev")
     train_data = read_e2e_csv(train_csv)
-    validation_pairs = read_e2e_csv(validation_csv).pairs()[:VALIDATION_PAIRS]
+    validation_data = read_e2e_csv(validation_csv)
+    if config.delexicalize:
+        train_data = delexicalize_data(train_data)
+        validation_data = delexicalize_data(validation_data)
+    validation_pairs = validation_data.pairs()[:VALIDATION_PAIRS]
     strategy = tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
 
@@ -135,11 +171,18 @@ def train_e2e(
         context_length=context_length,
         seed=config.seed,
     )
+    text_budget = _text_budget(train_data, tokenizer)
     if init_model_dir is None:
-        # Context: the longest example, rounded up; positions past what
-        # training sees would keep random embeddings.
+        # Context: room for the longest MR the format allows (every slot,
+        # each with its longest value) and a generous text, or the longest
+        # training example if longer, rounded up. Positions past the longest
+        # training example get no gradient (their embeddings stay near their
+        # random start): only such MRs use them, and they are rare; without
+        # them such an MR could not be generated at all.
+        longest_prompt_allowed = _longest_in_format_prompt(train_data, tokenizer)
         context = LENGTH_MULTIPLE * math.ceil(
-            data.longest_example_tokens / LENGTH_MULTIPLE
+            max(data.longest_example_tokens, longest_prompt_allowed + text_budget)
+            / LENGTH_MULTIPLE
         )
         model_overrides = {"dropout": E2E_DROPOUT, **(config.model_overrides or {})}
         model_config = preset_config(config.arch, config.preset, **model_overrides)
@@ -149,17 +192,19 @@ def train_e2e(
         )
         model_record = {"arch": config.arch, "preset": config.preset}
 
-    longest_prompt = data.longest_prompt
-    # Room to generate: the longest training text, the rest of the context.
-    max_new_tokens = (
-        model.context_length or data.longest_example_tokens
-    ) - longest_prompt
+    # Room to generate: the text budget; `generate_for_mrs` cuts it per
+    # batch to what the context leaves after the prompts.
+    max_new_tokens = text_budget
+    if model.context_length is not None:
+        max_new_tokens = min(text_budget, model.context_length - data.longest_prompt)
     task = {
         "name": "e2e",
         "separator": "\n",
         "longest_example_tokens": data.longest_example_tokens,
-        "longest_prompt_tokens": longest_prompt,
+        "longest_prompt_tokens": data.longest_prompt,
         "max_new_tokens": max_new_tokens,
+        "delexicalize": config.delexicalize,
+        "rerank": DEFAULT_RERANK,
     }
     if config.sample_prompt is None:
         config = config.replace(sample_prompt=prompt_text(validation_pairs[0][0]))

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 
 import numpy as np
@@ -23,6 +24,13 @@ TINY = dict(
 )
 
 
+# Every attribute of the tiny CSV, each with its longest value: longer than
+# any MR in it.
+LONGEST_TINY_MR = (
+    "name[The Eagle], eatType[pub], food[Italian], priceRange[£20-25], area[riverside]"
+)
+
+
 @pytest.fixture(scope="module")
 def tiny_csv(tmp_path_factory):
     return write_e2e_csv(tmp_path_factory.mktemp("e2e") / "tiny.csv")
@@ -39,12 +47,17 @@ def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
     loaded = keras_nlg.load(e2e_model.out_dir)
     task = loaded.config["task"]
     assert task["name"] == "e2e" and task["separator"] == "\n"
-    # The context is the longest example rounded up to a multiple of 16.
-    assert loaded.model.context_length % 16 == 0
+    # The context fits the longest MR the format allows (every attribute
+    # seen, with its longest value) and the text budget, rounded up to 16.
+    tokenizer = loaded.tokenizer
+    references = [r for refs in read_e2e_csv(tiny_csv).references for r in refs]
+    longest_text = max(len(tokenizer.tokenize(r).numpy()) for r in references)
+    budget = math.ceil(1.25 * (longest_text + 1))
+    assert task["max_new_tokens"] == budget
+    prompt = len(tokenizer.tokenize(LONGEST_TINY_MR + "\n").numpy())
+    assert loaded.model.context_length == 16 * math.ceil((prompt + budget) / 16)
     assert loaded.model.context_length >= task["longest_example_tokens"]
-    assert task["max_new_tokens"] == (
-        loaded.model.context_length - task["longest_prompt_tokens"]
-    )
+    assert task["delexicalize"] is False
     training = loaded.config["training"]
     assert training["train_pairs"] == 6 and training["total_steps"] == 4
     first_mr = read_e2e_csv(tiny_csv).meaning_representations[0]
@@ -119,6 +132,48 @@ def test_evaluate_e2e_scores_each_distinct_mr_and_writes_outputs(
     assert greedy["outputs"] == [" ".join(text.split()) for text in expected]
 
 
+def test_an_mr_longer_than_any_in_training_is_generated(e2e_model):
+    """Room is decided per batch: the longest in-format MR never fails."""
+    from keras_nlg.evaluation import generate_for_mrs
+
+    task = keras_nlg.load(e2e_model.out_dir).config["task"]
+    mrs = ["name[Zizzi], food[Italian]", LONGEST_TINY_MR]
+    texts = generate_for_mrs(
+        e2e_model.model,
+        e2e_model.tokenizer,
+        mrs,
+        num_beams=1,
+        max_new_tokens=task["max_new_tokens"],
+        batch_size=1,
+    )
+    assert len(texts) == 2 and all(isinstance(text, str) for text in texts)
+    # An MR past the context is refused by name, not left to fail deep inside.
+    too_long = "name[" + "x" * e2e_model.model.context_length + "]"
+    with pytest.raises(ValueError, match="no room to generate"):
+        generate_for_mrs(e2e_model.model, e2e_model.tokenizer, [too_long], num_beams=1)
+
+
+def test_delexicalised_recipe_trains_on_placeholders(tmp_path, tiny_csv):
+    from keras_nlg.data.delexicalize import PLACEHOLDERS
+
+    out = tmp_path / "model"
+    result = train_e2e(
+        str(out), train_csv=tiny_csv, validation_csv=tiny_csv, delexicalize=True, **TINY
+    )
+    loaded = keras_nlg.load(result.out_dir)
+    assert loaded.config["task"]["delexicalize"] is True
+    assert PLACEHOLDERS["name"] in loaded.config["training"]["sample_prompt"]
+    scores = evaluate_e2e(
+        loaded.model,
+        loaded.tokenizer,
+        tiny_csv,
+        num_beams=1,
+        max_new_tokens=8,
+        delexicalize=True,
+    )
+    assert len(scores["outputs"]) == 3
+
+
 @pytest.mark.slow
 def test_pretrained_start_keeps_its_tokenizer_and_context(tmp_path, tiny_csv):
     corpus = tmp_path / "corpus.txt"
@@ -176,3 +231,19 @@ def test_bad_arguments(tmp_path, tiny_csv, kwargs, message):
             str(tmp_path / "m"),
             **{"train_csv": tiny_csv, "validation_csv": tiny_csv, **TINY, **kwargs},
         )
+
+
+def test_slot_error_reranking_never_keeps_more_errors(e2e_model, tiny_csv):
+    from keras_nlg.evaluation import generate_for_mrs
+    from keras_nlg.evaluation.slot_errors import text_slot_errors
+
+    mrs = read_e2e_csv(tiny_csv).meaning_representations
+    options = dict(num_beams=3, max_new_tokens=24)
+    top = generate_for_mrs(e2e_model.model, e2e_model.tokenizer, mrs, **options)
+    reranked = generate_for_mrs(
+        e2e_model.model, e2e_model.tokenizer, mrs, rerank="slot_errors", **options
+    )
+    for mr, first, chosen in zip(mrs, top, reranked, strict=True):
+        assert text_slot_errors(chosen, mr).count <= text_slot_errors(first, mr).count
+    with pytest.raises(ValueError, match="rerank='bleu'"):
+        generate_for_mrs(e2e_model.model, e2e_model.tokenizer, mrs, rerank="bleu")
