@@ -6,6 +6,7 @@ time). `traced_once` keeps one function per model and key, behind a weak
 reference so the cache never keeps a model alive.
 """
 
+import functools
 import weakref
 
 import tensorflow as tf
@@ -60,7 +61,11 @@ class _PerShape:
             for value in tf.nest.flatten(arguments)
         )
         if key not in self._functions:
-            self._functions[key] = tf.function(self._python_function, **self._options)
+            # TensorFlow counts traces per code object (`__code__`), across
+            # the tf.functions that wrap it; a `partial` has none, so each
+            # shape's function is counted on its own.
+            traced = functools.partial(self._python_function)
+            self._functions[key] = tf.function(traced, **self._options)
         return self._functions[key](*arguments)
 
     def experimental_get_tracing_count(self):

@@ -207,3 +207,26 @@ def test_bad_arguments(tokenizer, kwargs, match):
     arguments = {"prompts": "a", "max_new_tokens": 4, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         generate(model, tokenizer, **arguments)
+
+
+def test_planned_shapes_print_no_retracing_warning():
+    """Each bucketed shape is its own tf.function: calls with many batch sizes
+    and lengths print none of TensorFlow's "triggered tf.function retracing"
+    warnings (which `keras-nlg evaluate` used to print between results)."""
+    import io
+
+    import tensorflow as tf
+
+    from tests.generation.bigram import TOKENIZER, bigram
+
+    model = bigram({"s": {"a": 0.5, "b": 0.5}, "a": {"$": 1.0}, "b": {"$": 1.0}})
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    tf.get_logger().addHandler(handler)
+    try:
+        for rows in range(1, 24, 3):
+            generate(model, TOKENIZER, ["s"] * rows, max_new_tokens=4 + rows)
+            generate(model, TOKENIZER, ["s"] * rows, max_new_tokens=4, num_beams=2)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert "retracing" not in stream.getvalue()
