@@ -184,6 +184,17 @@ _KERAS_HUB_IGNORED = {"dropout", "name", "trainable", "dtype"}
 _FLOAT_POLICIES = {"float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16"}
 
 
+def _check_architecture(config, key, expected, source):
+    """`ValueError` unless `config` is an object whose `key` is `expected`."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{source} must hold a JSON object. Received: {config!r}")
+    if config.get(key) != expected:
+        raise ValueError(
+            f"{source} describes an unsupported architecture: expected {key} "
+            f"{expected!r}. Received: {key}={config.get(key)!r}"
+        )
+
+
 def _refuse(source, field, value, expected):
     return ValueError(
         f"{source}: unsupported {field}={value!r} (keras_nlg supports {expected})"
@@ -226,13 +237,7 @@ def hugging_face_model_arguments(config, source: str) -> dict:
             is missing, has the wrong type, or holds a value we don't
             implement (see the module docstring for each field).
     """
-    if not isinstance(config, dict):
-        raise ValueError(f"{source} must hold a JSON object. Received: {config!r}")
-    if config.get("model_type") != "gpt2":
-        raise ValueError(
-            f"{source} describes an unsupported architecture: expected "
-            f"model_type 'gpt2'. Received: model_type={config.get('model_type')!r}"
-        )
+    _check_architecture(config, "model_type", "gpt2", source)
     architectures = config.get("architectures") or ["GPT2LMHeadModel"]
     if not isinstance(architectures, list) or not set(architectures) <= (
         _LM_ARCHITECTURES
@@ -297,14 +302,7 @@ def keras_hub_model_arguments(config, source: str) -> dict:
             GPT2Backbone, a size is missing or not a positive integer, the
             dtype policy is not a float policy, or a key is unknown.
     """
-    if not isinstance(config, dict):
-        raise ValueError(f"{source} must hold a JSON object. Received: {config!r}")
-    if config.get("class_name") != "GPT2Backbone":
-        raise ValueError(
-            f"{source} describes an unsupported architecture: expected "
-            f"class_name 'GPT2Backbone'. Received: "
-            f"class_name={config.get('class_name')!r}"
-        )
+    _check_architecture(config, "class_name", "GPT2Backbone", source)
     backbone = config.get("config")
     if not isinstance(backbone, dict):
         raise ValueError(

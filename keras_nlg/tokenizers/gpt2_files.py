@@ -7,6 +7,9 @@ embedding time). These checks run first, so a bad file gives one
 """
 
 import json
+import os
+
+from keras_nlg.files import read_text_file
 
 VERSION_PREFIX = "#version"  # the header line, e.g. "#version: 0.2"
 
@@ -35,17 +38,7 @@ def byte_symbols() -> list[str]:
 
 def read_vocabulary(path: str) -> dict:
     """The `{piece: id}` object of a `vocab.json` (checked by `check_vocabulary`)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as error:
-        raise ValueError(f"Cannot read the GPT-2 vocabulary {path}: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"The GPT-2 vocabulary {path} is not UTF-8 text (byte {error.start})"
-        ) from None
-    if not text.strip():
-        raise ValueError(f"The GPT-2 vocabulary {path} is empty")
+    text = read_text_file(path, "the GPT-2 vocabulary")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -61,20 +54,12 @@ def read_merges(path: str) -> list[tuple[int, str]]:
     refused: a BPE without merges still has its header line, so an empty
     file is a truncated copy, not a tokenizer.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as error:
-        raise ValueError(f"Cannot read the GPT-2 merges {path}: {error}") from None
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"The GPT-2 merges {path} is not UTF-8 text (byte {error.start})"
-        ) from None
-    if not text.strip():
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise ValueError(
             f"The GPT-2 merges {path} is empty (a BPE without merges still has "
             "the '#version' header line)"
         )
+    text = read_text_file(path, "the GPT-2 merges")
     return [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)

@@ -90,8 +90,11 @@ _NOT_APPLICABLE = {
         "--task e2e (it validates on all of the validation CSV)",
     },
 }
-_FINETUNE_ONLY = ("lora_rank", "lora_alpha")
-_E2E_ONLY = ("delexicalize",)
+# Fields only one recipe uses: recipe -> (fields, how the error names it).
+_RECIPE_ONLY = {
+    "finetune": (("lora_rank", "lora_alpha"), "fine-tuning"),
+    "e2e": (("delexicalize",), "--task e2e"),
+}
 _POSITIVE_INTS = (
     *("vocabulary_size", "steps", "epochs", "batch_size", "sequence_length"),
     *("validation_steps", "steps_per_epoch", "lora_rank"),
@@ -271,23 +274,15 @@ class TrainingConfig:
             value = getattr(self, name)
             if value is not None:
                 raise ValueError(f"{why}. Received: {name}={value!r}")
-        if self.recipe != "finetune":
-            for name in _FINETUNE_ONLY:
+        for recipe, (names, where) in _RECIPE_ONLY.items():
+            for name in names if self.recipe != recipe else ():
                 value = getattr(self, name)
                 if value is not None:
                     raise ValueError(
-                        f"`{name}` applies to fine-tuning only. Received: "
+                        f"`{name}` applies to {where} only. Received: "
                         f"{name}={value!r}, recipe={self.recipe!r}"
                     )
-        if self.recipe != "e2e":
-            for name in _E2E_ONLY:
-                value = getattr(self, name)
-                if value is not None:
-                    raise ValueError(
-                        f"`{name}` applies to --task e2e only. Received: "
-                        f"{name}={value!r}, recipe={self.recipe!r}"
-                    )
-        elif not isinstance(self.delexicalize, bool):
+        if self.recipe == "e2e" and not isinstance(self.delexicalize, bool):
             raise TypeError(
                 "`delexicalize` must be True or False. Received: "
                 f"delexicalize={self.delexicalize!r}"
