@@ -1,5 +1,6 @@
 """`keras-nlg evaluate`: perplexity on text, or BLEU/ROUGE/diversity on E2E."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -120,27 +121,29 @@ def _run_e2e(args):
     )
     from keras_nlg import load
     from keras_nlg.evaluation import evaluate_e2e
+    from keras_nlg.evaluation.e2e import E2EDecoding
 
     loaded = load(args.model)
-    task = loaded.config.get("task") or {}
-    # Without --num-beams, `evaluate_e2e` takes the model's generation config's
-    # (its generation_config.json, attached by `load`).
-    options = given(
+    # What the model directory records (beams in its generation_config.json,
+    # text budget, delexicalisation and reranking in its task), then the flags.
+    decoding = E2EDecoding.for_model(
+        loaded.model,
+        loaded.config.get("task"),
         num_beams=args.num_beams,
         batch_size=args.batch_size,
-        # Default: the room recorded at training (the model's context less
-        # the longest training prompt).
-        max_new_tokens=args.max_new_tokens or task.get("max_new_tokens"),
+        max_new_tokens=args.max_new_tokens,
     )
+    if args.rerank is not None:
+        decoding = dataclasses.replace(
+            decoding, rerank=None if args.rerank == "none" else args.rerank
+        )
     scores = evaluate_e2e(
         loaded.model,
         loaded.tokenizer,
         args.data[0],
+        decoding,
         lowercase=not args.cased,
         output_path=args.output,
-        delexicalize=bool(task.get("delexicalize")),
-        rerank=task.get("rerank") if args.rerank is None else _rerank(args.rerank),
-        **options,
     )
     outputs = scores.pop("outputs")
     details = scores.pop("slot_error_details")
@@ -181,10 +184,6 @@ def _run_e2e(args):
     if args.slot_error_report:
         path = os.path.abspath(args.slot_error_report)
         print(f"slot error report: {path}", file=sys.stderr)
-
-
-def _rerank(flag):
-    return None if flag == "none" else flag
 
 
 def _write_slot_error_report(path, csv_path, outputs, details):

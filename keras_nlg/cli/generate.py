@@ -11,8 +11,23 @@ are exactly those behind its `text` (`keras_nlg.generation.stopping`).
 import dataclasses
 import json
 
-from keras_nlg.cli.common import given, integer, real
+from keras_nlg.cli.common import given, given_fields, integer, real
 
+# The GenerationConfig fields whose flag has the field's name (--stop is
+# stop_strings; --greedy and --temperature set do_sample too).
+FLAG_FIELDS = (
+    "max_new_tokens",
+    "min_new_tokens",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "num_beams",
+    "length_penalty",
+    "num_return_sequences",
+    "seed",
+)
 _DEFAULTS_HELP = " (default: the model's generation_config.json, else %s)"
 
 
@@ -77,20 +92,8 @@ def generation_overrides(args) -> dict:
     turns it off (beam search is deterministic). Values are not checked
     here: `GenerationConfig` does that.
     """
-    overrides = given(
-        max_new_tokens=args.max_new_tokens,
-        min_new_tokens=args.min_new_tokens,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        min_p=args.min_p,
-        repetition_penalty=args.repetition_penalty,
-        no_repeat_ngram_size=args.no_repeat_ngram_size,
-        num_beams=args.num_beams,
-        length_penalty=args.length_penalty,
-        num_return_sequences=args.num_return_sequences,
-        stop_strings=args.stop,
-        seed=args.seed,
-    )
+    overrides = given_fields(args, FLAG_FIELDS)
+    overrides.update(given(stop_strings=args.stop))
     if args.greedy or args.temperature == 0:
         overrides["do_sample"] = False
     elif args.temperature is not None:

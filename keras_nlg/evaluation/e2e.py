@@ -1,5 +1,8 @@
 """Scoring an MR → text model on an E2E-format CSV (`keras-nlg evaluate --task e2e`)."""
 
+from __future__ import annotations
+
+import dataclasses
 import os
 import time
 
@@ -19,10 +22,65 @@ from keras_nlg.generation import generate
 from keras_nlg.generation.reranking import generate_reranked
 
 RERANKERS = (None, "slot_errors")
-DEFAULT_NUM_BEAMS = 3
+DEFAULT_NUM_BEAMS = 3  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
 # The E2E recipe records its reranking choice in the model directory's task
 # (`keras-nlg evaluate --task e2e` uses it unless --rerank says otherwise).
-DEFAULT_RERANK = None  # chosen by dev BLEU (benchmarks/RESULTS.md, "E2E")
+DEFAULT_RERANK = None
+
+
+@dataclasses.dataclass(frozen=True)
+class E2EDecoding:
+    """How an MR → text model decodes (`generate_for_mrs`, `evaluate_e2e`).
+
+    Attributes:
+        num_beams: beam width (1 = greedy); None: the model's generation
+            config's, else `DEFAULT_NUM_BEAMS` (see `default_num_beams`).
+        max_new_tokens: the text budget (the recipe records the longest
+            training text with headroom); None: all the context leaves.
+            Needed for a model without a context limit (the LSTM).
+        length_penalty: beam search's, as in `GenerationConfig`.
+        batch_size: MRs per `generate` call.
+        delexicalize: the model was trained delexicalised: prompts carry
+            placeholders for `name`/`near`, whose values are put back into
+            the texts (`keras_nlg.data.delexicalize`).
+        rerank: `"slot_errors"`: of the beam's `num_beams` candidates, keep
+            the one with the fewest slot errors against its MR, ties by
+            model score (TGen's reranker; `generation.reranking`); None
+            keeps the top beam.
+
+    Raises:
+        ValueError: for a `batch_size` that is not a positive integer or a
+            `rerank` not in `RERANKERS`.
+    """
+
+    num_beams: int | None = None
+    max_new_tokens: int | None = None
+    length_penalty: float = 1.0
+    batch_size: int = 32
+    delexicalize: bool = False
+    rerank: str | None = None
+
+    def __post_init__(self):
+        check_positive_int("batch_size", self.batch_size)
+        if self.rerank not in RERANKERS:
+            raise ValueError(
+                f"`rerank` must be one of {RERANKERS}. Received: rerank={self.rerank!r}"
+            )
+
+    @classmethod
+    def for_model(cls, model, task: dict | None = None, **overrides) -> E2EDecoding:
+        """The decoding a model directory records, then `overrides` (None
+        values are skipped): its `config.json` task's `max_new_tokens`,
+        `delexicalize` and `rerank`, and its generation config's beams."""
+        task = task or {}
+        recorded = {
+            "num_beams": default_num_beams(getattr(model, "generation_config", None)),
+            "max_new_tokens": task.get("max_new_tokens"),
+            "delexicalize": bool(task.get("delexicalize")),
+            "rerank": task.get("rerank"),
+        }
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return cls(**{**recorded, **given})
 
 
 def default_num_beams(generation_config=None) -> int:
@@ -42,12 +100,8 @@ def generate_for_mrs(
     model,
     tokenizer,
     meaning_representations,
-    num_beams: int | None = None,
-    max_new_tokens: int | None = None,
-    length_penalty: float = 1.0,
-    batch_size: int = 32,
-    delexicalize: bool = False,
-    rerank: str | None = None,
+    decoding: E2EDecoding | None = None,
+    **overrides,
 ) -> list[str]:
     """One text per MR: beam search (greedy with `num_beams=1`), in order.
 
@@ -56,33 +110,26 @@ def generate_for_mrs(
     what the model's context leaves after the batch's longest prompt. MRs
     are batched by prompt length, so one long MR costs only its batch some
     room, and an MR longer than any seen in training still gets generated.
-    Texts are single lines (newlines become spaces). `num_beams` defaults
-    to `default_num_beams` of the model's generation config.
+    Texts are single lines (newlines become spaces).
 
     Args:
-        delexicalize: the model was trained delexicalised (its directory's
-            `config.json` task says so): prompts carry placeholders for
-            `name`/`near`, whose values are put back into the texts.
-        rerank: `"slot_errors"`: of the beam's `num_beams` candidates, keep
-            the one with the fewest slot errors against its MR, ties by
-            model score (TGen's reranker; `generation.reranking`). None
-            keeps the top beam.
+        model, tokenizer: an MR → text model (`keras-nlg train --task e2e`).
+        meaning_representations: MR strings.
+        decoding: an `E2EDecoding` (default `E2EDecoding()`), with the
+            keyword `overrides` (its fields) applied.
 
     Raises:
         ValueError: when an MR's prompt leaves no room in the context (or
             `max_new_tokens` is missing for a model without a context
             limit, the LSTM).
     """
-    check_positive_int("batch_size", batch_size)
-    if rerank not in RERANKERS:
-        raise ValueError(
-            f"`rerank` must be one of {RERANKERS}. Received: rerank={rerank!r}"
-        )
+    decoding = dataclasses.replace(decoding or E2EDecoding(), **overrides)
+    num_beams, max_new_tokens = decoding.num_beams, decoding.max_new_tokens
     if num_beams is None:
         num_beams = default_num_beams(getattr(model, "generation_config", None))
     original = meaning_representations = list(meaning_representations)
     values = [{} for _ in meaning_representations]
-    if delexicalize:
+    if decoding.delexicalize:
         delexicalized = [delexicalize_mr(mr) for mr in meaning_representations]
         meaning_representations = [mr for mr, _ in delexicalized]
         values = [slot_values for _, slot_values in delexicalized]
@@ -96,8 +143,8 @@ def generate_for_mrs(
         )
     order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
     texts = [None] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size]
+    for start in range(0, len(order), decoding.batch_size):
+        batch = order[start : start + decoding.batch_size]
         room = max_new_tokens or context
         if context is not None:
             longest = max(lengths[i] for i in batch)
@@ -111,11 +158,11 @@ def generate_for_mrs(
         options = dict(
             max_new_tokens=room,
             num_beams=num_beams,
-            length_penalty=length_penalty,
+            length_penalty=decoding.length_penalty,
             truncate=False,
         )
         batch_prompts = [prompts[i] for i in batch]
-        if rerank is None:
+        if decoding.rerank is None:
             outputs = generate(model, tokenizer, batch_prompts, **options)
         else:
 
@@ -146,14 +193,11 @@ def evaluate_e2e(
     model,
     tokenizer,
     data: str | os.PathLike | E2EData,
-    num_beams: int | None = None,
-    max_new_tokens: int | None = None,
-    length_penalty: float = 1.0,
-    batch_size: int = 32,
+    decoding: E2EDecoding | None = None,
+    *,
     lowercase: bool = True,
     output_path: str | None = None,
-    delexicalize: bool = False,
-    rerank: str | None = None,
+    **overrides,
 ) -> dict:
     """Generates a text for every distinct MR and scores it against its references.
 
@@ -161,14 +205,9 @@ def evaluate_e2e(
         model, tokenizer: an MR → text model (`keras-nlg train --task e2e`).
         data: an E2E-format CSV (or `E2EData`); MRs are scored in order of
             first appearance, each against all of its references.
-        num_beams: beam width (1 = greedy); default: the model's generation
-            config's, else `DEFAULT_NUM_BEAMS` (see `default_num_beams`).
-        max_new_tokens: default: what the context leaves after the prompt.
+        decoding, **overrides: how to decode (see `generate_for_mrs`).
         lowercase: BLEU on lowercased text, as the official E2E scorer.
         output_path: also write the outputs file (one line per MR).
-        delexicalize: the model was trained delexicalised (see
-            `generate_for_mrs`).
-        rerank: `"slot_errors"` to rerank the beam (see `generate_for_mrs`).
 
     Returns:
         A dict: the scores of `score_outputs` (BLEU, ROUGE, diversity and
@@ -178,20 +217,12 @@ def evaluate_e2e(
     """
     if not isinstance(data, E2EData):
         data = read_e2e_csv(data)
-    if num_beams is None:
+    decoding = dataclasses.replace(decoding or E2EDecoding(), **overrides)
+    if decoding.num_beams is None:
         num_beams = default_num_beams(getattr(model, "generation_config", None))
+        decoding = dataclasses.replace(decoding, num_beams=num_beams)
     start = time.perf_counter()
-    outputs = generate_for_mrs(
-        model,
-        tokenizer,
-        data.meaning_representations,
-        num_beams=num_beams,
-        max_new_tokens=max_new_tokens,
-        length_penalty=length_penalty,
-        batch_size=batch_size,
-        delexicalize=delexicalize,
-        rerank=rerank,
-    )
+    outputs = generate_for_mrs(model, tokenizer, data.meaning_representations, decoding)
     seconds = time.perf_counter() - start
     if output_path is not None:
         write_outputs(output_path, outputs)
@@ -199,8 +230,8 @@ def evaluate_e2e(
         **score_outputs(outputs, data.references, lowercase=lowercase),
         **semantic_fidelity(outputs, data.meaning_representations),
         "meaning_representations": len(outputs),
-        "num_beams": num_beams,
-        "rerank": rerank,
+        "num_beams": decoding.num_beams,
+        "rerank": decoding.rerank,
         "generation_seconds": seconds,
         "outputs": outputs,
     }

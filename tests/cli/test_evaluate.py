@@ -140,7 +140,7 @@ def test_evaluate_e2e_says_which_tokenization_each_metric_used(
 
     outputs = ["床前明月光，疑是地上霜。"]
 
-    def evaluate_e2e(model, tokenizer, data, **options):
+    def evaluate_e2e(model, tokenizer, data, decoding=None, **options):
         return {
             **score_outputs(outputs, [outputs], lowercase=options["lowercase"]),
             **semantic_fidelity(outputs, ["name[Zizzi]"]),
@@ -189,7 +189,7 @@ def test_evaluate_e2e_prints_slot_errors_and_writes_the_report(
         "Café Rouge is cheap.",
     ]
 
-    def evaluate_e2e(model, tokenizer, data_path, **options):
+    def evaluate_e2e(model, tokenizer, data_path, decoding=None, **options):
         return {
             **score_outputs(outputs, data.references),
             **semantic_fidelity(outputs, data.meaning_representations),
