@@ -247,3 +247,24 @@ def test_slot_error_reranking_never_keeps_more_errors(e2e_model, tiny_csv):
         assert text_slot_errors(chosen, mr).count <= text_slot_errors(first, mr).count
     with pytest.raises(ValueError, match="rerank='bleu'"):
         generate_for_mrs(e2e_model.model, e2e_model.tokenizer, mrs, rerank="bleu")
+
+
+def test_the_context_rule_covers_an_mr_with_every_slot_at_its_longest():
+    """All eight E2E slots, each with its longest value in the bundled training
+    set (bytes: the byte tokenizer's tokens), fit the recipe's prompt room."""
+    from keras_nlg.data.e2e import parse_meaning_representation
+    from keras_nlg.datasets import e2e_path
+    from keras_nlg.evaluation.e2e_slots import SLOTS
+    from keras_nlg.tokenizers import ByteTokenizer
+    from keras_nlg.training.e2e import _longest_in_format_prompt
+
+    data = read_e2e_csv(e2e_path("train"))
+    longest = {}
+    for mr in data.meaning_representations:
+        for slot, value in parse_meaning_representation(mr).items():
+            if len(value.encode()) > len(longest.get(slot, "").encode()):
+                longest[slot] = value
+    assert set(longest) == set(SLOTS)
+    mr = ", ".join(f"{slot}[{longest[slot]}]" for slot in SLOTS)
+    tokens = len((mr + "\n").encode())
+    assert _longest_in_format_prompt(data, ByteTokenizer()) == tokens
