@@ -1,5 +1,6 @@
 """`keras-nlg train`: a language model on text files, or the E2E recipe."""
 
+import argparse
 import os
 
 from keras_nlg.cli.common import (
@@ -48,9 +49,9 @@ def add_parser(subparsers):
     )
     train.add_argument(
         "--delexicalize",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="--task e2e: train with placeholders for name/near, put back after "
-        "decoding",
+        "decoding (default: on)",
     )
     train.add_argument(
         "--max-minutes",
@@ -102,7 +103,7 @@ def _config_flags(args):
     return given(
         **given_fields(args, SCHEDULE_FIELDS + fields),
         vocabulary_size=args.vocab_size,
-        delexicalize=args.delexicalize or None,
+        delexicalize=args.delexicalize,
     )
 
 

@@ -15,6 +15,7 @@ from tests.conftest import make_corpus
 from tests.data.e2e_files import write_e2e_csv
 
 TINY = dict(
+    delexicalize=False,  # the recipe's default is True; tested on its own below
     tokenizer="byte",
     preset="tiny",
     steps=4,
@@ -158,9 +159,13 @@ def test_delexicalised_recipe_trains_on_placeholders(tmp_path, tiny_csv):
 
     out = tmp_path / "model"
     result = train_e2e(
-        str(out), train_csv=tiny_csv, validation_csv=tiny_csv, delexicalize=True, **TINY
+        str(out),
+        train_csv=tiny_csv,
+        validation_csv=tiny_csv,
+        **{**TINY, "delexicalize": None},  # None: the recipe's default
     )
     loaded = keras_nlg.load(result.out_dir)
+    assert TrainingConfig.for_e2e().delexicalize is True
     assert loaded.config["task"]["delexicalize"] is True
     assert PLACEHOLDERS["name"] in loaded.config["training"]["sample_prompt"]
     scores = evaluate_e2e(
