@@ -51,7 +51,7 @@ def add_parser(subparsers):
         "--delexicalize",
         action=argparse.BooleanOptionalAction,
         help="--task e2e: train with placeholders for name/near, put back after "
-        "decoding (default: on)",
+        "decoding by evaluate (default: off)",
     )
     train.add_argument(
         "--max-minutes",

@@ -155,7 +155,7 @@ def generate_for_mrs(
                 raise ValueError(
                     f"The MR prompt has {longest} tokens: no room to generate in "
                     f"the context of context_length={context}. Received: "
-                    f"mr={meaning_representations[batch[-1]][:80]!r}"
+                    f"mr={original[batch[-1]][:80]!r}"
                 )
         options = dict(
             max_new_tokens=room,
@@ -170,6 +170,8 @@ def generate_for_mrs(
 
             def slot_error_count(index, text, batch=batch):
                 i = batch[index]
+                if not is_e2e_meaning_representation(original[i]):
+                    return 0  # not E2E's slots: the top beam stays
                 return text_slot_errors(
                     relexicalize(text, values[i]), original[i]
                 ).count

@@ -114,7 +114,10 @@ def is_e2e_meaning_representation(mr) -> bool:
 
 def _place_errors(attributes, places, errors):
     """Matches the places mentioned to the MR's `name` and `near`."""
-    name, near = attributes["name"], attributes.get("near")
+    # Compared without case: "the eagle" in an MR is the bundled "The Eagle".
+    name, near = attributes["name"].lower(), (attributes.get("near") or "").lower()
+    near = near or None
+    places = [place.lower() for place in places]
     extras = sorted({p for p in places if p not in (name, near)})
     if name not in places:
         errors["wrong" if extras else "missing"].append("name")

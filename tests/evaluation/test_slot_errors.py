@@ -184,6 +184,12 @@ def test_place_names_do_not_state_slots():
     assert find_slots("Near Raja Indian Cuisine.") == {"place": ["Raja Indian Cuisine"]}
 
 
+def test_places_compare_without_case():
+    # The MR's "the eagle" is the bundled "The Eagle", whatever the hash seed.
+    assert errors_of("the eagle is a pub.", "name[the eagle], eatType[pub]") == {}
+    assert errors_of("The Eagle is a pub.", "name[THE EAGLE], eatType[pub]") == {}
+
+
 def test_a_place_unknown_to_the_training_set_is_read_from_the_mr():
     mr = "name[Bob's Diner], near[Quayside Market]"
     assert errors_of("Bob's Diner is near Quayside Market.", mr) == {}

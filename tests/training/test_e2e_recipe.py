@@ -15,7 +15,6 @@ from tests.conftest import make_corpus
 from tests.data.e2e_files import write_e2e_csv
 
 TINY = dict(
-    delexicalize=False,  # the recipe's default is True; tested on its own below
     tokenizer="byte",
     preset="tiny",
     steps=4,
@@ -162,10 +161,11 @@ def test_delexicalised_recipe_trains_on_placeholders(tmp_path, tiny_csv):
         str(out),
         train_csv=tiny_csv,
         validation_csv=tiny_csv,
-        **{**TINY, "delexicalize": None},  # None: the recipe's default
+        delexicalize=True,
+        **TINY,
     )
     loaded = keras_nlg.load(result.out_dir)
-    assert TrainingConfig.for_e2e().delexicalize is True
+    assert TrainingConfig.for_e2e().delexicalize is False  # opt-in, see config
     assert loaded.config["task"]["delexicalize"] is True
     assert PLACEHOLDERS["name"] in loaded.config["training"]["sample_prompt"]
     scores = evaluate_e2e(
@@ -250,6 +250,15 @@ def test_slot_error_reranking_never_keeps_more_errors(e2e_model, tiny_csv):
     )
     for mr, first, chosen in zip(mrs, top, reranked, strict=True):
         assert text_slot_errors(chosen, mr).count <= text_slot_errors(first, mr).count
+    # MRs of other slots are decoded (the top beam kept), not refused.
+    (text,) = generate_for_mrs(
+        e2e_model.model,
+        e2e_model.tokenizer,
+        ["title[Foo], year[1999]"],
+        rerank="slot_errors",
+        **options,
+    )
+    assert isinstance(text, str)
     with pytest.raises(ValueError, match="rerank='bleu'"):
         generate_for_mrs(e2e_model.model, e2e_model.tokenizer, mrs, rerank="bleu")
 
