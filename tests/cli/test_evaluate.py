@@ -128,23 +128,20 @@ def test_bad_csv_in_a_fresh_process_has_no_traceback(tmp_path, trained_model_dir
     assert len(lines) == 1 and "row 2: empty ref" in lines[0], completed.stderr
 
 
-def test_evaluate_e2e_says_which_tokenization_each_metric_used(
-    tmp_path, monkeypatch, capsys
-):
-    """Chinese outputs: BLEU by characters (sacrebleu's "zh"), not one word a line."""
+def fake_evaluate_e2e(monkeypatch, outputs, references, meaning_representations):
+    """`keras-nlg evaluate --task e2e` without a model: `load` gives nothing and
+    `evaluate_e2e` scores the given `outputs` with the real scorers."""
     import types
 
     import keras_nlg
     import keras_nlg.evaluation
     from keras_nlg.evaluation.e2e import score_outputs, semantic_fidelity
 
-    outputs = ["床前明月光，疑是地上霜。"]
-
-    def evaluate_e2e(model, tokenizer, data, decoding=None, **options):
+    def evaluate_e2e(model, tokenizer, data, decoding=None, lowercase=True, **options):
         return {
-            **score_outputs(outputs, [outputs], lowercase=options["lowercase"]),
-            **semantic_fidelity(outputs, ["name[Zizzi]"]),
-            "meaning_representations": 1,
+            **score_outputs(outputs, references, lowercase=lowercase),
+            **semantic_fidelity(outputs, meaning_representations),
+            "meaning_representations": len(outputs),
             "num_beams": 1,
             "generation_seconds": 0.0,
             "outputs": outputs,
@@ -153,6 +150,14 @@ def test_evaluate_e2e_says_which_tokenization_each_metric_used(
     loaded = types.SimpleNamespace(model=None, tokenizer=None, config={})
     monkeypatch.setattr(keras_nlg, "load", lambda path: loaded)
     monkeypatch.setattr(keras_nlg.evaluation, "evaluate_e2e", evaluate_e2e)
+
+
+def test_evaluate_e2e_says_which_tokenization_each_metric_used(
+    tmp_path, monkeypatch, capsys
+):
+    """Chinese outputs: BLEU by characters (sacrebleu's "zh"), not one word a line."""
+    outputs = ["床前明月光，疑是地上霜。"]
+    fake_evaluate_e2e(monkeypatch, outputs, [outputs], ["name[Zizzi]"])
     csv_path = write_e2e_csv(tmp_path / "tiny.csv")
     evaluate = ["evaluate", "--task", "e2e", "--model", str(tmp_path)]
     assert main([*evaluate, "--data", csv_path]) == 0
@@ -173,12 +178,7 @@ def test_evaluate_e2e_says_which_tokenization_each_metric_used(
 def test_evaluate_e2e_prints_slot_errors_and_writes_the_report(
     tmp_path, monkeypatch, capsys
 ):
-    import types
-
-    import keras_nlg
-    import keras_nlg.evaluation
     from keras_nlg.data.e2e import read_e2e_csv
-    from keras_nlg.evaluation.e2e import score_outputs, semantic_fidelity
 
     csv_path = write_e2e_csv(tmp_path / "tiny.csv")
     data = read_e2e_csv(csv_path)
@@ -189,19 +189,9 @@ def test_evaluate_e2e_prints_slot_errors_and_writes_the_report(
         "Café Rouge is cheap.",
     ]
 
-    def evaluate_e2e(model, tokenizer, data_path, decoding=None, **options):
-        return {
-            **score_outputs(outputs, data.references),
-            **semantic_fidelity(outputs, data.meaning_representations),
-            "meaning_representations": 3,
-            "num_beams": 1,
-            "generation_seconds": 0.0,
-            "outputs": outputs,
-        }
-
-    loaded = types.SimpleNamespace(model=None, tokenizer=None, config={})
-    monkeypatch.setattr(keras_nlg, "load", lambda path: loaded)
-    monkeypatch.setattr(keras_nlg.evaluation, "evaluate_e2e", evaluate_e2e)
+    fake_evaluate_e2e(
+        monkeypatch, outputs, data.references, data.meaning_representations
+    )
     report = tmp_path / "slots.jsonl"
     evaluate = ["evaluate", "--task", "e2e", "--model", str(tmp_path)]
     args = [*evaluate, "--data", csv_path, "--slot-error-report", str(report)]

@@ -144,24 +144,30 @@ with torch.no_grad():
 """
 
 
-def test_logits_equal_transformers_gpt2(backbone, tmp_path):
+def transformers_logits(directory, token_ids, scratch):
+    """`GPT2LMHeadModel` logits of `token_ids` for the checkpoint in
+    `directory`, computed in a fresh process; skips without the `[hf]` extra."""
     for package in ("torch", "transformers"):
         if importlib.util.find_spec(package) is None:
             pytest.skip(f"{package} is not installed (pip install '.[hf]')")
-    directory = write_hugging_face_checkpoint(backbone, str(tmp_path / "hf"))
-    np.save(tmp_path / "ids.npy", TOKEN_IDS)
+    np.save(os.path.join(scratch, "ids.npy"), token_ids)
     subprocess.run(
         [
             sys.executable,
             "-c",
             _TRANSFORMERS_LOGITS,
             directory,
-            str(tmp_path / "ids.npy"),
-            str(tmp_path / "logits.npy"),
+            os.path.join(scratch, "ids.npy"),
+            os.path.join(scratch, "logits.npy"),
         ],
         check=True,
         timeout=300,
     )
-    expected = np.load(tmp_path / "logits.npy")
+    return np.load(os.path.join(scratch, "logits.npy"))
+
+
+def test_logits_equal_transformers_gpt2(backbone, tmp_path):
+    directory = write_hugging_face_checkpoint(backbone, str(tmp_path / "hf"))
+    expected = transformers_logits(directory, TOKEN_IDS, str(tmp_path))
     model = TransformerLanguageModel.from_gpt2(directory)
     np.testing.assert_allclose(np.asarray(model(TOKEN_IDS)), expected, atol=1e-4)

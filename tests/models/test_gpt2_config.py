@@ -299,32 +299,14 @@ def test_keras_hub_ignored_keys(tmp_path):
 @pytest.mark.parametrize("overrides", IMPLEMENTED.values(), ids=IMPLEMENTED.keys())
 def test_implemented_field_matches_transformers(tmp_path, overrides):
     """The peer itself, where torch and transformers are installed ([hf])."""
-    import importlib.util
-    import subprocess
-    import sys
 
-    from tests.models.test_gpt2_checkpoint import _TRANSFORMERS_LOGITS
+    from tests.models.test_gpt2_checkpoint import transformers_logits
 
-    for package in ("torch", "transformers"):
-        if importlib.util.find_spec(package) is None:
-            pytest.skip(f"{package} is not installed (pip install '.[hf]')")
     config = BASE | overrides
     directory, _ = write(tmp_path, config)
-    np.save(tmp_path / "ids.npy", TOKEN_IDS)
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _TRANSFORMERS_LOGITS,
-            directory,
-            str(tmp_path / "ids.npy"),
-            str(tmp_path / "logits.npy"),
-        ],
-        check=True,
-        timeout=300,
-    )
+    expected = transformers_logits(directory, TOKEN_IDS, str(tmp_path))
     model = TransformerLanguageModel.from_gpt2(directory)
-    assert max_difference(model(TOKEN_IDS), np.load(tmp_path / "logits.npy")) < 1e-4
+    assert max_difference(model(TOKEN_IDS), expected) < 1e-4
 
 
 @pytest.mark.parametrize(

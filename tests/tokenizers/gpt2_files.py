@@ -3,24 +3,9 @@
 import json
 import os
 
+from keras_nlg.tokenizers.gpt2_files import byte_symbols
+
 MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ w", "e r", "o u", "Ġ s", "Ġ k"]
-
-
-def byte_symbols():
-    """GPT-2's printable stand-in for each byte (its `bytes_to_unicode` table)."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    symbols, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            symbols[byte] = chr(byte)
-        else:
-            symbols[byte] = chr(256 + extra)
-            extra += 1
-    return [symbols[byte] for byte in range(256)]
 
 
 def tiny_gpt2_vocabulary():
