@@ -148,7 +148,7 @@ def _run_e2e(args):
     outputs = scores.pop("outputs")
     details = scores.pop("slot_error_details")
     if args.slot_error_report:
-        _write_slot_error_report(args.slot_error_report, args.data[0], outputs, details)
+        _write_slot_error_report(args.slot_error_report, outputs, details)
     if args.json:
         print(json.dumps(scores))
     else:
@@ -186,17 +186,15 @@ def _run_e2e(args):
         print(f"slot error report: {path}", file=sys.stderr)
 
 
-def _write_slot_error_report(path, csv_path, outputs, details):
+def _write_slot_error_report(path, outputs, details):
     """One JSON line per MR; written whole or not at all (temp file, rename)."""
     if details is None:
         raise ValueError(
             "--slot-error-report needs English outputs for MRs of the E2E slots"
         )
-    from keras_nlg.data.e2e import read_e2e_csv
-
-    mrs = read_e2e_csv(csv_path, require_references=False).meaning_representations
     temporary = f"{path}.partial"
     with open(temporary, "w", encoding="utf-8") as f:
-        for mr, output, errors in zip(mrs, outputs, details, strict=True):
-            f.write(json.dumps({"mr": mr, "output": output, **errors}) + "\n")
+        for output, errors in zip(outputs, details, strict=True):
+            line = {"mr": errors["mr"], "output": output, **errors}
+            f.write(json.dumps(line) + "\n")
     os.replace(temporary, path)

@@ -143,6 +143,7 @@ class ConditionalData:
     longest_example_tokens: int  # tokens, without the last target
     mean_length: float
     longest_prompt: int  # tokens of the longest training MR + separator
+    longest_text: int  # tokens of the longest training text + end-of-text
 
 
 def _ragged(rows, dtype):
@@ -269,4 +270,5 @@ def conditional_datasets(
         longest_example_tokens=longest,
         mean_length=float(np.mean([len(ids) - 1 for ids, _ in train])),
         longest_prompt=max(start for _, start in train),
+        longest_text=max(len(ids) - start for ids, start in train),
     )

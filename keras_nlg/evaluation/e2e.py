@@ -277,9 +277,9 @@ def semantic_fidelity(outputs, meaning_representations) -> dict:
     Returns:
         `slot_error_rate` (a fraction), `slot_errors` (the counts `added`,
         `missing`, `wrong`, `repeated` and `num_slots`) and
-        `slot_error_details` (per output: the slots of each kind); all None,
-        with `slot_error_rate_skipped` saying why, when the MRs are not E2E's
-        eight slots or the outputs are not English.
+        `slot_error_details` (per output: its `mr` and the slots of each
+        kind); all None, with `slot_error_rate_skipped` saying why, when the
+        MRs are not E2E's eight slots or the outputs are not English.
     """
     reason = None
     if not all(is_e2e_meaning_representation(mr) for mr in meaning_representations):
@@ -302,6 +302,7 @@ def semantic_fidelity(outputs, meaning_representations) -> dict:
             "num_slots": report.num_slots,
         },
         "slot_error_details": [
-            {kind: list(getattr(text, kind)) for kind in kinds} for text in report.texts
+            {"mr": mr, **{kind: list(getattr(text, kind)) for kind in kinds}}
+            for mr, text in zip(meaning_representations, report.texts, strict=True)
         ],
     }

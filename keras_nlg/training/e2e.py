@@ -55,13 +55,6 @@ def _sentencepiece_for(data, vocabulary_size):
 TEXT_HEADROOM = 1.25
 
 
-def _text_budget(data, tokenizer):
-    """Tokens to allow for a text: the longest reference's, with headroom."""
-    references = [ref for refs in data.references for ref in refs]
-    longest = max(len(ids) for ids in tokenizer.tokenize(references).to_list())
-    return math.ceil(TEXT_HEADROOM * (longest + 1))
-
-
 def _longest_in_format_prompt(data, tokenizer):
     """Prompt tokens of the longest MR the E2E format allows: every slot, each
     with the value (seen in `data`) whose `slot[value]` is the longest."""
@@ -171,7 +164,8 @@ def train_e2e(
         context_length=context_length,
         seed=config.seed,
     )
-    text_budget = _text_budget(train_data, tokenizer)
+    # Tokens to allow for a text: the longest training text's, with headroom.
+    text_budget = math.ceil(TEXT_HEADROOM * data.longest_text)
     if init_model_dir is None:
         # Context: room for the longest MR the format allows (every slot,
         # each with its longest value) and a generous text, or the longest
