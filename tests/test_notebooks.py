@@ -22,6 +22,7 @@ def test_notebooks_exist():
         "05_finetune_e2e.ipynb",
         "06_export_and_serve.ipynb",
         "07_tflite.ipynb",
+        "08_rl_finetuning.ipynb",
     ]
 
 

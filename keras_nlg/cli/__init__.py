@@ -1,11 +1,12 @@
 """`keras-nlg`: the command-line front end. Parses, calls the library, prints.
 
 One module per command (`train`, `evaluate`, `import_gpt2`, `finetune`,
-`export`, `serve`, `client`, `generate`), each with `add_parser(subparsers)`
-and `run(args)`; `common` holds what they share. Defaults and rules about
-the settings themselves live in the library (e.g. `GenerationConfig`), so
-every front end gives the same answer. The command modules import the
-library inside `run`: `keras-nlg --help` never loads TensorFlow.
+`rl_finetune`, `dpo`, `export`, `serve`, `client`, `generate`), each with
+`add_parser(subparsers)` and `run(args)`; `common` holds what they share.
+Defaults and rules about the settings themselves live in the library (e.g.
+`GenerationConfig`), so every front end gives the same answer. The command
+modules import the library inside `run`: `keras-nlg --help` never loads
+TensorFlow.
 
 Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """
@@ -15,11 +16,13 @@ import sys
 
 from keras_nlg.cli import (
     client,
+    dpo,
     evaluate,
     export,
     finetune,
     generate,
     import_gpt2,
+    rl_finetune,
     serve,
     train,
 )
@@ -30,7 +33,18 @@ from keras_nlg.cli.common import (
 )
 
 # In `keras-nlg --help` order.
-_COMMANDS = (train, evaluate, import_gpt2, finetune, export, serve, client, generate)
+_COMMANDS = (
+    train,
+    evaluate,
+    import_gpt2,
+    finetune,
+    rl_finetune,
+    dpo,
+    export,
+    serve,
+    client,
+    generate,
+)
 
 
 def build_parser() -> ArgumentParser:

@@ -31,7 +31,7 @@ def traced_once(model, key, function, per_shape=False, **tf_function_options):
         def bound(*arguments):
             return function(model_ref(), *arguments)
 
-        options = {"jit_compile": True, **tf_function_options}
+        options = {"jit_compile": True, "autograph": False, **tf_function_options}
         functions[key] = (
             _PerShape(bound, options) if per_shape else tf.function(bound, **options)
         )

@@ -7,10 +7,16 @@ import keras
 from keras import ops
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
+from keras_nlg.layers.settings import settings_config
 
 # Added to masked logits. Finite (not -inf) so that a fully masked row gives a
 # uniform distribution instead of NaN; scores are always float32 here.
 _MASKED_LOGIT = -1e9
+# The constructor settings `get_config` records.
+_SETTINGS = (
+    *("num_heads", "key_dim", "value_dim", "dropout", "use_bias"),
+    *("kernel_initializer", "attention_scale"),
+)
 
 
 def attention_weights(query, key, mask=None, scale=None):
@@ -364,18 +370,4 @@ class MultiHeadAttention(keras.layers.Layer):
         return self.output_dense(ops.transpose(context, (0, 2, 1, 3)))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "key_dim": self.key_dim,
-                "value_dim": self.value_dim,
-                "dropout": self.dropout,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "attention_scale": self.attention_scale,
-            }
-        )
-        return config
+        return {**super().get_config(), **settings_config(self, _SETTINGS)}

@@ -4,6 +4,14 @@ import keras
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
 from keras_nlg.layers.attention import MultiHeadAttention, check_attention_scale
+from keras_nlg.layers.settings import settings_config
+
+# The constructor settings `get_config` records.
+_SETTINGS = (
+    *("num_heads", "intermediate_dim", "dropout", "normalize_first"),
+    *("layer_norm_epsilon", "approximate_gelu", "use_bias"),
+    *("kernel_initializer", "attention_scale"),
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -160,20 +168,4 @@ class TransformerDecoderBlock(keras.layers.Layer):
         return (outputs, *extras) if extras else outputs
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "normalize_first": self.normalize_first,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "approximate_gelu": self.approximate_gelu,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "attention_scale": self.attention_scale,
-            }
-        )
-        return config
+        return {**super().get_config(), **settings_config(self, _SETTINGS)}

@@ -45,6 +45,19 @@ class CacheSpec:
     position_axis: int | None
     layout: str
 
+    @classmethod
+    def per_layer(cls, prefix, kinds, num_layers, shape, dtype, position_axis, layout):
+        """A spec of `f"{prefix}{kind}_{i}"` tensors, each of `kinds` per layer."""
+        return cls(
+            tensors=tuple(
+                CacheTensor(f"{prefix}{kind}_{i}", tuple(shape), dtype)
+                for i in range(num_layers)
+                for kind in kinds
+            ),
+            position_axis=position_axis,
+            layout=layout,
+        )
+
     @property
     def names(self) -> list[str]:
         return [tensor.name for tensor in self.tensors]

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
-from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
+from keras_nlg.models.language_model import CacheSpec, LanguageModel
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -125,14 +125,12 @@ class LSTMLanguageModel(LanguageModel):
 
     def cache_spec(self, batch_size, length=None, dtype=None):
         """`state_h_{i}`, `state_c_{i}` per layer, `(batch, units)`; no positions."""
-        shape = (batch_size, self.units)
-        dtype = dtype or self.compute_dtype
-        return CacheSpec(
-            tensors=tuple(
-                CacheTensor(f"state_{kind}_{i}", shape, dtype)
-                for i in range(self.num_layers)
-                for kind in "hc"
-            ),
+        return CacheSpec.per_layer(
+            "state_",
+            "hc",
+            self.num_layers,
+            (batch_size, self.units),
+            dtype or self.compute_dtype,
             position_axis=None,
             layout="[batch, units] per layer: h then c",
         )

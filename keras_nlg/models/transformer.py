@@ -9,7 +9,7 @@ from keras_nlg.argument_checks import (
     pop_renamed_argument,
 )
 from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
-from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
+from keras_nlg.models.language_model import CacheSpec, LanguageModel
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -283,14 +283,12 @@ class TransformerLanguageModel(LanguageModel):
     def cache_spec(self, batch_size, length=None, dtype=None):
         """Keys then values of each block, `kv_cache_{k,v}_{i}`; columns on axis 1."""
         length = self.context_length if length is None else length
-        shape = (batch_size * self.num_heads, length, self.head_dim)
-        dtype = dtype or self.compute_dtype
-        return CacheSpec(
-            tensors=tuple(
-                CacheTensor(f"kv_cache_{kind}_{i}", shape, dtype)
-                for i in range(self.num_layers)
-                for kind in "kv"
-            ),
+        return CacheSpec.per_layer(
+            "kv_cache_",
+            "kv",
+            self.num_layers,
+            (batch_size * self.num_heads, length, self.head_dim),
+            dtype or self.compute_dtype,
             position_axis=1,
             layout="[batch * heads, positions, head_dim] per layer: k then v",
         )

@@ -26,6 +26,29 @@ _NEWLINE = "\n"
 _META_SPACE = "\u2581"
 
 
+# The trainer options every keras_nlg SentencePiece model shares: text is
+# kept exactly (no normalisation, no dummy prefix, spaces and newlines
+# kept), unknown characters fall back to bytes, and the special pieces sit
+# at fixed ids (padding 0, unknown 1, end-of-text 2, no BOS).
+_TRAINER_OPTIONS = dict(
+    normalization_rule_name="identity",
+    remove_extra_whitespaces=False,
+    add_dummy_prefix=False,
+    split_by_whitespace=True,
+    byte_fallback=True,
+    hard_vocab_limit=False,
+    shuffle_input_sentence=True,
+    user_defined_symbols=[_NEWLINE],
+    pad_id=0,
+    unk_id=1,
+    eos_id=2,
+    bos_id=-1,
+    pad_piece=PADDING,
+    eos_piece=END_OF_TEXT,
+    minloglevel=2,
+)
+
+
 class SentencePieceTokenizer:
     """Subword tokenizer from a SentencePiece model, run by tensorflow-text ops.
 
@@ -139,22 +162,8 @@ class SentencePieceTokenizer:
                 vocab_size=vocabulary_size,
                 model_type=model_type,
                 character_coverage=character_coverage,
-                normalization_rule_name="identity",
-                remove_extra_whitespaces=False,
-                add_dummy_prefix=False,
-                split_by_whitespace=True,
-                byte_fallback=True,
-                hard_vocab_limit=False,
                 input_sentence_size=max_sentences,
-                shuffle_input_sentence=True,
-                user_defined_symbols=[_NEWLINE],
-                pad_id=0,
-                unk_id=1,
-                eos_id=2,
-                bos_id=-1,
-                pad_piece=PADDING,
-                eos_piece=END_OF_TEXT,
-                minloglevel=2,
+                **_TRAINER_OPTIONS,
             )
         except RuntimeError as error:
             # The trainer's message says what was too small; keep its last line.

@@ -1,6 +1,8 @@
 """Training: `TrainingConfig`, optimizer + schedule, callbacks, and the three
 recipes `train()` (text files), `finetune()` (a model directory, full or LoRA)
-and `train_e2e()` (E2E data-to-text), all through one `fit_and_save` loop."""
+and `train_e2e()` (E2E data-to-text), all through one `fit_and_save` loop.
+Beyond likelihood, `keras_nlg.training.rl` holds RL fine-tuning with rewards
+users define (`rl_finetune`, RLOO) and preference tuning (`dpo`)."""
 
 from keras_nlg.training.callbacks import (
     LanguageModelStats,

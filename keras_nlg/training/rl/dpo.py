@@ -1,0 +1,244 @@
+"""`dpo()`: Direct Preference Optimization on (prompt, chosen, rejected) pairs.
+
+Same log-probability machinery as RL fine-tuning (`objectives`): each
+completion, followed by end-of-text, is packed after its prompt and scored
+by one forward pass. The frozen reference's sequence log-probs are computed
+once before training; the update is an ordinary graph-mode Keras
+`train_step` (no sampling), so `fit`, callbacks and TensorBoard work as in
+every recipe. Loss: Rafailov et al. (NeurIPS 2023), equation 7.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_nlg.files import read_text_file
+from keras_nlg.model_directory import load, save_model_directory
+from keras_nlg.training.fit import TrainResult, check_out_dir
+from keras_nlg.training.lora import enable_lora, merge_lora
+from keras_nlg.training.rl.config import RLConfig
+from keras_nlg.training.rl.objectives import dpo_loss, token_log_probs
+from keras_nlg.training.rl.rollouts import WIDTH_STEP, pack, prompt_ids
+
+PAIR_FIELDS = ("prompt", "chosen", "rejected")
+
+
+def read_pairs(path: str) -> list[dict]:
+    """Reads a JSONL file of `{"prompt", "chosen", "rejected"}` objects.
+
+    Raises:
+        ValueError: naming the file and line for bad JSON, a missing field,
+            a value that is not a string, or a file without pairs.
+    """
+    pairs = []
+    for number, line in enumerate(
+        read_text_file(path, "the preference pairs").splitlines(), start=1
+    ):
+        if not line.strip():
+            continue
+        try:
+            pair = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg})") from None
+        pairs.append(check_pair(pair, f"{path}, line {number}"))
+    if not pairs:
+        raise ValueError(f"{path} holds no preference pairs.")
+    return pairs
+
+
+def check_pair(pair, where: str) -> dict:
+    """The pair if it has the three string fields, else a `ValueError` at `where`."""
+    if not isinstance(pair, dict) or any(
+        not isinstance(pair.get(name), str) for name in PAIR_FIELDS
+    ):
+        raise ValueError(
+            f"{where}: a pair needs string fields {list(PAIR_FIELDS)}. "
+            f"Received: {pair!r:.120}"
+        )
+    return {name: pair[name] for name in PAIR_FIELDS}
+
+
+def _sequence_log_probs(model, token_ids, mask, batch_size=32):
+    score = tf.function(lambda ids: token_log_probs(model, ids), jit_compile=True)
+    totals = []
+    for start in range(0, len(token_ids), batch_size):
+        ids = tf.constant(token_ids[start : start + batch_size])
+        totals.append(np.sum(score(ids).numpy() * mask[start : start + batch_size], -1))
+    return np.concatenate(totals).astype("float32")
+
+
+class DPOTrainer(keras.Model):
+    """Trains `policy` by DPO; batches hold packed pairs and reference log-probs."""
+
+    def __init__(self, policy, beta: float):
+        super().__init__()
+        self.policy = policy
+        self.beta = beta
+        self.built = True  # the policy is built; BackupAndRestore needs this
+
+    def call(self, token_ids, training=False):
+        return self.policy(token_ids, training=training)
+
+    def train_step(self, data):
+        chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected = data
+        variables = self.policy.trainable_variables
+        # Dropout off, as the reference's log-probs were computed.
+        with tf.GradientTape() as tape:
+            chosen_lp = tf.reduce_sum(
+                token_log_probs(self.policy, chosen) * chosen_mask, -1
+            )
+            rejected_lp = tf.reduce_sum(
+                token_log_probs(self.policy, rejected) * rejected_mask,
+                -1,
+            )
+            loss, margins = dpo_loss(
+                chosen_lp, rejected_lp, ref_chosen, ref_rejected, self.beta
+            )
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return {
+            "loss": loss,
+            "margin": tf.reduce_mean(margins),
+            "accuracy": tf.reduce_mean(tf.cast(margins > 0, tf.float32)),
+        }
+
+
+def pack_pairs(tokenizer, pairs, context_length):
+    """`(chosen ids, chosen mask, rejected ids, rejected mask)`, one width."""
+    prompts = [prompt_ids(tokenizer, p["prompt"]) for p in pairs]
+    sides = {}
+    for side in ("chosen", "rejected"):
+        sides[side] = [
+            list(np.asarray(tokenizer.tokenize(p[side]), np.int32).tolist())
+            + [tokenizer.end_of_text_id]
+            for p in pairs
+        ]
+    longest = max(
+        len(prompt) + len(completion)
+        for side in sides.values()
+        for prompt, completion in zip(prompts, side, strict=True)
+    )
+    if context_length is not None and longest > context_length + 1:
+        raise ValueError(
+            f"The longest prompt + completion has {longest - 1} tokens, more than "
+            f"the model's context of {context_length}."
+        )
+    width = WIDTH_STEP * -(-longest // WIDTH_STEP)
+    if context_length is not None:
+        width = min(width, context_length + 1)
+    packed = []
+    for side in ("chosen", "rejected"):
+        packed.extend(pack(prompts, sides[side], tokenizer.padding_id, width))
+    return packed
+
+
+def dpo(
+    model_dir: str,
+    pairs,
+    out_dir: str,
+    config: RLConfig | None = None,
+    *,
+    callbacks: list | None = None,
+    verbose="auto",
+    **overrides,
+) -> TrainResult:
+    """DPO fine-tuning of a model directory on preference pairs.
+
+    Args:
+        model_dir: a keras_nlg model directory (also the frozen reference).
+        pairs: a JSONL path or a list of `{"prompt", "chosen", "rejected"}`.
+        out_dir: the model directory to write (not `model_dir`).
+        config: an `RLConfig` (`beta`, `steps`, `steps_per_epoch`,
+            `prompts_per_step` = pairs per batch, `learning_rate`,
+            `lora_rank`); default `RLConfig()`.
+        callbacks, verbose: as in `keras_nlg.training.train`.
+        **overrides: `RLConfig` fields.
+
+    Returns:
+        A `TrainResult`; `history` holds `loss`, `margin` (mean implicit
+        reward margin) and `accuracy` (share of pairs with margin > 0).
+
+    Raises:
+        ValueError: for invalid settings, malformed pairs (naming the file
+            and line or the pair), or pairs that don't fit the context.
+    """
+    config = (config or RLConfig()).replace(**overrides)
+    if isinstance(pairs, (str, os.PathLike)):
+        pairs = read_pairs(os.fspath(pairs))
+    else:
+        if not pairs:
+            raise ValueError("`pairs` is empty: DPO needs preference pairs.")
+        pairs = [check_pair(p, f"pairs[{i}]") for i, p in enumerate(pairs)]
+    check_out_dir(out_dir)
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(
+            "`out_dir` must differ from `model_dir` (the original stays intact). "
+            f"Received: out_dir={out_dir!r}"
+        )
+    keras.utils.set_random_seed(config.seed)
+    policy, tokenizer, source_config = load(model_dir)
+    packed = pack_pairs(tokenizer, pairs, getattr(policy, "context_length", None))
+    chosen, chosen_mask, rejected, rejected_mask = packed
+    # The reference is the starting model: its log-probs, before any update.
+    ref_chosen = _sequence_log_probs(policy, chosen, chosen_mask)
+    ref_rejected = _sequence_log_probs(policy, rejected, rejected_mask)
+    if config.lora_rank is not None:
+        enable_lora(policy, config.lora_rank, config.lora_alpha)
+    trainer = DPOTrainer(policy, config.beta)
+    optimizer = keras.optimizers.Adam(
+        config.resolved_learning_rate, global_clipnorm=1.0
+    )
+    trainer.compile(optimizer=optimizer)
+    optimizer.build(policy.trainable_variables)
+    batch = min(config.prompts_per_step, len(pairs))
+    data = (
+        tf.data.Dataset.from_tensor_slices(
+            (chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected)
+        )
+        .shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+    )
+    os.makedirs(out_dir, exist_ok=True)
+    epochs = -(-config.steps // config.steps_per_epoch)
+    start = time.perf_counter()
+    history = trainer.fit(
+        data,
+        epochs=epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        shuffle=False,  # the dataset shuffles itself, reproducibly
+        callbacks=[
+            keras.callbacks.BackupAndRestore(
+                os.path.join(out_dir, "checkpoints", "backup")
+            ),
+            keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
+            *(callbacks or []),
+        ],
+        verbose=verbose,
+    )
+    elapsed = time.perf_counter() - start
+    shipped = merge_lora(policy) if config.lora_rank is not None else policy
+    record = {
+        **{key: source_config.get(key) for key in ("arch", "preset", "task")},
+        "finetuned_from": os.path.abspath(model_dir),
+        "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
+        "tokenizer": {"class_name": type(tokenizer).__name__},
+        "dpo": {**config.to_dict(), "pairs": len(pairs), "epochs": epochs},
+    }
+    last = {key: float(v[-1]) for key, v in history.history.items() if v}
+    save_model_directory(
+        out_dir, shipped, tokenizer, record, {**last, "train_seconds": elapsed}
+    )
+    return TrainResult(
+        shipped,
+        tokenizer,
+        record,
+        {**last, "train_seconds": elapsed},
+        history.history,
+        out_dir,
+    )

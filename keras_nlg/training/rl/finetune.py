@@ -1,0 +1,170 @@
+"""`rl_finetune()`: RLOO on a model directory's model; writes a new model directory."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_nlg.model_directory import load, save_model_directory
+from keras_nlg.training.callbacks import TrainingTimeLimit
+from keras_nlg.training.fit import TrainResult, check_out_dir
+from keras_nlg.training.lora import enable_lora, merge_lora
+from keras_nlg.training.rl.config import RLConfig
+from keras_nlg.training.rl.rewards import parse_rewards, reward_name
+from keras_nlg.training.rl.rloo import RLOOTrainer, prompt_index_dataset
+
+
+class RLSampleLogger(keras.callbacks.Callback):
+    """Writes the last batch's samples with their rewards to TensorBoard each epoch."""
+
+    def __init__(self, log_dir: str, rows: int = 8):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.rows = rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        samples = self.model.last_samples[: self.rows]
+        table = ["| prompt | completion | reward |", "|---|---|---|"]
+        for source, text, reward in samples:
+            cells = [s.replace("|", "\\|").replace("\n", " ") for s in (source, text)]
+            table.append(f"| {cells[0]} | {cells[1]} | {reward:.4f} |")
+        with self.writer.as_default(step=epoch):
+            tf.summary.text("samples", "\n".join(table))
+        self.writer.flush()
+
+
+def _check_prompts(prompts, references, sources):
+    if isinstance(prompts, str) or not all(isinstance(p, str) for p in prompts):
+        raise TypeError(
+            f"`prompts` must be a list of strings. Received: {prompts!r:.80}"
+        )
+    if not prompts:
+        raise ValueError("`prompts` is empty: RL fine-tuning needs prompts.")
+    references = references if references is not None else [[] for _ in prompts]
+    sources = sources if sources is not None else list(prompts)
+    for name, values in (("references", references), ("reward_prompts", sources)):
+        if len(values) != len(prompts):
+            raise ValueError(
+                f"`{name}` must hold one entry per prompt ({len(prompts)}). "
+                f"Received: {len(values)}"
+            )
+    return list(prompts), references, sources
+
+
+def rl_finetune(
+    model_dir: str,
+    prompts,
+    out_dir: str,
+    reward,
+    config: RLConfig | None = None,
+    *,
+    references=None,
+    reward_prompts=None,
+    callbacks: list | None = None,
+    verbose="auto",
+    **overrides,
+) -> TrainResult:
+    """RL fine-tuning (RLOO + KL to the starting model) of a model directory.
+
+    Args:
+        model_dir: a keras_nlg model directory (Transformer or LSTM).
+        prompts: list of prompt strings the model continues.
+        out_dir: the model directory to write (not `model_dir`).
+        reward: a callable `reward(prompts, completions, references) -> [n]`
+            (see `keras_nlg.training.rl.rewards`) or a spec string such as
+            `"slot_error:1.0,bleu:0.5"` (`parse_rewards`).
+        config: an `RLConfig` (default `RLConfig()`).
+        references: per prompt, a list of reference texts (for BLEU/ROUGE).
+        reward_prompts: what rewards see as each prompt (default `prompts`;
+            E2E passes the MRs while the model is prompted with their text).
+        callbacks: extra Keras callbacks.
+        verbose: Keras' `fit` verbosity.
+        **overrides: `RLConfig` fields replacing `config`'s.
+
+    Returns:
+        A `TrainResult`; `history` holds per-epoch `reward_mean`,
+        `reward_std`, `kl`, `entropy`, advantage stats, `loss`.
+
+    Raises:
+        ValueError: for an invalid setting (naming it), no prompts, prompts
+            that don't fit the context, `out_dir` equal to `model_dir`, or a
+            reward that breaks its contract (naming the reward).
+        TypeError: for prompts that are not strings or a reward that is
+            neither callable nor a spec.
+    """
+    config = (config or RLConfig()).replace(**overrides)
+    prompts, references, sources = _check_prompts(prompts, references, reward_prompts)
+    if isinstance(reward, str):
+        reward = parse_rewards(reward)
+    elif not callable(reward):
+        raise TypeError(
+            "`reward` must be a callable or a spec string such as 'bleu:1.0'. "
+            f"Received: {reward!r}"
+        )
+    check_out_dir(out_dir)
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(
+            "`out_dir` must differ from `model_dir` (the original stays intact). "
+            f"Received: out_dir={out_dir!r}"
+        )
+    keras.utils.set_random_seed(config.seed)
+    policy, tokenizer, source_config = load(model_dir)
+    reference, _, _ = load(model_dir)
+    if (source_config.get("task") or {}).get("delexicalize"):
+        raise ValueError(
+            f"{model_dir} was trained on delexicalised E2E data; RL fine-tuning "
+            "samples raw text and needs a lexicalised model."
+        )
+    if config.lora_rank is not None:
+        enable_lora(policy, config.lora_rank, config.lora_alpha)
+    trainer = RLOOTrainer(
+        policy, reference, tokenizer, prompts, sources, references, reward, config
+    )
+    optimizer = keras.optimizers.Adam(
+        config.resolved_learning_rate, global_clipnorm=1.0
+    )
+    trainer.compile(optimizer=optimizer, run_eagerly=True)
+    optimizer.build(policy.trainable_variables)
+
+    data = prompt_index_dataset(len(prompts), config.prompts_per_step, config.seed)
+    os.makedirs(out_dir, exist_ok=True)
+    log_dir = os.path.join(out_dir, "logs")
+    epochs = -(-config.steps // config.steps_per_epoch)
+    time_limit = (
+        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
+    )
+    start = time.perf_counter()
+    history = trainer.fit(
+        data,
+        epochs=epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        shuffle=False,  # the dataset shuffles itself, reproducibly
+        callbacks=[
+            keras.callbacks.BackupAndRestore(
+                os.path.join(out_dir, "checkpoints", "backup")
+            ),
+            keras.callbacks.TensorBoard(log_dir=log_dir),
+            RLSampleLogger(os.path.join(log_dir, "samples")),
+            *time_limit,
+            *(callbacks or []),
+        ],
+        verbose=verbose,
+    )
+    elapsed = time.perf_counter() - start
+    shipped = merge_lora(policy) if config.lora_rank is not None else policy
+    record = {
+        **{key: source_config.get(key) for key in ("arch", "preset", "task")},
+        "finetuned_from": os.path.abspath(model_dir),
+        "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
+        "tokenizer": {"class_name": type(tokenizer).__name__},
+        "rl": {**config.to_dict(), "reward": reward_name(reward), "epochs": epochs},
+    }
+    last = {key: float(v[-1]) for key, v in history.history.items() if v}
+    metrics = {**last, "train_seconds": elapsed}
+    save_model_directory(out_dir, shipped, tokenizer, record, metrics)
+    if getattr(policy, "generation_config", None) is not None:
+        policy.generation_config.save_pretrained(out_dir)
+    return TrainResult(shipped, tokenizer, record, metrics, history.history, out_dir)

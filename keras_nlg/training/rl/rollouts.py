@@ -1,0 +1,113 @@
+"""Rollouts: k samples per prompt from the compiled generator, packed for scoring.
+
+The sampler is `keras_nlg.generate` itself (the XLA loop every runtime
+uses), with plain ancestral sampling: `do_sample=True`, temperature 1, no
+top-k/top-p, so the completions are drawn from the policy π whose gradient
+the estimator takes. Completions are then packed as right-padded rows
+`[prompt, completion, end-of-text?]` for one full forward pass
+(`objectives.token_log_probs`), which recomputes their log-probabilities
+under the current policy; `Rollouts.sampler_log_probs` keeps the sampler's
+own for checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from keras_nlg.generation import GenerationConfig, generate
+
+# Packed widths are rounded up to a multiple of this (within the most a
+# prompt and the budget can take), so a handful of compiled scoring passes
+# serve every batch while short completions aren't scored at full width.
+WIDTH_STEP = 32
+
+
+@dataclasses.dataclass
+class Rollouts:
+    """One batch of samples, `n = prompts × k` rows, the k of a prompt together.
+
+    Attributes:
+        completions: the `n` completion texts.
+        token_ids: int32 `(n, W)`: prompt ids (an empty prompt: end-of-text),
+            the completion's ids, end-of-text when the sample ended with it,
+            then padding.
+        completion_mask: float32 `(n, W - 1)`: 1 where column t - 1 of
+            `token_log_probs` scores a completion token t (end-of-text
+            included: stopping is an action too).
+        sampler_log_probs: the sampler's log-probs of each completion's ids
+            (without end-of-text), for checks.
+    """
+
+    completions: list[str]
+    token_ids: np.ndarray
+    completion_mask: np.ndarray
+    sampler_log_probs: list[list[float]]
+
+
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """The ids generation conditions on: the prompt's, or end-of-text if empty."""
+    ids = np.asarray(tokenizer.tokenize(prompt), np.int32).tolist()
+    return ids or [tokenizer.end_of_text_id]
+
+
+def packed_width(longest_prompt: int, max_new_tokens: int, context_length) -> int:
+    """Columns for `[prompt, completion, end-of-text]`, rounded up, in context."""
+    width = WIDTH_STEP * math.ceil((longest_prompt + max_new_tokens + 1) / WIDTH_STEP)
+    return width if context_length is None else min(width, context_length + 1)
+
+
+def pack(prompts_ids, completions_ids, padding_id: int, width: int):
+    """Right-padded `(token_ids, completion_mask)`; see `Rollouts`.
+
+    Raises:
+        ValueError: if a row doesn't fit in `width` columns.
+    """
+    token_ids = np.full((len(prompts_ids), width), padding_id, np.int32)
+    mask = np.zeros((len(prompts_ids), width - 1), np.float32)
+    for row, (prompt, completion) in enumerate(
+        zip(prompts_ids, completions_ids, strict=True)
+    ):
+        ids = list(prompt) + list(completion)
+        if len(ids) > width:
+            raise ValueError(
+                f"A prompt of {len(prompt)} tokens and a completion of "
+                f"{len(completion)} don't fit in {width} columns."
+            )
+        token_ids[row, : len(ids)] = ids
+        mask[row, len(prompt) - 1 : len(ids) - 1] = 1.0
+    return token_ids, mask
+
+
+def sample_rollouts(
+    model, tokenizer, prompts, k: int, max_new_tokens: int, seed: int, max_width: int
+) -> Rollouts:
+    """Draws `k` completions per prompt and packs them (see module docstring).
+
+    The rows are `max_width` columns at most (`packed_width`), fewer when
+    the batch's longest row is shorter (rounded up to `WIDTH_STEP`).
+    """
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=True,
+        num_return_sequences=k,
+        seed=seed,
+    )
+    samples = generate(model, tokenizer, list(prompts), config, return_details=True)
+    prompts_ids, completions_ids = [], []
+    for i, sample in enumerate(samples):
+        ids = list(sample.token_ids)
+        if len(ids) < max_new_tokens:  # it stopped at end-of-text
+            ids.append(tokenizer.end_of_text_id)
+        prompts_ids.append(prompt_ids(tokenizer, prompts[i // k]))
+        completions_ids.append(ids)
+    longest = max(
+        len(p) + len(c) for p, c in zip(prompts_ids, completions_ids, strict=True)
+    )
+    width = min(max_width, WIDTH_STEP * math.ceil(longest / WIDTH_STEP))
+    token_ids, mask = pack(prompts_ids, completions_ids, tokenizer.padding_id, width)
+    return Rollouts(
+        [s.text for s in samples], token_ids, mask, [s.log_probs for s in samples]
+    )
