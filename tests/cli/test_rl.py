@@ -41,7 +41,8 @@ def test_rl_finetune_with_a_spec_then_dpo(trained_model_dir, tmp_path, capsys):
     )
     code = main(
         ["dpo", "--model", str(out), "--pairs", str(pairs),
-         "--out", str(tmp_path / "d"), "--steps", "2", "--steps-per-epoch", "2"]
+         "--out", str(tmp_path / "d"), "--steps", "2", "--steps-per-epoch", "2",
+         "--prompts-per-step", "1"]
     )  # fmt: skip
     assert code == 0
     assert "accuracy" in capsys.readouterr().out
@@ -52,6 +53,7 @@ def test_rl_finetune_with_a_spec_then_dpo(trained_model_dir, tmp_path, capsys):
     [
         (["--samples-per-prompt", "1"], "samples_per_prompt"),
         (["--reward", "nonsense"], "Unknown reward 'nonsense'"),
+        (["--reward", "bleu"], "needs reference texts for every prompt"),
         (["--kl-coef", "-1"], "--kl-coef"),
         (["--prompts", "EMPTY"], "is empty"),
         (["--task", "e2e", "--data", "MISSING.csv"], "MISSING.csv"),

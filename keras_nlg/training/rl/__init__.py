@@ -14,6 +14,7 @@ from keras_nlg.training.rl.dpo import dpo, read_pairs
 from keras_nlg.training.rl.finetune import rl_finetune
 from keras_nlg.training.rl.objectives import (
     dpo_loss,
+    kl_penalized_rewards,
     leave_one_out_advantages,
     policy_loss,
     token_log_probs,
@@ -40,6 +41,7 @@ __all__ = [
     "check_rewards",
     "dpo",
     "dpo_loss",
+    "kl_penalized_rewards",
     "leave_one_out_advantages",
     "parse_rewards",
     "policy_loss",

@@ -31,7 +31,8 @@ class RLConfig:
         prompts_per_step: prompts per RL batch (DPO: pairs per batch).
         samples_per_prompt: k ≥ 2 completions per prompt (RLOO's group).
         max_new_tokens: completion budget in tokens.
-        learning_rate: AdamW learning rate (default 1e-5 full, 1e-4 LoRA).
+        learning_rate: Adam learning rate, gradients clipped to norm 1
+            (default 1e-5 full, 1e-4 LoRA).
         kl_coef: coefficient of the per-token KL penalty to the starting
             model (≥ 0).
         normalize_advantages: divide advantages by their group's std (GRPO).
@@ -78,9 +79,8 @@ class RLConfig:
             _fail("samples_per_prompt", k, "a whole number >= 2 (RLOO's group)")
         if self.lora_rank is not None:
             check_positive_int("lora_rank", self.lora_rank)
-        _check_float(
-            "learning_rate", self.learning_rate, 0, "a finite number > 0", True
-        )
+        positive = "a finite number > 0"
+        _check_float("learning_rate", self.learning_rate, 0, positive, True)
         if self.learning_rate is not None and self.learning_rate <= 0:
             _fail("learning_rate", self.learning_rate, "a finite number > 0")
         _check_float("kl_coef", self.kl_coef, 0, "a finite number >= 0")
@@ -90,12 +90,16 @@ class RLConfig:
         _check_float("beta", self.beta, 0, "a finite number > 0")
         if self.beta <= 0:
             _fail("beta", self.beta, "a finite number > 0")
-        _check_float("lora_alpha", self.lora_alpha, 0, "a finite number > 0", True)
-        _check_float("max_minutes", self.max_minutes, 0, "a finite number > 0", True)
+        for name in ("lora_alpha", "max_minutes"):
+            value = getattr(self, name)
+            _check_float(name, value, 0, positive, True)
+            if value is not None and value <= 0:
+                _fail(name, value, positive)
         if not isinstance(self.normalize_advantages, bool):
             _fail("normalize_advantages", self.normalize_advantages, "True or False")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            _fail("seed", self.seed, "a whole number")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+            _fail("seed", seed, "a whole number in [0, 2**32)")
 
     @property
     def resolved_learning_rate(self) -> float:

@@ -4,8 +4,9 @@ Same log-probability machinery as RL fine-tuning (`objectives`): each
 completion, followed by end-of-text, is packed after its prompt and scored
 by one forward pass. The frozen reference's sequence log-probs are computed
 once before training; the update is an ordinary graph-mode Keras
-`train_step` (no sampling), so `fit`, callbacks and TensorBoard work as in
-every recipe. Loss: Rafailov et al. (NeurIPS 2023), equation 7.
+`train_step` (no sampling) that picks its pairs by step, so `fit`,
+callbacks, resuming and TensorBoard work as in every recipe. Loss: Rafailov
+et al. (NeurIPS 2023), equation 7.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import tensorflow as tf
 
 from keras_nlg.files import read_text_file
 from keras_nlg.model_directory import load, save_model_directory
-from keras_nlg.training.fit import TrainResult, check_out_dir
+from keras_nlg.training.callbacks import TrainingTimeLimit
+from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
 from keras_nlg.training.lora import enable_lora, merge_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.objectives import dpo_loss, token_log_probs
+from keras_nlg.training.rl.rloo import step_dataset
 from keras_nlg.training.rl.rollouts import WIDTH_STEP, pack, prompt_ids
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
@@ -74,19 +77,36 @@ def _sequence_log_probs(model, token_ids, mask, batch_size=32):
 
 
 class DPOTrainer(keras.Model):
-    """Trains `policy` by DPO; batches hold packed pairs and reference log-probs."""
+    """Trains `policy` by DPO on packed pairs and their reference log-probs.
 
-    def __init__(self, policy, beta: float):
+    `pairs` is `(chosen, chosen_mask, rejected, rejected_mask, ref_chosen,
+    ref_rejected)` for every pair; `order` `(steps, batch)` names the pairs
+    of each update. A step picks its batch by the optimizer's step count, so
+    a run resumed by `BackupAndRestore` continues the same sequence; `fit`
+    iterates a dummy dataset (`step_dataset`).
+    """
+
+    def __init__(self, policy, beta: float, pairs, order):
         super().__init__()
         self.policy = policy
         self.beta = beta
+        self._pairs = [tf.constant(array) for array in pairs]
+        self._order = tf.constant(order, tf.int32)
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", "margin", "accuracy")
+        }
         self.built = True  # the policy is built; BackupAndRestore needs this
 
     def call(self, token_ids, training=False):
         return self.policy(token_ids, training=training)
 
     def train_step(self, data):
-        chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected = data
+        step = tf.cast(self.optimizer.iterations, tf.int32) % tf.shape(self._order)[0]
+        batch = tf.gather(self._order, step)
+        chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected = [
+            tf.gather(array, batch) for array in self._pairs
+        ]
         variables = self.policy.trainable_variables
         # Dropout off, as the reference's log-probs were computed.
         with tf.GradientTape() as tape:
@@ -101,11 +121,37 @@ class DPOTrainer(keras.Model):
                 chosen_lp, rejected_lp, ref_chosen, ref_rejected, self.beta
             )
         self.optimizer.apply(tape.gradient(loss, variables), variables)
-        return {
-            "loss": loss,
-            "margin": tf.reduce_mean(margins),
-            "accuracy": tf.reduce_mean(tf.cast(margins > 0, tf.float32)),
-        }
+        self._trackers["loss"].update_state(loss)
+        self._trackers["margin"].update_state(margins)
+        self._trackers["accuracy"].update_state(tf.cast(margins > 0, tf.float32))
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def metrics(self):
+        # Keras resets these at each epoch: the logs are epoch means.
+        return list(self._trackers.values())
+
+
+def pair_order(num_pairs: int, batch_size: int, steps: int, seed: int):
+    """`(steps, batch_size)` pair indices: a seeded permutation per pass.
+
+    Raises:
+        ValueError: if there are fewer pairs than `batch_size`.
+    """
+    if num_pairs < batch_size:
+        raise ValueError(
+            f"`prompts_per_step` (pairs per batch) must be at most the {num_pairs} "
+            f"pairs given. Received: prompts_per_step={batch_size}"
+        )
+    per_pass = num_pairs // batch_size
+    rows = []
+    for step in range(steps):
+        permutation = np.random.default_rng([seed, step // per_pass]).permutation(
+            num_pairs
+        )
+        start = (step % per_pass) * batch_size
+        rows.append(permutation[start : start + batch_size])
+    return np.asarray(rows, np.int32)
 
 
 def pack_pairs(tokenizer, pairs, context_length):
@@ -189,34 +235,37 @@ def dpo(
     ref_rejected = _sequence_log_probs(policy, rejected, rejected_mask)
     if config.lora_rank is not None:
         enable_lora(policy, config.lora_rank, config.lora_alpha)
-    trainer = DPOTrainer(policy, config.beta)
+    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
+    order = pair_order(
+        len(pairs), config.prompts_per_step, epochs * epoch_steps, config.seed
+    )
+    trainer = DPOTrainer(
+        policy,
+        config.beta,
+        (chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected),
+        order,
+    )
     optimizer = keras.optimizers.Adam(
         config.resolved_learning_rate, global_clipnorm=1.0
     )
     trainer.compile(optimizer=optimizer)
     optimizer.build(policy.trainable_variables)
-    batch = min(config.prompts_per_step, len(pairs))
-    data = (
-        tf.data.Dataset.from_tensor_slices(
-            (chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected)
-        )
-        .shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch, drop_remainder=True)
-    )
     os.makedirs(out_dir, exist_ok=True)
-    epochs = -(-config.steps // config.steps_per_epoch)
+    time_limit = (
+        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
+    )
     start = time.perf_counter()
     history = trainer.fit(
-        data,
+        step_dataset(),
         epochs=epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        shuffle=False,  # the dataset shuffles itself, reproducibly
+        steps_per_epoch=epoch_steps,
+        shuffle=False,  # each step picks its own pairs
         callbacks=[
             keras.callbacks.BackupAndRestore(
                 os.path.join(out_dir, "checkpoints", "backup")
             ),
             keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
+            *time_limit,
             *(callbacks or []),
         ],
         verbose=verbose,
@@ -228,12 +277,20 @@ def dpo(
         "finetuned_from": os.path.abspath(model_dir),
         "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
         "tokenizer": {"class_name": type(tokenizer).__name__},
-        "dpo": {**config.to_dict(), "pairs": len(pairs), "epochs": epochs},
+        "dpo": {
+            **config.to_dict(),
+            "pairs": len(pairs),
+            "planned_epochs": epochs,
+            "planned_steps_per_epoch": epoch_steps,
+        },
     }
     last = {key: float(v[-1]) for key, v in history.history.items() if v}
     save_model_directory(
         out_dir, shipped, tokenizer, record, {**last, "train_seconds": elapsed}
     )
+    shipped.generation_config = getattr(policy, "generation_config", None)
+    if shipped.generation_config is not None:
+        shipped.generation_config.save_pretrained(out_dir)
     return TrainResult(
         shipped,
         tokenizer,

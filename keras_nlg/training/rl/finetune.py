@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from keras_nlg.model_directory import load, save_model_directory
 from keras_nlg.training.callbacks import TrainingTimeLimit
-from keras_nlg.training.fit import TrainResult, check_out_dir
+from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
 from keras_nlg.training.lora import enable_lora, merge_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.rewards import parse_rewards, reward_name
-from keras_nlg.training.rl.rloo import RLOOTrainer, prompt_index_dataset
+from keras_nlg.training.rl.rloo import RLOOTrainer, step_dataset
 
 
 class RLSampleLogger(keras.callbacks.Callback):
@@ -45,6 +45,12 @@ def _check_prompts(prompts, references, sources):
         raise ValueError("`prompts` is empty: RL fine-tuning needs prompts.")
     references = references if references is not None else [[] for _ in prompts]
     sources = sources if sources is not None else list(prompts)
+    for i, refs in enumerate(references):
+        if isinstance(refs, str) or not all(isinstance(r, str) for r in refs):
+            raise TypeError(
+                f"`references[{i}]` must be a list of strings (the references of "
+                f"prompt {i}). Received: {refs!r:.80}"
+            )
     for name, values in (("references", references), ("reward_prompts", sources)):
         if len(values) != len(prompts):
             raise ValueError(
@@ -104,6 +110,13 @@ def rl_finetune(
             "`reward` must be a callable or a spec string such as 'bleu:1.0'. "
             f"Received: {reward!r}"
         )
+    if getattr(reward, "needs_references", False) and any(
+        not refs for refs in references
+    ):
+        raise ValueError(
+            f"The reward {reward_name(reward)!r} needs reference texts for every "
+            "prompt (`references`, or --task e2e)."
+        )
     check_out_dir(out_dir)
     if os.path.abspath(out_dir) == os.path.abspath(model_dir):
         raise ValueError(
@@ -129,19 +142,20 @@ def rl_finetune(
     trainer.compile(optimizer=optimizer, run_eagerly=True)
     optimizer.build(policy.trainable_variables)
 
-    data = prompt_index_dataset(len(prompts), config.prompts_per_step, config.seed)
+    # `steps` split into equal epochs of at most `steps_per_epoch` (as in
+    # `train`), so it may round up by a few steps (recorded).
+    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
     os.makedirs(out_dir, exist_ok=True)
     log_dir = os.path.join(out_dir, "logs")
-    epochs = -(-config.steps // config.steps_per_epoch)
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
     start = time.perf_counter()
     history = trainer.fit(
-        data,
+        step_dataset(),
         epochs=epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        shuffle=False,  # the dataset shuffles itself, reproducibly
+        steps_per_epoch=epoch_steps,
+        shuffle=False,  # each step picks its own prompts
         callbacks=[
             keras.callbacks.BackupAndRestore(
                 os.path.join(out_dir, "checkpoints", "backup")
@@ -160,11 +174,17 @@ def rl_finetune(
         "finetuned_from": os.path.abspath(model_dir),
         "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
         "tokenizer": {"class_name": type(tokenizer).__name__},
-        "rl": {**config.to_dict(), "reward": reward_name(reward), "epochs": epochs},
+        "rl": {
+            **config.to_dict(),
+            "reward": reward_name(reward),
+            "planned_epochs": epochs,
+            "planned_steps_per_epoch": epoch_steps,
+        },
     }
     last = {key: float(v[-1]) for key, v in history.history.items() if v}
     metrics = {**last, "train_seconds": elapsed}
     save_model_directory(out_dir, shipped, tokenizer, record, metrics)
-    if getattr(policy, "generation_config", None) is not None:
-        policy.generation_config.save_pretrained(out_dir)
+    shipped.generation_config = getattr(policy, "generation_config", None)
+    if shipped.generation_config is not None:
+        shipped.generation_config.save_pretrained(out_dir)
     return TrainResult(shipped, tokenizer, record, metrics, history.history, out_dir)

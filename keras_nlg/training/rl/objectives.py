@@ -11,10 +11,9 @@ Sources: RLOO (Kool et al., "Buy 4 REINFORCE samples, get a baseline for
 free!", ICLR 2019 workshop; Ahmadian et al., ACL 2024); the same estimator as
 the "new SCST" of Luo (2020). Group normalisation of advantages as in GRPO
 (Shao et al., 2024, DeepSeekMath). PPO's clipped ratio (Schulman et al.,
-2017). The KL penalty uses the "k3" estimator exp(q) - q - 1 with
-q = log π_ref - log π (Schulman, "Approximating KL divergence", 2020): per
-token, non-negative, unbiased for KL(π || π_ref) under samples from π. DPO:
-Rafailov et al., NeurIPS 2023, equation 7.
+2017). The KL penalty to the starting model is folded into the reward, as in
+RLOO: r - β Σ_t (log π - log π_ref). DPO: Rafailov et al., NeurIPS 2023,
+equation 7.
 """
 
 from __future__ import annotations
@@ -76,38 +75,55 @@ def token_log_probs(model, token_ids, training=False):
     return ops.squeeze(ops.take_along_axis(log_probs, targets, axis=-1), -1)
 
 
-def policy_loss(
-    log_probs,
-    old_log_probs,
-    reference_log_probs,
-    advantages,
-    completion_mask,
-    kl_coef=0.0,
-    clip_ratio=None,
-):
-    """The RLOO policy-gradient loss with a KL penalty, per sequence, averaged.
+def kl_penalized_rewards(rewards, log_probs, reference_log_probs, mask, kl_coef):
+    """Rewards minus `kl_coef` × each sample's KL estimate, as RLOO does.
+
+    `r'_i = r_i - kl_coef * Σ_t (log π(t) - log π_ref(t))` over the completion
+    tokens t of sample i, with π the policy that sampled (Ahmadian et al.,
+    2024, section 3): the KL to the starting model becomes part of the return,
+    so REINFORCE's gradient of `E[r'] ` is that of
+    `E[r] - kl_coef * KL(π || π_ref)` for whole sequences, later tokens'
+    divergence included. (A per-token `k3` term added to the loss instead
+    would follow the gradient of the reverse divergence, KL(π_ref || π).)
+
+    Args:
+        rewards: `(n,)`.
+        log_probs, reference_log_probs, mask: `(n, T)`; see `policy_loss`.
+        kl_coef: ≥ 0.
+
+    Returns:
+        `(shaped_rewards, kl)`: float64 `(n,)` each; `kl` is the per-sample
+        estimate `Σ_t (log π - log π_ref)` (its mean is the KL in nats).
+    """
+    difference = np.asarray(log_probs, "float64") - np.asarray(
+        reference_log_probs, "float64"
+    )
+    kl = (difference * np.asarray(mask, "float64")).sum(axis=-1)
+    return np.asarray(rewards, "float64") - kl_coef * kl, kl
+
+
+def policy_loss(log_probs, old_log_probs, advantages, completion_mask, clip_ratio=None):
+    """The RLOO policy-gradient loss, per sequence, averaged over sequences.
 
     For sequence i with advantage A_i and completion tokens t:
-    `loss_i = -Σ_t surrogate_t + kl_coef * Σ_t k3_t`, where
-    `surrogate_t = ρ_t A_i`, or PPO's `min(ρ_t A_i, clip(ρ_t, 1 ± clip_ratio) A_i)`
-    when `clip_ratio` is set, with `ρ_t = exp(log π(t) - log π_old(t))`; and
-    `k3_t = exp(q_t) - q_t - 1`, `q_t = log π_ref(t) - log π(t)`. At the
-    first update on fresh samples ρ = 1 and the gradient is REINFORCE's,
-    `-A_i Σ_t ∇ log π(t)` (summed over tokens: the sequence's log-probability,
-    no length normalisation). The loss is the mean over sequences.
+    `loss_i = -Σ_t surrogate_t`, where `surrogate_t = ρ_t A_i`, or PPO's
+    `min(ρ_t A_i, clip(ρ_t, 1 ± clip_ratio) A_i)` when `clip_ratio` is set,
+    with `ρ_t = exp(log π(t) - log π_old(t))`. At the first update on fresh
+    samples ρ = 1 and the gradient is REINFORCE's, `-A_i Σ_t ∇ log π(t)`
+    (summed over tokens: the sequence's log-probability, no length
+    normalisation). The KL penalty is in the advantages
+    (`kl_penalized_rewards`).
 
     Args:
         log_probs: float32 `(B, T)` under the current policy (differentiable).
         old_log_probs: `(B, T)` under the policy that sampled (constants).
-        reference_log_probs: `(B, T)` under the frozen starting model.
         advantages: `(B,)` sequence advantages.
         completion_mask: `(B, T)`, 1 on completion tokens, else 0.
-        kl_coef: the KL penalty's coefficient (≥ 0).
         clip_ratio: PPO's ε, or None for no clipping.
 
     Returns:
-        `(loss, stats)`: the scalar loss and a dict of scalars: `kl` (mean
-        per-sequence KL estimate), `clip_fraction`.
+        `(loss, clip_fraction)`: the scalar loss and the share of completion
+        tokens whose ratio is outside `1 ± clip_ratio` (0 without clipping).
     """
     mask = ops.cast(completion_mask, "float32")
     advantages = ops.expand_dims(ops.cast(advantages, "float32"), -1)
@@ -119,12 +135,7 @@ def policy_loss(
         surrogate = ops.minimum(surrogate, clipped)
         outside = ops.cast(ops.abs(ratio - 1.0) > clip_ratio, "float32")
         clip_fraction = ops.sum(outside * mask) / ops.maximum(ops.sum(mask), 1.0)
-    q = ops.stop_gradient(reference_log_probs) - log_probs
-    k3 = ops.exp(q) - q - 1.0
-    per_sequence_kl = ops.sum(k3 * mask, axis=-1)
-    per_sequence = -ops.sum(surrogate * mask, axis=-1) + kl_coef * per_sequence_kl
-    stats = {"kl": ops.mean(per_sequence_kl), "clip_fraction": clip_fraction}
-    return ops.mean(per_sequence), stats
+    return ops.mean(-ops.sum(surrogate * mask, axis=-1)), clip_fraction
 
 
 def dpo_loss(

@@ -98,6 +98,9 @@ def sentence_bleu(prompts, completions, references):
     ]
 
 
+sentence_bleu.needs_references = True
+
+
 def rouge_l(prompts, completions, references):
     """ROUGE-L F-measure (rouge-score) against the best reference, in [0, 1]."""
     _need_references("rouge_l", references)
@@ -105,6 +108,9 @@ def rouge_l(prompts, completions, references):
         rouge([text], [list(refs)])["rougeL"]
         for text, refs in zip(completions, references, strict=True)
     ]
+
+
+rouge_l.needs_references = True
 
 
 class LengthWindow:
@@ -214,20 +220,21 @@ class WeightedSum:
     def __init__(self, terms):
         self.terms = [(reward, float(weight)) for reward, weight in terms]
         self.name = "+".join(f"{w:g}*{reward_name(r)}" for r, w in self.terms)
+        self.needs_references = any(
+            getattr(reward, "needs_references", False) for reward, _ in self.terms
+        )
 
-    def components(self, prompts, completions, references) -> dict:
-        """Each term's checked values, by name."""
+    def components(self, prompts, completions, references) -> list:
+        """Each term's checked values, in the order of `terms`."""
         n = len(completions)
-        return {
-            reward_name(reward): check_rewards(
-                reward, reward(prompts, completions, references), n
-            )
+        return [
+            check_rewards(reward, reward(prompts, completions, references), n)
             for reward, _ in self.terms
-        }
+        ]
 
     def __call__(self, prompts, completions, references):
         parts = self.components(prompts, completions, references)
-        return sum(w * parts[reward_name(r)] for r, w in self.terms)
+        return sum(w * part for (_, w), part in zip(self.terms, parts, strict=True))
 
 
 REWARDS = {
@@ -276,9 +283,11 @@ def parse_rewards(spec: str) -> WeightedSum:
             try:
                 weight = float(text)
             except ValueError:
-                raise ValueError(
-                    f"A reward's weight must be a number. Received: {item!r}"
-                ) from None
+                if "=" not in head:
+                    raise ValueError(
+                        f"A reward's weight must be a number. Received: {item!r}"
+                    ) from None
+                head, weight = item, 1.0  # a colon inside an argument (a path)
             if not np.isfinite(weight):
                 raise ValueError(
                     f"A reward's weight must be finite. Received: {item!r}"

@@ -2,12 +2,13 @@
 
 Each step: draw k completions for each of a batch of prompts with the
 compiled generator (`rollouts.sample_rollouts`), score them with the user's
-reward on the host, turn rewards into leave-one-out advantages, score the
-samples under the sampling policy and the frozen starting model (one
-forward pass each), then take `updates_per_batch` gradient steps of
-`objectives.policy_loss`. Sampling and Python rewards can't live inside a
-traced graph, so the step runs eagerly (`run_eagerly=True`); the forward
-passes and the update are XLA-compiled functions of fixed shapes.
+reward on the host, score the samples under the sampling policy and the
+frozen starting model (one forward pass each), subtract the KL penalty from
+the rewards, turn them into leave-one-out advantages, then take
+`updates_per_batch` gradient steps of `objectives.policy_loss`. Sampling
+and Python rewards can't live inside a traced graph, so the step runs
+eagerly (`run_eagerly=True`); the forward passes and the update are
+XLA-compiled functions of a few bucketed shapes.
 
 Because it is a `keras.Model` trained by `fit`, progress bars, callbacks,
 `BackupAndRestore`, checkpoints and TensorBoard work as in every recipe.
@@ -20,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.training.rl.objectives import (
+    kl_penalized_rewards,
     leave_one_out_advantages,
     policy_loss,
     token_log_probs,
@@ -27,6 +29,11 @@ from keras_nlg.training.rl.objectives import (
 from keras_nlg.training.rl.rewards import check_rewards
 from keras_nlg.training.rl.rollouts import packed_width, prompt_ids, sample_rollouts
 
+# What each step logs (epoch means in `fit`'s history and TensorBoard).
+LOGGED = (
+    *("loss", "reward_mean", "reward_std", "kl", "entropy", "advantage_mean"),
+    *("advantage_std", "clip_fraction", "completion_tokens"),
+)
 # Sample seeds: (run seed, step) → one 31-bit seed per step.
 _SEED_STRIDE = 1_000_003
 
@@ -56,8 +63,12 @@ class RLOOTrainer(keras.Model):
             (`keras_nlg.training.rl.rewards`).
         config: an `RLConfig`.
 
-    `fit` takes a dataset of prompt indices (int64 batches of
-    `config.prompts_per_step`); see `prompt_index_dataset`.
+    `fit` takes `step_dataset()`: each step picks its own prompts
+    (`batch_indices`). Compile it with an optimizer; it always runs eagerly.
+
+    Raises:
+        ValueError: if a prompt and `max_new_tokens` don't fit the context,
+            or there are fewer prompts than `prompts_per_step`.
     """
 
     def __init__(
@@ -90,7 +101,13 @@ class RLOOTrainer(keras.Model):
                 f"{context} tokens. Lower max_new_tokens or shorten the prompts."
             )
         self.max_width = packed_width(longest, config.max_new_tokens, context)
+        if len(self.prompt_texts) < config.prompts_per_step:
+            raise ValueError(
+                f"`prompts_per_step` must be at most the {len(self.prompt_texts)} "
+                f"prompts given. Received: prompts_per_step={config.prompts_per_step}"
+            )
         self.last_samples = []
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in LOGGED}
         self._score_policy = tf.function(
             lambda ids: log_probs_and_entropy(policy, ids), jit_compile=True
         )
@@ -103,20 +120,41 @@ class RLOOTrainer(keras.Model):
     def call(self, token_ids, training=False):
         return self.policy(token_ids, training=training)
 
-    def _update_step(self, token_ids, mask, old_log_probs, reference_log_probs, adv):
+    def compile(self, *args, **kwargs):
+        # Sampling and Python rewards run on the host each step.
+        if kwargs.get("run_eagerly") is False:
+            raise ValueError(
+                "`RLOOTrainer` samples on the host in each step and needs "
+                "run_eagerly=True. Received: run_eagerly=False"
+            )
+        super().compile(*args, **{**kwargs, "run_eagerly": True})
+
+    def batch_indices(self, step: int) -> list[int]:
+        """The prompts of update batch `step`: a seeded permutation per pass.
+
+        A function of the step alone, so a run resumed by `BackupAndRestore`
+        (which restores the optimizer's step count) sees the same prompts
+        and seeds as one that never stopped.
+        """
+        size = self.settings.prompts_per_step
+        per_pass = len(self.prompt_texts) // size
+        order = np.random.default_rng([self.settings.seed, step // per_pass])
+        permutation = order.permutation(len(self.prompt_texts))
+        start = (step % per_pass) * size
+        return permutation[start : start + size].tolist()
+
+    def _update_step(self, token_ids, mask, old_log_probs, advantages):
         variables = self.policy.trainable_variables
         with tf.GradientTape() as tape:
-            # Dropout off: the ratio and the KL compare the policy that
-            # sampled with itself and the reference, all deterministic (a
-            # dropout mask would make both non-zero at the first step).
+            # Dropout off: the ratio compares the policy that sampled with
+            # itself, deterministically (a dropout mask would make it differ
+            # from 1 at the first update).
             log_probs = token_log_probs(self.policy, token_ids)
-            loss, stats = policy_loss(
+            loss, clip_fraction = policy_loss(
                 log_probs,
                 old_log_probs,
-                reference_log_probs,
-                adv,
+                advantages,
                 mask,
-                kl_coef=self.settings.kl_coef,
                 clip_ratio=(
                     self.settings.clip_ratio
                     if self.settings.updates_per_batch > 1
@@ -125,13 +163,13 @@ class RLOOTrainer(keras.Model):
             )
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply(gradients, variables)
-        return loss, stats
+        return loss, clip_fraction
 
     def train_step(self, data):
         settings = self.settings
         k = settings.samples_per_prompt
-        indices = np.asarray(data).reshape(-1).tolist()
         step = int(self.optimizer.iterations.numpy()) // settings.updates_per_batch
+        indices = self.batch_indices(step)
         seed = (settings.seed * _SEED_STRIDE + step) % (2**31 - 1)
         rollouts = sample_rollouts(
             self.policy,
@@ -148,48 +186,46 @@ class RLOOTrainer(keras.Model):
         rewards = check_rewards(
             self.reward, self.reward(sources, rollouts.completions, references), n
         )
-        advantages = leave_one_out_advantages(
-            rewards.reshape(-1, k), settings.normalize_advantages
-        ).reshape(-1)
         token_ids = tf.constant(rollouts.token_ids)
-        mask = tf.constant(rollouts.completion_mask)
+        mask = rollouts.completion_mask
         old, token_entropy = self._score_policy(token_ids)
         reference = self._score_reference(token_ids)
-        adv = tf.constant(advantages, tf.float32)
+        shaped, kl = kl_penalized_rewards(
+            rewards, old, reference, mask, settings.kl_coef
+        )
+        advantages = leave_one_out_advantages(
+            shaped.reshape(-1, k), settings.normalize_advantages
+        ).reshape(-1)
         for _ in range(settings.updates_per_batch):
-            loss, stats = self._update(token_ids, mask, old, reference, adv)
+            loss, clip_fraction = self._update(
+                token_ids, tf.constant(mask), old, tf.constant(advantages, tf.float32)
+            )
         self.last_samples = list(
             zip(sources, rollouts.completions, rewards.tolist(), strict=True)
         )
-        tokens = float(rollouts.completion_mask.sum())
-        return {
+        tokens = float(mask.sum())
+        values = {
             "loss": loss,
             "reward_mean": float(rewards.mean()),
             "reward_std": float(rewards.std()),
-            "kl": stats["kl"],
-            "entropy": float(tf.reduce_sum(token_entropy * mask)) / max(tokens, 1.0),
+            "kl": float(kl.mean()),
+            "entropy": float(np.sum(token_entropy.numpy() * mask)) / max(tokens, 1.0),
             "advantage_mean": float(advantages.mean()),
             "advantage_std": float(advantages.std()),
-            "clip_fraction": stats["clip_fraction"],
+            "clip_fraction": clip_fraction,
             "completion_tokens": tokens / n,
         }
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @property
+    def metrics(self):
+        # Keras resets these at each epoch: the logs are epoch means.
+        return list(self._trackers.values())
 
 
-def prompt_index_dataset(num_prompts: int, batch_size: int, seed: int):
-    """Shuffled prompt indices, reshuffled each pass, in full batches, forever.
-
-    Raises:
-        ValueError: if there are fewer prompts than `batch_size`.
-    """
-    if num_prompts < batch_size:
-        raise ValueError(
-            f"`prompts_per_step` ({batch_size}) is more than the {num_prompts} "
-            "prompts given. Received: prompts_per_step="
-            f"{batch_size}"
-        )
-    return (
-        tf.data.Dataset.range(num_prompts)
-        .shuffle(num_prompts, seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-    )
+def step_dataset():
+    """What `fit` iterates: one dummy element per step (`train_step` picks the
+    prompts itself, see `RLOOTrainer.batch_indices`)."""
+    return tf.data.Dataset.from_tensors(np.int64(0)).repeat()

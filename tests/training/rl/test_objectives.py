@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_nlg.training.rl import (
     dpo_loss,
+    kl_penalized_rewards,
     leave_one_out_advantages,
     policy_loss,
     token_log_probs,
@@ -85,22 +86,18 @@ def test_advantages_refuse_bad_rewards(rewards, match):
         leave_one_out_advantages(rewards)
 
 
-def _loss_gradient(model, ids, mask, old, reference, advantages, kl_coef, clip):
+def _loss_gradient(model, ids, mask, old, advantages, clip):
     with tf.GradientTape() as tape:
         log_probs = token_log_probs(model, tf.constant(ids))
-        loss, stats = policy_loss(
-            log_probs, old, reference, advantages, mask, kl_coef, clip
-        )
-    return float(loss), dense(tape.gradient(loss, model.table)), stats
+        loss, clip_fraction = policy_loss(log_probs, old, advantages, mask, clip)
+    return float(loss), dense(tape.gradient(loss, model.table)), clip_fraction
 
 
 @pytest.mark.parametrize("clip", [None, 0.2])
 def test_policy_loss_and_gradient_equal_float64_numpy(batch, clip):
-    table, reference_table, ids, mask = batch
+    table, _, ids, mask = batch
     advantages = np.array([1.0, -0.5, 0.25, -1.0, 0.0, 2.0])
-    kl_coef = 0.3
     lp = np_token_log_probs(table, ids)
-    ref = np_token_log_probs(reference_table, ids)
     # The samples came from a slightly different policy, so some ratios
     # leave the clip range.
     old = lp + np.random.default_rng(1).normal(scale=0.3, size=lp.shape)
@@ -113,47 +110,52 @@ def test_policy_loss_and_gradient_equal_float64_numpy(batch, clip):
         clipped = np.clip(ratio, 1 - clip, 1 + clip) * a
         active = (surrogate <= clipped) | ((ratio >= 1 - clip) & (ratio <= 1 + clip))
         surrogate = np.minimum(surrogate, clipped)
-    q = ref - lp
-    k3 = np.exp(q) - q - 1
-    loss = np.mean(-(surrogate * mask).sum(1) + kl_coef * (k3 * mask).sum(1))
-    dloss_dlp = mask * (-ratio * a * active + kl_coef * (1 - np.exp(q))) / len(ids)
+    loss = np.mean(-(surrogate * mask).sum(1))
+    dloss_dlp = mask * (-ratio * a * active) / len(ids)
 
     model = TrainableBigram(table.astype("float32"))
-    got_loss, got_grad, stats = _loss_gradient(
+    got_loss, got_grad, clip_fraction = _loss_gradient(
         model,
         ids,
         mask.astype("float32"),
         old.astype("float32"),
-        ref.astype("float32"),
         advantages.astype("float32"),
-        kl_coef,
         clip,
     )
     np.testing.assert_allclose(got_loss, loss, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got_grad, np_gradient(table, ids, dloss_dlp), atol=1e-5)
-    np.testing.assert_allclose(float(stats["kl"]), (k3 * mask).sum(1).mean(), rtol=1e-5)
     if clip is not None:  # the test exercises both sides of the clip
-        assert 0 < float(stats["clip_fraction"]) < 1
+        outside = (np.abs(ratio - 1) > clip) * mask
+        np.testing.assert_allclose(float(clip_fraction), outside.sum() / mask.sum())
+        assert 0 < float(clip_fraction) < 1
 
 
 def test_fresh_samples_give_the_reinforce_gradient(batch):
-    """ratio = 1: the gradient is -mean_i A_i Σ_t ∇ log π(t) (kl_coef 0)."""
+    """ratio = 1: the gradient is -mean_i A_i Σ_t ∇ log π(t)."""
     table, _, ids, mask = batch
     advantages = np.array([1.0, -0.5, 0.25, -1.0, 0.0, 2.0])
     lp = np_token_log_probs(table, ids).astype("float32")
     model = TrainableBigram(table.astype("float32"))
     _, grad, _ = _loss_gradient(
-        model,
-        ids,
-        mask.astype("float32"),
-        lp,
-        lp,
-        advantages.astype("float32"),
-        0,
-        None,
+        model, ids, mask.astype("float32"), lp, advantages.astype("float32"), None
     )
     expected = np_gradient(table, ids, -mask * advantages[:, None] / len(ids))
     np.testing.assert_allclose(grad, expected, atol=1e-5)
+
+
+def test_the_kl_penalty_is_folded_into_the_rewards(batch):
+    """r' = r - β Σ_t (log π - log π_ref), and the RLOO gradient of r' is the
+    score-function gradient of E[r] - β KL(π || π_ref) (float64 reference)."""
+    table, reference_table, ids, mask = batch
+    rewards = np.array([1.0, 0.0, 0.5, 2.0, -1.0, 0.25])
+    lp = np_token_log_probs(table, ids)
+    ref = np_token_log_probs(reference_table, ids)
+    shaped, kl = kl_penalized_rewards(rewards, lp, ref, mask, 0.3)
+    np.testing.assert_allclose(kl, ((lp - ref) * mask).sum(1))
+    np.testing.assert_allclose(shaped, rewards - 0.3 * kl)
+    # Equal rewards and a policy equal to the reference: no update at all.
+    same, zero_kl = kl_penalized_rewards(np.ones(6), lp, lp, mask, 0.3)
+    assert not zero_kl.any() and not leave_one_out_advantages(same.reshape(2, 3)).any()
 
 
 def test_zero_advantage_gives_zero_policy_gradient(batch):
@@ -163,7 +165,7 @@ def test_zero_advantage_gives_zero_policy_gradient(batch):
     lp = np_token_log_probs(table, ids).astype("float32")
     model = TrainableBigram(table.astype("float32"))
     _, grad, _ = _loss_gradient(
-        model, ids, mask.astype("float32"), lp, lp, advantages, 0.0, None
+        model, ids, mask.astype("float32"), lp, advantages, None
     )
     assert not np.any(grad)
 

@@ -123,15 +123,57 @@ def test_seeds_make_a_run_reproducible(ab_model_dir, tmp_path):
     )
 
 
-def test_recomputed_log_probs_equal_the_samplers(ab_model_dir):
-    model, tokenizer, _ = keras_nlg.load(ab_model_dir)
-    rollouts = sample_rollouts(
-        model, tokenizer, PROMPTS[:3], 2, 10, seed=3, max_width=32
+def tiny_lstm_dir(directory):
+    tokenizer = ByteTokenizer()
+    model = LSTMLanguageModel(
+        tokenizer.vocabulary_size, embedding_dim=8, units=16, num_layers=1
     )
+    model(keras.ops.zeros((1, 4), "int32"))
+    save_model_directory(str(directory), model, tokenizer, {"arch": "lstm"})
+    return str(directory)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+def test_recomputed_log_probs_equal_the_samplers(ab_model_dir, tmp_path, arch):
+    directory = ab_model_dir if arch == "transformer" else tiny_lstm_dir(tmp_path)
+    model, tokenizer, _ = keras_nlg.load(directory)
+    prompts = ["", "ab ", "b"]  # an empty prompt starts from end-of-text
+    rollouts = sample_rollouts(model, tokenizer, prompts, 2, 10, seed=3, max_width=32)
     recomputed = token_log_probs(model, tf.constant(rollouts.token_ids)).numpy()
     for row, sampler in enumerate(rollouts.sampler_log_probs):
         columns = np.flatnonzero(rollouts.completion_mask[row])[: len(sampler)]
         np.testing.assert_allclose(recomputed[row, columns], sampler, atol=1e-4)
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed")
+
+
+def test_an_interrupted_run_resumes_exactly(ab_model_dir, tmp_path):
+    settings = TOY.replace(steps=4, steps_per_epoch=2)
+    whole = rl_finetune(
+        ab_model_dir, PROMPTS, str(tmp_path / "whole"), share_of_a, settings, verbose=0
+    )
+    out = str(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        rl_finetune(
+            ab_model_dir,
+            PROMPTS,
+            out,
+            share_of_a,
+            settings,
+            callbacks=[StopAtEpoch()],
+            verbose=0,
+        )
+    assert os.path.isdir(os.path.join(out, "checkpoints", "backup"))
+    resumed = rl_finetune(ab_model_dir, PROMPTS, out, share_of_a, settings, verbose=0)
+    assert len(resumed.history["reward_mean"]) == 1  # only the second epoch ran
+    for a, b in zip(
+        whole.model.get_weights(), resumed.model.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_lora_trains_only_the_adapters(ab_model_dir, tmp_path):
@@ -140,7 +182,13 @@ def test_lora_trains_only_the_adapters(ab_model_dir, tmp_path):
         PROMPTS,
         str(tmp_path / "lora"),
         share_of_a,
-        TOY.replace(steps=2, steps_per_epoch=2, lora_rank=2),
+        TOY.replace(
+            steps=2,
+            steps_per_epoch=2,
+            lora_rank=2,
+            learning_rate=5e-2,
+            updates_per_batch=3,
+        ),
         verbose=0,
     )
     start = keras_nlg.load(ab_model_dir).model
@@ -152,6 +200,9 @@ def test_lora_trains_only_the_adapters(ab_model_dir, tmp_path):
     }
     assert changed and all(name.endswith("kernel") for name in changed), changed
     assert not any("embedding" in name for name in changed)
+    # Three updates per batch: the later ones are off-policy, and with this
+    # learning rate some ratios leave 1 ± clip_ratio and are clipped.
+    assert result.history["clip_fraction"][0] > 0
 
 
 def test_the_lstm_trains_too(tmp_path):
