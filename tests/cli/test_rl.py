@@ -84,3 +84,22 @@ def test_dpo_bad_pairs_file_is_one_line(trained_model_dir, tmp_path, capsys):
     argv = ["dpo", "--model", trained_model_dir, "--pairs", str(pairs), "--out",
             str(tmp_path / "o")]  # fmt: skip
     assert_main_one_line_exit_2(argv, "line 1: not JSON", capsys)
+
+
+def test_rl_finetune_task_e2e_rewards_slot_errors(serving_model_dir, tmp_path, capsys):
+    """--task e2e: the model is prompted with each MR's text, the reward sees
+    the MR itself (slot errors) and its references (BLEU)."""
+    from keras_nlg.cli import main
+    from tests.data.e2e_files import write_e2e_csv
+
+    data = write_e2e_csv(tmp_path / "e2e.csv")
+    out = tmp_path / "rl_e2e"
+    code = main(
+        ["rl-finetune", "--model", serving_model_dir, "--task", "e2e",
+         "--data", data, "--reward", "slot_error:1.0,bleu:0.5", "--out", str(out),
+         "--steps", "1", "--prompts-per-step", "2", "--samples-per-prompt", "2",
+         "--max-new-tokens", "8"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    record = keras_nlg.load(str(out)).config["rl"]
+    assert record["reward"] == "1*slot_error+0.5*bleu"

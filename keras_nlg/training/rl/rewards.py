@@ -80,6 +80,9 @@ def negative_slot_error_rate(prompts, completions, references):
     return values
 
 
+negative_slot_error_rate.name = "slot_error"
+
+
 def _need_references(name, references):
     if any(not refs for refs in references):
         raise ValueError(
@@ -99,6 +102,7 @@ def sentence_bleu(prompts, completions, references):
 
 
 sentence_bleu.needs_references = True
+sentence_bleu.name = "bleu"
 
 
 def rouge_l(prompts, completions, references):
@@ -111,6 +115,7 @@ def rouge_l(prompts, completions, references):
 
 
 rouge_l.needs_references = True
+rouge_l.name = "rouge_l"
 
 
 class LengthWindow:
