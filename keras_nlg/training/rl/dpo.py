@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_nlg.files import read_text_file
-from keras_nlg.model_directory import load, save_model_directory
-from keras_nlg.training.callbacks import TrainingTimeLimit
-from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
-from keras_nlg.training.lora import enable_lora, merge_lora
+from keras_nlg.training.fit import TrainResult
+from keras_nlg.training.lora import enable_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.objectives import dpo_loss, token_log_probs
-from keras_nlg.training.rl.rloo import step_dataset
 from keras_nlg.training.rl.rollouts import WIDTH_STEP, pack, prompt_ids
+from keras_nlg.training.rl.run import (
+    check_directories,
+    compile_trainer,
+    epochs_of,
+    fit_trainer,
+    load_start,
+    save_tuned,
+)
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -220,14 +224,10 @@ def dpo(
         if not pairs:
             raise ValueError("`pairs` is empty: DPO needs preference pairs.")
         pairs = [check_pair(p, f"pairs[{i}]") for i, p in enumerate(pairs)]
-    check_out_dir(out_dir)
-    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
-        raise ValueError(
-            "`out_dir` must differ from `model_dir` (the original stays intact). "
-            f"Received: out_dir={out_dir!r}"
-        )
+    check_directories(model_dir, out_dir)
     keras.utils.set_random_seed(config.seed)
-    policy, tokenizer, source_config = load(model_dir)
+    start = load_start(model_dir)
+    policy, tokenizer = start.policy, start.tokenizer
     packed = pack_pairs(tokenizer, pairs, getattr(policy, "context_length", None))
     chosen, chosen_mask, rejected, rejected_mask = packed
     # The reference is the starting model: its log-probs, before any update.
@@ -235,7 +235,7 @@ def dpo(
     ref_rejected = _sequence_log_probs(policy, rejected, rejected_mask)
     if config.lora_rank is not None:
         enable_lora(policy, config.lora_rank, config.lora_alpha)
-    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
+    epochs, epoch_steps = epochs_of(config)
     order = pair_order(
         len(pairs), config.prompts_per_step, epochs * epoch_steps, config.seed
     )
@@ -245,57 +245,6 @@ def dpo(
         (chosen, chosen_mask, rejected, rejected_mask, ref_chosen, ref_rejected),
         order,
     )
-    optimizer = keras.optimizers.Adam(
-        config.resolved_learning_rate, global_clipnorm=1.0
-    )
-    trainer.compile(optimizer=optimizer)
-    optimizer.build(policy.trainable_variables)
-    os.makedirs(out_dir, exist_ok=True)
-    time_limit = (
-        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
-    )
-    start = time.perf_counter()
-    history = trainer.fit(
-        step_dataset(),
-        epochs=epochs,
-        steps_per_epoch=epoch_steps,
-        shuffle=False,  # each step picks its own pairs
-        callbacks=[
-            keras.callbacks.BackupAndRestore(
-                os.path.join(out_dir, "checkpoints", "backup")
-            ),
-            keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
-            *time_limit,
-            *(callbacks or []),
-        ],
-        verbose=verbose,
-    )
-    elapsed = time.perf_counter() - start
-    shipped = merge_lora(policy) if config.lora_rank is not None else policy
-    record = {
-        **{key: source_config.get(key) for key in ("arch", "preset", "task")},
-        "finetuned_from": os.path.abspath(model_dir),
-        "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
-        "tokenizer": {"class_name": type(tokenizer).__name__},
-        "dpo": {
-            **config.to_dict(),
-            "pairs": len(pairs),
-            "planned_epochs": epochs,
-            "planned_steps_per_epoch": epoch_steps,
-        },
-    }
-    last = {key: float(v[-1]) for key, v in history.history.items() if v}
-    save_model_directory(
-        out_dir, shipped, tokenizer, record, {**last, "train_seconds": elapsed}
-    )
-    shipped.generation_config = getattr(policy, "generation_config", None)
-    if shipped.generation_config is not None:
-        shipped.generation_config.save_pretrained(out_dir)
-    return TrainResult(
-        shipped,
-        tokenizer,
-        record,
-        {**last, "train_seconds": elapsed},
-        history.history,
-        out_dir,
-    )
+    compile_trainer(trainer, policy, config)
+    run = fit_trainer(trainer, out_dir, config, callbacks, verbose)
+    return save_tuned(start, out_dir, config, {"dpo": {"pairs": len(pairs)}}, run)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
-import time
 
 import keras
 import tensorflow as tf
 
-from keras_nlg.model_directory import load, save_model_directory
-from keras_nlg.training.callbacks import TrainingTimeLimit
-from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
-from keras_nlg.training.lora import enable_lora, merge_lora
+from keras_nlg.model_directory import load
+from keras_nlg.training.fit import TrainResult
+from keras_nlg.training.lora import enable_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.rewards import parse_rewards, reward_name
-from keras_nlg.training.rl.rloo import RLOOTrainer, step_dataset
+from keras_nlg.training.rl.rloo import RLOOTrainer
+from keras_nlg.training.rl.run import (
+    check_directories,
+    compile_trainer,
+    fit_trainer,
+    load_start,
+    save_tuned,
+)
 
 
 class RLSampleLogger(keras.callbacks.Callback):
@@ -117,16 +122,12 @@ def rl_finetune(
             f"The reward {reward_name(reward)!r} needs reference texts for every "
             "prompt (`references`, or --task e2e)."
         )
-    check_out_dir(out_dir)
-    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
-        raise ValueError(
-            "`out_dir` must differ from `model_dir` (the original stays intact). "
-            f"Received: out_dir={out_dir!r}"
-        )
+    check_directories(model_dir, out_dir)
     keras.utils.set_random_seed(config.seed)
-    policy, tokenizer, source_config = load(model_dir)
+    start = load_start(model_dir)
+    policy, tokenizer = start.policy, start.tokenizer
     reference, _, _ = load(model_dir)
-    if (source_config.get("task") or {}).get("delexicalize"):
+    if (start.config.get("task") or {}).get("delexicalize"):
         raise ValueError(
             f"{model_dir} was trained on delexicalised E2E data; RL fine-tuning "
             "samples raw text and needs a lexicalised model."
@@ -136,55 +137,14 @@ def rl_finetune(
     trainer = RLOOTrainer(
         policy, reference, tokenizer, prompts, sources, references, reward, config
     )
-    optimizer = keras.optimizers.Adam(
-        config.resolved_learning_rate, global_clipnorm=1.0
+    compile_trainer(trainer, policy, config)
+    run = fit_trainer(
+        trainer,
+        out_dir,
+        config,
+        [RLSampleLogger(os.path.join(out_dir, "logs", "samples")), *(callbacks or [])],
+        verbose,
     )
-    trainer.compile(optimizer=optimizer, run_eagerly=True)
-    optimizer.build(policy.trainable_variables)
-
-    # `steps` split into equal epochs of at most `steps_per_epoch` (as in
-    # `train`), so it may round up by a few steps (recorded).
-    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
-    os.makedirs(out_dir, exist_ok=True)
-    log_dir = os.path.join(out_dir, "logs")
-    time_limit = (
-        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
+    return save_tuned(
+        start, out_dir, config, {"rl": {"reward": reward_name(reward)}}, run
     )
-    start = time.perf_counter()
-    history = trainer.fit(
-        step_dataset(),
-        epochs=epochs,
-        steps_per_epoch=epoch_steps,
-        shuffle=False,  # each step picks its own prompts
-        callbacks=[
-            keras.callbacks.BackupAndRestore(
-                os.path.join(out_dir, "checkpoints", "backup")
-            ),
-            keras.callbacks.TensorBoard(log_dir=log_dir),
-            RLSampleLogger(os.path.join(log_dir, "samples")),
-            *time_limit,
-            *(callbacks or []),
-        ],
-        verbose=verbose,
-    )
-    elapsed = time.perf_counter() - start
-    shipped = merge_lora(policy) if config.lora_rank is not None else policy
-    record = {
-        **{key: source_config.get(key) for key in ("arch", "preset", "task")},
-        "finetuned_from": os.path.abspath(model_dir),
-        "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
-        "tokenizer": {"class_name": type(tokenizer).__name__},
-        "rl": {
-            **config.to_dict(),
-            "reward": reward_name(reward),
-            "planned_epochs": epochs,
-            "planned_steps_per_epoch": epoch_steps,
-        },
-    }
-    last = {key: float(v[-1]) for key, v in history.history.items() if v}
-    metrics = {**last, "train_seconds": elapsed}
-    save_model_directory(out_dir, shipped, tokenizer, record, metrics)
-    shipped.generation_config = getattr(policy, "generation_config", None)
-    if shipped.generation_config is not None:
-        shipped.generation_config.save_pretrained(out_dir)
-    return TrainResult(shipped, tokenizer, record, metrics, history.history, out_dir)

@@ -63,7 +63,7 @@ class RLOOTrainer(keras.Model):
             (`keras_nlg.training.rl.rewards`).
         config: an `RLConfig`.
 
-    `fit` takes `step_dataset()`: each step picks its own prompts
+    `fit` takes `run.step_dataset()`: each step picks its own prompts
     (`batch_indices`). Compile it with an optimizer; it always runs eagerly.
 
     Raises:
@@ -223,9 +223,3 @@ class RLOOTrainer(keras.Model):
     def metrics(self):
         # Keras resets these at each epoch: the logs are epoch means.
         return list(self._trackers.values())
-
-
-def step_dataset():
-    """What `fit` iterates: one dummy element per step (`train_step` picks the
-    prompts itself, see `RLOOTrainer.batch_indices`)."""
-    return tf.data.Dataset.from_tensors(np.int64(0)).repeat()

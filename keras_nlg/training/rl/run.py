@@ -1,0 +1,126 @@
+"""What RL fine-tuning and DPO share around their trainers: the output
+directory check, the optimizer, `fit` with our callbacks, and saving the
+tuned model as an ordinary model directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_nlg.model_directory import load, save_model_directory
+from keras_nlg.training.callbacks import TrainingTimeLimit
+from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
+from keras_nlg.training.lora import merge_lora
+
+
+@dataclasses.dataclass
+class Start:
+    """The starting model directory, loaded: the policy to tune and its files."""
+
+    model_dir: str
+    policy: keras.Model
+    tokenizer: object
+    config: dict
+
+
+def load_start(model_dir: str) -> Start:
+    policy, tokenizer, config = load(model_dir)
+    return Start(model_dir, policy, tokenizer, config)
+
+
+def check_directories(model_dir: str, out_dir: str) -> None:
+    """`ValueError` if `out_dir` is a file or the starting model's directory."""
+    check_out_dir(out_dir)
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(
+            "`out_dir` must differ from `model_dir` (the original stays intact). "
+            f"Received: out_dir={out_dir!r}"
+        )
+
+
+def compile_trainer(trainer, policy, config) -> None:
+    """Adam (gradients clipped to norm 1) on the policy's trainable weights,
+    its slots built now (not inside the first traced step)."""
+    optimizer = keras.optimizers.Adam(
+        config.resolved_learning_rate, global_clipnorm=1.0
+    )
+    trainer.compile(optimizer=optimizer)
+    optimizer.build(policy.trainable_variables)
+
+
+def step_dataset():
+    """What `fit` iterates: one dummy element per step (each trainer's
+    `train_step` picks its own batch from the step count, so a run resumed by
+    `BackupAndRestore` continues the same sequence)."""
+    return tf.data.Dataset.from_tensors(np.int64(0)).repeat()
+
+
+def epochs_of(config) -> tuple[int, int]:
+    """`(epochs, steps_per_epoch)`: `config.steps` in equal epochs of at most
+    `config.steps_per_epoch` steps (as in `train`; may round up a little)."""
+    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
+    return epochs, epoch_steps
+
+
+def fit_trainer(trainer, out_dir, config, callbacks, verbose):
+    """`trainer.fit` with backups, TensorBoard and the time limit; returns
+    `(history, seconds)`."""
+    epochs, epoch_steps = epochs_of(config)
+    os.makedirs(out_dir, exist_ok=True)
+    time_limit = (
+        [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
+    )
+    start = time.perf_counter()
+    history = trainer.fit(
+        step_dataset(),
+        epochs=epochs,
+        steps_per_epoch=epoch_steps,
+        shuffle=False,  # each step picks its own batch
+        callbacks=[
+            keras.callbacks.BackupAndRestore(
+                os.path.join(out_dir, "checkpoints", "backup")
+            ),
+            keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
+            *time_limit,
+            *(callbacks or []),
+        ],
+        verbose=verbose,
+    )
+    return history.history, time.perf_counter() - start
+
+
+def save_tuned(start: Start, out_dir, config, run_record, run):
+    """Writes the tuned model directory (LoRA merged) and returns a `TrainResult`.
+
+    `run_record` is what config.json says about the run (`{"rl": ...}` or
+    `{"dpo": ...}`); `run` is `fit_trainer`'s `(history, seconds)`.
+    """
+    history, seconds = run
+    policy, tokenizer = start.policy, start.tokenizer
+    shipped = merge_lora(policy) if config.lora_rank is not None else policy
+    epochs, epoch_steps = epochs_of(config)
+    ((key, values),) = run_record.items()
+    record = {
+        **{name: start.config.get(name) for name in ("arch", "preset", "task")},
+        "finetuned_from": os.path.abspath(start.model_dir),
+        "model": {"class_name": type(shipped).__name__, "config": shipped.get_config()},
+        "tokenizer": {"class_name": type(tokenizer).__name__},
+        key: {
+            **config.to_dict(),
+            **values,
+            "planned_epochs": epochs,
+            "planned_steps_per_epoch": epoch_steps,
+        },
+    }
+    last = {name: float(v[-1]) for name, v in history.items() if v}
+    metrics = {**last, "train_seconds": seconds}
+    save_model_directory(out_dir, shipped, tokenizer, record, metrics)
+    shipped.generation_config = getattr(policy, "generation_config", None)
+    if shipped.generation_config is not None:
+        shipped.generation_config.save_pretrained(out_dir)
+    return TrainResult(shipped, tokenizer, record, metrics, history, out_dir)
