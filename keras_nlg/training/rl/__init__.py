@@ -7,6 +7,9 @@ penalty, optional PPO clipping) and preference tuning (DPO).
 - `rloo`: `RLOOTrainer`, a `keras.Model` whose `train_step` samples.
 - `finetune`: `rl_finetune()`, model directory in, model directory out.
 - `dpo`: `dpo()` on (prompt, chosen, rejected) pairs.
+- `run`: what both share: the optimizer, `fit` with backups, TensorBoard and
+  a time limit, and saving the tuned model directory.
+- `config`: `RLConfig`, every setting checked once.
 """
 
 from keras_nlg.training.rl.config import RLConfig
