@@ -73,6 +73,9 @@ def main():
         "--eval-mrs", type=int, help="score the first N MRs of each set"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--evaluate-only", action="store_true", help="score a finished --out run"
+    )
     args = parser.parse_args()
 
     train = read_e2e_csv(datasets.e2e_path("train"))
@@ -82,7 +85,6 @@ def main():
         "held-out": first(held_out, args.eval_mrs),
         "dev": first(dev, args.eval_mrs),
     }
-    start_model = keras_nlg.load(args.model)
     max_new = json.load(open(os.path.join(args.model, "config.json")))["task"][
         "max_new_tokens"
     ]
@@ -99,21 +101,33 @@ def main():
         seed=args.seed,
     )
     mrs = list(rest.meaning_representations)
-    started = time.perf_counter()
-    result = rl_finetune(
-        args.model,
-        [prompt_text(mr) for mr in mrs],
-        args.out,
-        parse_rewards(args.reward),
-        config,
-        references=[list(r) for r in rest.references],
-        reward_prompts=mrs,
-        verbose=2,
-    )
-    rl_minutes = (time.perf_counter() - started) / 60
-    with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump(result.history, f)
+    if args.evaluate_only:  # score a finished run again
+        with open(os.path.join(args.out, "history.json")) as f:
+            history = json.load(f)
+        rl_minutes = (
+            json.load(open(os.path.join(args.out, "metrics.json")))["train_seconds"]
+            / 60
+        )
+    else:
+        started = time.perf_counter()
+        result = rl_finetune(
+            args.model,
+            [prompt_text(mr) for mr in mrs],
+            args.out,
+            parse_rewards(args.reward),
+            config,
+            references=[list(r) for r in rest.references],
+            reward_prompts=mrs,
+            verbose=2,
+        )
+        rl_minutes = (time.perf_counter() - started) / 60
+        history = result.history
+        with open(os.path.join(args.out, "history.json"), "w") as f:
+            json.dump(history, f)
+        del result
 
+    # Both loaded after the run: each with its own tokenizer resources.
+    start_model = keras_nlg.load(args.model)
     tuned = keras_nlg.load(args.out)
     table = {}
     for set_name, data in eval_sets.items():
@@ -138,15 +152,15 @@ def main():
     with open(os.path.join(args.out, "examples.md"), "w") as f:
         f.write("\n".join(examples) + "\n")
 
-    steps_run = len(result.history["reward_mean"]) * config.steps_per_epoch
-    rewards, cpu = result.history["reward_mean"], platform.processor() or "?"
+    steps_run = len(history["reward_mean"]) * config.steps_per_epoch
+    rewards, cpu = history["reward_mean"], platform.processor() or "?"
     print(
         f"\nE2E RL: reward {args.reward}, {steps_run} steps (≤), {rl_minutes:.1f} min "
         f"RL on {os.cpu_count()} CPU cores ({cpu}); "
         f"k={config.samples_per_prompt}, {config.prompts_per_step} prompts/step, "
         f"kl_coef {config.kl_coef}, lr {config.learning_rate}; "
         f"reward {rewards[0]:.4f} → {rewards[-1]:.4f}, "
-        f"KL {result.history['kl'][-1]:.4f}"
+        f"KL {history['kl'][-1]:.4f}"
     )
     print(
         "| set | model | decoding | BLEU | ROUGE-L | SER "

@@ -2,12 +2,14 @@
 
 import io
 import os
+import uuid
 
 import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 from google.protobuf.message import DecodeError
 from sentencepiece import sentencepiece_model_pb2
+from tensorflow_text.python.ops import sentencepiece_tokenizer as tf_text_sentencepiece
 
 from keras_nlg.argument_checks import check_positive_int
 from keras_nlg.tokenizers.byte import END_OF_TEXT, PADDING
@@ -47,6 +49,32 @@ _TRAINER_OPTIONS = dict(
     eos_piece=END_OF_TEXT,
     minloglevel=2,
 )
+
+
+class _SharedModelResource(tf_text_sentencepiece._SentencepieceModelResource):
+    """tensorflow-text's SentencePiece model resource, named in eager mode.
+
+    tensorflow-text creates the model as a resource private to the eager op
+    kernel that made it (its TODO b/318839908), and TensorFlow drops cached
+    eager kernels whenever the global seed is set: `keras.utils.
+    set_random_seed` (which `train`, `finetune` and `rl_finetune` call) then
+    deleted every SentencePiece tokenizer already loaded in the process
+    ("Resource ... SentencepieceResource does not exist"). A unique
+    `shared_name` puts the resource in the resource manager instead, where it
+    outlives the kernel. Inside a traced function (a SavedModel's
+    initializer) the op is created as tensorflow-text creates it.
+    """
+
+    def __init__(self, model):
+        self._shared_name = f"keras_nlg_sentencepiece_{uuid.uuid4().hex}"
+        super().__init__(model, None)
+
+    def _create_resource(self):
+        if not tf.executing_eagerly():
+            return super()._create_resource()
+        return tf_text_sentencepiece.gen_sentencepiece_tokenizer.sentencepiece_op(
+            model=self._model, shared_name=self._shared_name
+        )
 
 
 class SentencePieceTokenizer:
@@ -100,6 +128,7 @@ class SentencePieceTokenizer:
             )
         self.proto = _lossless_proto(proto, _source)
         self._op = tf_text.SentencepieceTokenizer(model=self.proto, out_type=tf.int32)
+        self._op._model_resource = _SharedModelResource(self.proto)
         self.resources = tf.Module()  # what a SavedModel must track
         self.resources.sentencepiece = self._op
         self.vocabulary_size = int(self._op.vocab_size())

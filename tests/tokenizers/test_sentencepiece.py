@@ -73,3 +73,17 @@ def test_spaces_as_spaces_give_sentencepiece_ids(tmp_path, model_type):
     for text in ["a\u2581b", "\u2581 \u2581\u2581"]:
         assert tokenizer.detokenize(tokenizer.tokenize(text)).numpy().decode() == text
         assert reference.decode(reference.encode(text)) != text
+
+
+def test_setting_the_seed_keeps_loaded_tokenizers_working(tmp_path):
+    """`keras.utils.set_random_seed` (every trainer calls it) clears TF's eager
+    kernel cache, which used to delete tensorflow-text's kernel-owned model."""
+    import keras
+
+    tokenizer = SentencePieceTokenizer.train(tang_slice(tmp_path), 4000)
+    copy = SentencePieceTokenizer(tokenizer.proto)
+    before = np.asarray(tokenizer.tokenize("秦川雄帝宅")).tolist()
+    keras.utils.set_random_seed(0)
+    del copy  # another instance of the same model going away
+    assert np.asarray(tokenizer.tokenize("秦川雄帝宅")).tolist() == before
+    assert tokenizer.detokenize(before).numpy().decode() == "秦川雄帝宅"
