@@ -33,10 +33,31 @@ _TYPES = {
 }
 
 
+# Help texts, with RLConfig's defaults (the library holds them).
+_HELP = {
+    "steps": "updates (default 100)",
+    "steps_per_epoch": "steps between logs, TensorBoard and backups (default 20)",
+    "prompts_per_step": "prompts per RL batch, or pairs per DPO batch (default 8)",
+    "samples_per_prompt": "k >= 2 samples per prompt, RLOO's group (default 4)",
+    "max_new_tokens": "completion budget (default 64)",
+    "learning_rate": "Adam learning rate (default 1e-5, or 1e-4 with --lora-rank)",
+    "kl_coef": "KL penalty to the starting model, in the reward (default 0.05)",
+    "updates_per_batch": "gradient steps per batch; > 1 uses PPO clipping (default 1)",
+    "clip_ratio": "PPO's epsilon (default 0.2)",
+    "beta": "DPO's beta (default 0.1)",
+    "lora_rank": "train rank-R LoRA adapters only (merged into the saved model)",
+    "lora_alpha": "LoRA scale numerator (default: the rank)",
+    "max_minutes": "stop after this many minutes (the model so far is saved)",
+    "seed": "seed of prompt order and samples (default 0)",
+}
+
+
 def add_rl_arguments(parser, fields):
     for field in fields:
         parser.add_argument(
-            "--" + field.replace("_", "-"), type=_TYPES.get(field, positive_int)
+            "--" + field.replace("_", "-"),
+            type=_TYPES.get(field, positive_int),
+            help=_HELP.get(field),
         )
 
 

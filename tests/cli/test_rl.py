@@ -103,3 +103,24 @@ def test_rl_finetune_task_e2e_rewards_slot_errors(serving_model_dir, tmp_path, c
     assert code == 0, capsys.readouterr().err
     record = keras_nlg.load(str(out)).config["rl"]
     assert record["reward"] == "1*slot_error+0.5*bleu"
+
+
+def test_help_texts_state_rlconfigs_defaults():
+    """The CLI has no defaults of its own; its help quotes RLConfig's."""
+    import re
+
+    from keras_nlg.cli.rl_finetune import _HELP
+    from keras_nlg.training.rl import RLConfig
+
+    defaults = RLConfig()
+    checked = 0
+    for field, text in _HELP.items():
+        match = re.search(r"\(default ([-\d.e]+)", text)
+        if match:
+            assert float(match[1]) == float(
+                getattr(defaults, field)
+                if field != "learning_rate"
+                else defaults.resolved_learning_rate
+            ), field
+            checked += 1
+    assert checked >= 10
