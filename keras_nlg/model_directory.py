@@ -87,15 +87,23 @@ def load(directory: str | os.PathLike) -> LoadedModel:
     return LoadedModel(model, tokenizer, config)
 
 
-def _load_model_file(path):
-    # Keras raises many types for a damaged archive (zipfile.BadZipFile,
-    # KeyError, OSError from h5py, ValueError, TypeError...); each becomes one
-    # error naming the file.
+def load_keras_file(path):
+    """`keras.saving.load_model(path, safe_mode=True)`, or one `ValueError`
+    naming the file.
+
+    Keras raises many types for a damaged archive (zipfile.BadZipFile,
+    KeyError, OSError from h5py, ValueError, TypeError...); each becomes one
+    error naming the file.
+    """
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
         message = " ".join(f"{type(error).__name__}: {error}".split())
         raise ValueError(f"Cannot load {path}: {message}") from None
+
+
+def _load_model_file(path):
+    model = load_keras_file(path)
     if not isinstance(model, LanguageModel):
         raise ValueError(
             f"{path} holds a {type(model).__name__}, not a keras_nlg language "

@@ -23,8 +23,15 @@ from keras_nlg.training.fit import TrainResult
 from keras_nlg.training.lora import enable_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.objectives import dpo_loss, token_log_probs
-from keras_nlg.training.rl.rollouts import WIDTH_STEP, pack, prompt_ids
+from keras_nlg.training.rl.rollouts import (
+    bucketed_width,
+    pack,
+    prompt_ids,
+    text_ids,
+)
 from keras_nlg.training.rl.run import (
+    batch_of_step,
+    check_batch_size,
     check_directories,
     compile_trainer,
     epochs_of,
@@ -71,13 +78,22 @@ def check_pair(pair, where: str) -> dict:
     return {name: pair[name] for name in PAIR_FIELDS}
 
 
-def _sequence_log_probs(model, token_ids, mask, batch_size=32):
+def _sequence_log_probs(model, packed, batch_size=32):
+    """Each side's sequence log-probs (completion tokens summed) under `model`,
+    float32 `(pairs,)`: `[(chosen), (rejected)]` for `pack_pairs`' output."""
     score = tf.function(lambda ids: token_log_probs(model, ids), jit_compile=True)
-    totals = []
-    for start in range(0, len(token_ids), batch_size):
-        ids = tf.constant(token_ids[start : start + batch_size])
-        totals.append(np.sum(score(ids).numpy() * mask[start : start + batch_size], -1))
-    return np.concatenate(totals).astype("float32")
+    sides = []
+    for token_ids, mask in (packed[:2], packed[2:]):
+        totals = [
+            np.sum(
+                score(tf.constant(token_ids[i : i + batch_size])).numpy()
+                * mask[i : i + batch_size],
+                -1,
+            )
+            for i in range(0, len(token_ids), batch_size)
+        ]
+        sides.append(np.concatenate(totals).astype("float32"))
+    return sides
 
 
 class DPOTrainer(keras.Model):
@@ -137,24 +153,13 @@ class DPOTrainer(keras.Model):
 
 
 def pair_order(num_pairs: int, batch_size: int, steps: int, seed: int):
-    """`(steps, batch_size)` pair indices: a seeded permutation per pass.
+    """`(steps, batch_size)` pair indices, `run.batch_of_step` for each step.
 
     Raises:
         ValueError: if there are fewer pairs than `batch_size`.
     """
-    if num_pairs < batch_size:
-        raise ValueError(
-            f"`prompts_per_step` (pairs per batch) must be at most the {num_pairs} "
-            f"pairs given. Received: prompts_per_step={batch_size}"
-        )
-    per_pass = num_pairs // batch_size
-    rows = []
-    for step in range(steps):
-        permutation = np.random.default_rng([seed, step // per_pass]).permutation(
-            num_pairs
-        )
-        start = (step % per_pass) * batch_size
-        rows.append(permutation[start : start + batch_size])
+    check_batch_size(num_pairs, batch_size, "pairs")
+    rows = [batch_of_step(num_pairs, batch_size, step, seed) for step in range(steps)]
     return np.asarray(rows, np.int32)
 
 
@@ -164,9 +169,7 @@ def pack_pairs(tokenizer, pairs, context_length):
     sides = {}
     for side in ("chosen", "rejected"):
         sides[side] = [
-            list(np.asarray(tokenizer.tokenize(p[side]), np.int32).tolist())
-            + [tokenizer.end_of_text_id]
-            for p in pairs
+            text_ids(tokenizer, p[side]) + [tokenizer.end_of_text_id] for p in pairs
         ]
     longest = max(
         len(prompt) + len(completion)
@@ -178,9 +181,7 @@ def pack_pairs(tokenizer, pairs, context_length):
             f"The longest prompt + completion has {longest - 1} tokens, more than "
             f"the model's context of {context_length}."
         )
-    width = WIDTH_STEP * -(-longest // WIDTH_STEP)
-    if context_length is not None:
-        width = min(width, context_length + 1)
+    width = bucketed_width(longest, context_length)
     packed = []
     for side in ("chosen", "rejected"):
         packed.extend(pack(prompts, sides[side], tokenizer.padding_id, width))
@@ -231,8 +232,7 @@ def dpo(
     packed = pack_pairs(tokenizer, pairs, getattr(policy, "context_length", None))
     chosen, chosen_mask, rejected, rejected_mask = packed
     # The reference is the starting model: its log-probs, before any update.
-    ref_chosen = _sequence_log_probs(policy, chosen, chosen_mask)
-    ref_rejected = _sequence_log_probs(policy, rejected, rejected_mask)
+    ref_chosen, ref_rejected = _sequence_log_probs(policy, packed)
     if config.lora_rank is not None:
         enable_lora(policy, config.lora_rank, config.lora_alpha)
     epochs, epoch_steps = epochs_of(config)

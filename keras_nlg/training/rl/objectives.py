@@ -59,20 +59,25 @@ def leave_one_out_advantages(rewards, normalize: bool = False, epsilon=1e-6):
     return advantages
 
 
-def token_log_probs(model, token_ids, training=False):
+def token_log_probs(model, token_ids, training=False, return_entropy=False):
     """log π(token_ids[:, t] | token_ids[:, :t]) for t ≥ 1, from one forward pass.
 
     Args:
         model: a language model: `model(token_ids)` → logits `(B, T, V)`.
         token_ids: int32 `(B, T)`, right-padded.
+        return_entropy: also return each next-token distribution's entropy.
 
     Returns:
-        float32 `(B, T - 1)`: column t - 1 scores token t.
+        float32 `(B, T - 1)`: column t - 1 scores token t; with
+        `return_entropy`, `(log_probs, entropy)`, the entropy in nats, same shape.
     """
     logits = ops.cast(model(token_ids[:, :-1], training=training), "float32")
     log_probs = ops.log_softmax(logits, axis=-1)
     targets = ops.expand_dims(token_ids[:, 1:], -1)
-    return ops.squeeze(ops.take_along_axis(log_probs, targets, axis=-1), -1)
+    chosen = ops.squeeze(ops.take_along_axis(log_probs, targets, axis=-1), -1)
+    if not return_entropy:
+        return chosen
+    return chosen, -ops.sum(ops.exp(log_probs) * log_probs, axis=-1)
 
 
 def kl_penalized_rewards(rewards, log_probs, reference_log_probs, mask, kl_coef):

@@ -28,6 +28,8 @@ from keras_nlg.evaluation.slot_errors import (
     is_e2e_meaning_representation,
     text_slot_errors,
 )
+from keras_nlg.model_directory import load_keras_file
+from keras_nlg.tokenizers import load_tokenizer
 
 
 def reward_name(reward) -> str:
@@ -187,21 +189,13 @@ class ClassifierReward:
     """
 
     def __init__(self, directory: str, max_length: int | None = None):
-        import keras
-
-        from keras_nlg.tokenizers import load_tokenizer
-
         path = os.path.join(os.fspath(directory), "model.keras")
         if not os.path.isfile(path):
             raise ValueError(
                 f"The reward 'classifier' needs a directory with model.keras and "
                 f"tokenizer.json. Received: {directory!r}"
             )
-        try:
-            self.model = keras.saving.load_model(path, safe_mode=True)
-        except Exception as error:
-            message = " ".join(f"{type(error).__name__}: {error}".split())
-            raise ValueError(f"Cannot load {path}: {message}") from None
+        self.model = load_keras_file(path)
         self.tokenizer = load_tokenizer(os.fspath(directory))
         fixed = self.model.inputs[0].shape[1] if self.model.inputs else None
         self.max_length = max_length or fixed or 256

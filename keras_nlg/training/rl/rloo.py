@@ -27,7 +27,8 @@ from keras_nlg.training.rl.objectives import (
     token_log_probs,
 )
 from keras_nlg.training.rl.rewards import check_rewards
-from keras_nlg.training.rl.rollouts import packed_width, prompt_ids, sample_rollouts
+from keras_nlg.training.rl.rollouts import prompt_ids, sample_rollouts
+from keras_nlg.training.rl.run import batch_of_step, check_batch_size
 
 # What each step logs (epoch means in `fit`'s history and TensorBoard).
 LOGGED = (
@@ -36,15 +37,6 @@ LOGGED = (
 )
 # Sample seeds: (run seed, step) → one 31-bit seed per step.
 _SEED_STRIDE = 1_000_003
-
-
-def log_probs_and_entropy(model, token_ids):
-    """`token_log_probs` and each next-token distribution's entropy (nats),
-    both `(B, T - 1)`, from one forward pass."""
-    logits = tf.cast(model(token_ids[:, :-1], training=False), tf.float32)
-    log_p = tf.nn.log_softmax(logits, axis=-1)
-    chosen = tf.gather(log_p, token_ids[:, 1:], batch_dims=2)
-    return chosen, -tf.reduce_sum(tf.exp(log_p) * log_p, axis=-1)
 
 
 class RLOOTrainer(keras.Model):
@@ -64,7 +56,7 @@ class RLOOTrainer(keras.Model):
         config: an `RLConfig`.
 
     `fit` takes `run.step_dataset()`: each step picks its own prompts
-    (`batch_indices`). Compile it with an optimizer; it always runs eagerly.
+    (`run.batch_of_step`). Compile it with an optimizer; it always runs eagerly.
 
     Raises:
         ValueError: if a prompt and `max_new_tokens` don't fit the context,
@@ -100,16 +92,12 @@ class RLOOTrainer(keras.Model):
                 f"{config.max_new_tokens} it doesn't fit the model's context of "
                 f"{context} tokens. Lower max_new_tokens or shorten the prompts."
             )
-        self.max_width = packed_width(longest, config.max_new_tokens, context)
-        if len(self.prompt_texts) < config.prompts_per_step:
-            raise ValueError(
-                f"`prompts_per_step` must be at most the {len(self.prompt_texts)} "
-                f"prompts given. Received: prompts_per_step={config.prompts_per_step}"
-            )
+        check_batch_size(len(self.prompt_texts), config.prompts_per_step, "prompts")
         self.last_samples = []
         self._trackers = {name: keras.metrics.Mean(name=name) for name in LOGGED}
         self._score_policy = tf.function(
-            lambda ids: log_probs_and_entropy(policy, ids), jit_compile=True
+            lambda ids: token_log_probs(policy, ids, return_entropy=True),
+            jit_compile=True,
         )
         self._score_reference = tf.function(
             lambda ids: token_log_probs(reference, ids), jit_compile=True
@@ -128,20 +116,6 @@ class RLOOTrainer(keras.Model):
                 "run_eagerly=True. Received: run_eagerly=False"
             )
         super().compile(*args, **{**kwargs, "run_eagerly": True})
-
-    def batch_indices(self, step: int) -> list[int]:
-        """The prompts of update batch `step`: a seeded permutation per pass.
-
-        A function of the step alone, so a run resumed by `BackupAndRestore`
-        (which restores the optimizer's step count) sees the same prompts
-        and seeds as one that never stopped.
-        """
-        size = self.settings.prompts_per_step
-        per_pass = len(self.prompt_texts) // size
-        order = np.random.default_rng([self.settings.seed, step // per_pass])
-        permutation = order.permutation(len(self.prompt_texts))
-        start = (step % per_pass) * size
-        return permutation[start : start + size].tolist()
 
     def _update_step(self, token_ids, mask, old_log_probs, advantages):
         variables = self.policy.trainable_variables
@@ -169,7 +143,9 @@ class RLOOTrainer(keras.Model):
         settings = self.settings
         k = settings.samples_per_prompt
         step = int(self.optimizer.iterations.numpy()) // settings.updates_per_batch
-        indices = self.batch_indices(step)
+        indices = batch_of_step(
+            len(self.prompt_texts), settings.prompts_per_step, step, settings.seed
+        )
         seed = (settings.seed * _SEED_STRIDE + step) % (2**31 - 1)
         rollouts = sample_rollouts(
             self.policy,
@@ -178,7 +154,6 @@ class RLOOTrainer(keras.Model):
             k,
             settings.max_new_tokens,
             seed,
-            self.max_width,
         )
         sources = [self.sources[i] for i in indices for _ in range(k)]
         references = [self.references[i] for i in indices for _ in range(k)]

@@ -47,15 +47,20 @@ class Rollouts:
     sampler_log_probs: list[list[float]]
 
 
+def text_ids(tokenizer, text: str) -> list[int]:
+    """`tokenizer.tokenize(text)` as a list of ints."""
+    return np.asarray(tokenizer.tokenize(text), np.int32).tolist()
+
+
 def prompt_ids(tokenizer, prompt: str) -> list[int]:
     """The ids generation conditions on: the prompt's, or end-of-text if empty."""
-    ids = np.asarray(tokenizer.tokenize(prompt), np.int32).tolist()
-    return ids or [tokenizer.end_of_text_id]
+    return text_ids(tokenizer, prompt) or [tokenizer.end_of_text_id]
 
 
-def packed_width(longest_prompt: int, max_new_tokens: int, context_length) -> int:
-    """Columns for `[prompt, completion, end-of-text]`, rounded up, in context."""
-    width = WIDTH_STEP * math.ceil((longest_prompt + max_new_tokens + 1) / WIDTH_STEP)
+def bucketed_width(columns: int, context_length=None) -> int:
+    """`columns` rounded up to `WIDTH_STEP`, at most a context's forward pass
+    plus its one scored-only last token (`context_length + 1`)."""
+    width = WIDTH_STEP * math.ceil(columns / WIDTH_STEP)
     return width if context_length is None else min(width, context_length + 1)
 
 
@@ -82,12 +87,12 @@ def pack(prompts_ids, completions_ids, padding_id: int, width: int):
 
 
 def sample_rollouts(
-    model, tokenizer, prompts, k: int, max_new_tokens: int, seed: int, max_width: int
+    model, tokenizer, prompts, k: int, max_new_tokens: int, seed: int
 ) -> Rollouts:
     """Draws `k` completions per prompt and packs them (see module docstring).
 
-    The rows are `max_width` columns at most (`packed_width`), fewer when
-    the batch's longest row is shorter (rounded up to `WIDTH_STEP`).
+    The rows are as wide as the batch's longest, rounded up to `WIDTH_STEP`
+    (`bucketed_width`), so short completions aren't scored at full width.
     """
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
@@ -96,17 +101,18 @@ def sample_rollouts(
         seed=seed,
     )
     samples = generate(model, tokenizer, list(prompts), config, return_details=True)
+    each_prompt = [prompt_ids(tokenizer, prompt) for prompt in prompts]
     prompts_ids, completions_ids = [], []
     for i, sample in enumerate(samples):
         ids = list(sample.token_ids)
         if len(ids) < max_new_tokens:  # it stopped at end-of-text
             ids.append(tokenizer.end_of_text_id)
-        prompts_ids.append(prompt_ids(tokenizer, prompts[i // k]))
+        prompts_ids.append(each_prompt[i // k])
         completions_ids.append(ids)
     longest = max(
         len(p) + len(c) for p, c in zip(prompts_ids, completions_ids, strict=True)
     )
-    width = min(max_width, WIDTH_STEP * math.ceil(longest / WIDTH_STEP))
+    width = bucketed_width(longest, model.context_length)
     token_ids, mask = pack(prompts_ids, completions_ids, tokenizer.padding_id, width)
     return Rollouts(
         [s.text for s in samples], token_ids, mask, [s.log_probs for s in samples]

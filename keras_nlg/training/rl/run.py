@@ -53,6 +53,28 @@ def compile_trainer(trainer, policy, config) -> None:
     optimizer.build(policy.trainable_variables)
 
 
+def check_batch_size(available: int, batch_size: int, what: str) -> None:
+    """`ValueError` unless `batch_size` (`prompts_per_step`) ≤ `available`."""
+    if available < batch_size:
+        raise ValueError(
+            f"`prompts_per_step` must be at most the {available} {what} given. "
+            f"Received: prompts_per_step={batch_size}"
+        )
+
+
+def batch_of_step(available: int, batch_size: int, step: int, seed: int) -> list:
+    """The indices of update `step`'s batch: a seeded permutation per pass.
+
+    A function of the step alone, so a run resumed by `BackupAndRestore`
+    (which restores the optimizer's step count) sees the same batches as one
+    that never stopped.
+    """
+    per_pass = available // batch_size
+    permutation = np.random.default_rng([seed, step // per_pass]).permutation(available)
+    start = (step % per_pass) * batch_size
+    return permutation[start : start + batch_size].tolist()
+
+
 def step_dataset():
     """What `fit` iterates: one dummy element per step (each trainer's
     `train_step` picks its own batch from the step count, so a run resumed by

@@ -138,7 +138,7 @@ def test_recomputed_log_probs_equal_the_samplers(ab_model_dir, tmp_path, arch):
     directory = ab_model_dir if arch == "transformer" else tiny_lstm_dir(tmp_path)
     model, tokenizer, _ = keras_nlg.load(directory)
     prompts = ["", "ab ", "b"]  # an empty prompt starts from end-of-text
-    rollouts = sample_rollouts(model, tokenizer, prompts, 2, 10, seed=3, max_width=32)
+    rollouts = sample_rollouts(model, tokenizer, prompts, 2, 10, seed=3)
     recomputed = token_log_probs(model, tf.constant(rollouts.token_ids)).numpy()
     for row, sampler in enumerate(rollouts.sampler_log_probs):
         columns = np.flatnonzero(rollouts.completion_mask[row])[: len(sampler)]
