@@ -1,14 +1,28 @@
-"""Reading the files keras_nlg writes and reads, with one error kind.
+"""Reading and writing the files keras_nlg keeps, so that none is lost.
 
-Model directories, checkpoints, exports and their metadata are JSON files a
-user can damage or hand us damaged (empty, truncated, not UTF-8, a list
-where an object belongs). Every reader goes through `read_json_file`, so
-each of those faults is one `ValueError` naming the file, never a
-`JSONDecodeError`, `UnicodeDecodeError` or `KeyError` from deep inside.
+Reading: model directories, checkpoints, exports and their metadata are
+JSON files a user can damage or hand us damaged (empty, truncated, not
+UTF-8, a list where an object belongs). Every reader goes through
+`read_json_file`, so each of those faults is one `ValueError` naming the
+file, never a `JSONDecodeError`, `UnicodeDecodeError` or `KeyError` from
+deep inside.
+
+Writing: a process can be killed at any instant (`kill -9`, out of memory,
+a pre-empted machine). Each file is written under a temporary name and
+renamed into place (`write_file_atomically`; a rename within a directory
+is atomic on POSIX), and a set of files that belong together (a model
+directory) is staged in `.incoming/` and committed by a manifest
+(`commit_staged`): a kill leaves either the old complete set or, once the
+manifest exists, a commit that `finish_interrupted_commit` completes.
 """
 
 import json
 import os
+import shutil
+from collections.abc import Callable
+
+STAGING_DIR = ".incoming"
+_MANIFEST = ".manifest.json"  # written last: the staged set is complete
 
 
 def read_json_file(path: str | os.PathLike, expected_type: type | None = dict):
@@ -57,3 +71,108 @@ def read_text_file(path: str | os.PathLike, what: str) -> str:
     if not text.strip():
         raise ValueError(f"{what[0].upper()}{what[1:]} {path} is empty")
     return text
+
+
+def _fsync(path: str) -> None:
+    """Flushes a file (or a directory's entries) to disk; best effort for
+    directories, which some file systems can't open."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def write_file_atomically(path: str | os.PathLike, write: Callable[[str], None]):
+    """Calls `write(temporary_path)`, then renames the file to `path`.
+
+    The temporary name is `.partial.<name>` beside `path` (it keeps the
+    name's ending: Keras checks for `.keras` and `.weights.h5`). A kill
+    before the rename leaves `path` as it was; `write` raising leaves it
+    too, and removes the partial file.
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".partial.{name}")
+    try:
+        write(temporary)
+        _fsync(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    _fsync(directory or ".")
+
+
+def write_json_file(path: str | os.PathLike, value) -> None:
+    """Writes `value` as indented JSON (keys sorted), atomically."""
+
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    write_file_atomically(path, write)
+
+
+def staging_directory(directory: str) -> str:
+    """An empty `directory/.incoming/` to write a new set of files into.
+
+    An earlier committed-but-unfinished set is completed first; an
+    uncommitted one (a write that was killed) is discarded.
+    """
+    finish_interrupted_commit(directory)
+    staging = os.path.join(directory, STAGING_DIR)
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(staging)
+    return staging
+
+
+def commit_staged(directory: str, replaces=()) -> None:
+    """Moves the files staged in `directory/.incoming/` into `directory`.
+
+    `replaces`: other names of the set (files of the old set that the new
+    one lacks, e.g. a vocabulary file of another tokenizer); they are
+    removed. The manifest written first is the commit point.
+    """
+    staging = os.path.join(directory, STAGING_DIR)
+    names = sorted(os.listdir(staging))
+    for name in names:
+        _fsync(os.path.join(staging, name))
+    manifest = {"files": names, "remove": sorted(set(replaces) - set(names))}
+    write_json_file(os.path.join(staging, _MANIFEST), manifest)
+    _finish_commit(directory)
+
+
+def finish_interrupted_commit(directory: str) -> bool:
+    """Completes a commit that a kill interrupted; True if there was one.
+
+    A staged set without its manifest is left alone here (it may be
+    another process's write in progress); `staging_directory` clears it.
+    """
+    if not os.path.isfile(os.path.join(directory, STAGING_DIR, _MANIFEST)):
+        return False
+    _finish_commit(directory)
+    return True
+
+
+def _finish_commit(directory: str) -> None:
+    staging = os.path.join(directory, STAGING_DIR)
+    manifest = read_json_file(os.path.join(staging, _MANIFEST))
+    for name in manifest.get("files", []):
+        try:  # a name already moved (a commit finished twice) is skipped
+            os.replace(os.path.join(staging, name), os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    for name in manifest.get("remove", []):
+        try:
+            os.remove(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    _fsync(directory)
+    shutil.rmtree(staging, ignore_errors=True)

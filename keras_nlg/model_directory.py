@@ -10,49 +10,84 @@ DIR/
   logs/            TensorBoard event files
   checkpoints/     best model so far and the crash-recovery backup
 ```
+
+The files above `logs/` are one set, written together: staged in
+`DIR/.incoming/` and committed by a manifest (`keras_nlg.files`), so a
+process killed while saving leaves the previous complete model or the new
+one, never a mix or an empty `model.keras`.
 """
 
 import collections
-import json
 import os
 
 import keras
 
 # Registers our layers and models with Keras' serializer before any load.
 import keras_nlg.models  # noqa: F401
-from keras_nlg.files import read_json_file
-from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.files import (
+    commit_staged,
+    finish_interrupted_commit,
+    read_json_file,
+    staging_directory,
+    write_json_file,
+)
+from keras_nlg.generation.config import GENERATION_CONFIG_FILE, GenerationConfig
 from keras_nlg.models.language_model import LanguageModel
-from keras_nlg.tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer
+from keras_nlg.tokenizers import (
+    TOKENIZER_FILE,
+    TOKENIZER_FILES,
+    load_tokenizer,
+    save_tokenizer,
+)
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+# Every file of the set: a save replaces them all (removing those the new
+# model lacks, e.g. another tokenizer's vocabulary).
+MODEL_DIRECTORY_FILES = (
+    MODEL_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    GENERATION_CONFIG_FILE,
+    *TOKENIZER_FILES,
+)
 
 LoadedModel = collections.namedtuple("LoadedModel", ["model", "tokenizer", "config"])
 
 
-def _write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
-        f.write("\n")
-
-
 def save_model_directory(
-    directory: str, model, tokenizer, config: dict, metrics: dict | None = None
+    directory: str,
+    model,
+    tokenizer,
+    config: dict,
+    metrics: dict | None = None,
+    generation_config: GenerationConfig | None = None,
 ) -> None:
-    """Writes the model (without optimizer state), tokenizer, config and metrics."""
+    """Writes the model (without optimizer state), tokenizer, config, metrics
+    and generation defaults, as one set: a kill at any instant leaves the
+    directory's previous set or this one (see the module docstring)."""
     os.makedirs(directory, exist_ok=True)
+    staging = staging_directory(directory)
     # A fresh copy of the weights: the trained instance carries the compiled
     # optimizer and (under a distribution strategy) mirrored variables; the
     # shipped file needs neither.
     inference_model = type(model).from_config(model.get_config())
     inference_model.set_weights(model.get_weights())
-    inference_model.save(os.path.join(directory, MODEL_FILE))
-    save_tokenizer(tokenizer, directory)
-    _write_json(os.path.join(directory, CONFIG_FILE), config)
+    inference_model.save(os.path.join(staging, MODEL_FILE))
+    save_tokenizer(tokenizer, staging)
+    write_json_file(os.path.join(staging, CONFIG_FILE), config)
     if metrics is not None:
-        _write_json(os.path.join(directory, METRICS_FILE), metrics)
+        write_json_file(os.path.join(staging, METRICS_FILE), metrics)
+    if generation_config is not None:
+        generation_config.save_pretrained(staging)
+    commit_staged(directory, replaces=MODEL_DIRECTORY_FILES)
+
+
+def is_finished_model_directory(directory: str) -> bool:
+    """Whether `directory` holds a saved model (a committed `model.keras`)."""
+    finish_interrupted_commit(directory)
+    return os.path.isfile(os.path.join(directory, MODEL_FILE))
 
 
 def load(directory: str | os.PathLike) -> LoadedModel:
@@ -74,6 +109,7 @@ def load(directory: str | os.PathLike) -> LoadedModel:
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"Model directory not found: {directory}")
+    finish_interrupted_commit(directory)  # a save that a kill interrupted
     for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE):
         if not os.path.isfile(os.path.join(directory, name)):
             raise ValueError(

@@ -101,6 +101,17 @@ def add_schedule_arguments(parser, help_texts):
         )
 
 
+def add_out_arguments(parser, metavar="DIR", help="model directory to write"):
+    """Adds --out (required) and --overwrite (a finished --out is never
+    replaced without it)."""
+    parser.add_argument("--out", required=True, metavar=metavar, help=help)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the finished model or export at --out (default: refuse)",
+    )
+
+
 def import_tensorflow_quietly():
     """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
 

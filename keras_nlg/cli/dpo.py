@@ -2,6 +2,7 @@
 
 import os
 
+from keras_nlg.cli.common import add_out_arguments
 from keras_nlg.cli.rl_finetune import add_rl_arguments, rl_config
 
 DPO_FIELDS = (
@@ -27,7 +28,7 @@ def add_parser(subparsers):
         metavar="FILE",
         help='JSONL: {"prompt": ..., "chosen": ..., "rejected": ...} per line',
     )
-    command.add_argument("--out", required=True, metavar="DIR")
+    add_out_arguments(command)
     add_rl_arguments(command, DPO_FIELDS)
     return command
 
@@ -35,7 +36,13 @@ def add_parser(subparsers):
 def run(args):
     from keras_nlg.training.rl import dpo
 
-    result = dpo(args.model, args.pairs, args.out, rl_config(args, DPO_FIELDS))
+    result = dpo(
+        args.model,
+        args.pairs,
+        args.out,
+        rl_config(args, DPO_FIELDS),
+        overwrite=args.overwrite,
+    )
     metrics = result.metrics
     print(
         f"DPO loss {metrics['loss']:.4f}, margin {metrics['margin']:.4f}, "

@@ -6,6 +6,7 @@ import os
 import sys
 
 from keras_nlg.cli.common import given, positive_int, reject_flags
+from keras_nlg.files import write_file_atomically
 
 
 def add_parser(subparsers):
@@ -192,9 +193,11 @@ def _write_slot_error_report(path, outputs, details):
         raise ValueError(
             "--slot-error-report needs English outputs for MRs of the E2E slots"
         )
-    temporary = f"{path}.partial"
-    with open(temporary, "w", encoding="utf-8") as f:
-        for output, errors in zip(outputs, details, strict=True):
-            line = {"mr": errors["mr"], "output": output, **errors}
-            f.write(json.dumps(line) + "\n")
-    os.replace(temporary, path)
+
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            for output, errors in zip(outputs, details, strict=True):
+                line = {"mr": errors["mr"], "output": output, **errors}
+                f.write(json.dumps(line) + "\n")
+
+    write_file_atomically(path, write)

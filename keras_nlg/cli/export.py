@@ -6,7 +6,7 @@ stays here; the settings themselves are checked by the exporters.
 
 import os
 
-from keras_nlg.cli.common import given, positive_int, reject_flags
+from keras_nlg.cli.common import add_out_arguments, given, positive_int, reject_flags
 
 
 def add_parser(subparsers):
@@ -16,11 +16,11 @@ def add_parser(subparsers):
     )
     export.add_argument("--model", required=True, metavar="DIR")
     export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
-    export.add_argument(
-        "--out",
-        required=True,
+    add_out_arguments(
+        export,
         metavar="OUTDIR",
-        help="saved_model: export/NAME/VERSION (TF Serving's layout)",
+        help="saved_model: export/NAME/VERSION (TF Serving's layout; a version "
+        "is never overwritten, export a new one)",
     )
     export.add_argument(
         "--quantize",
@@ -59,7 +59,7 @@ def add_parser(subparsers):
 # The flags that apply to one --format only (their destinations).
 FORMAT_FLAGS = {
     "saved_model": ("max_batch_size", "max_new_tokens", "no_xla"),
-    "tflite": ("quantize", "prefill_length", "with_generate"),
+    "tflite": ("quantize", "prefill_length", "with_generate", "overwrite"),
 }
 
 
@@ -82,6 +82,7 @@ def run(args):
         args.out,
         prefill_length=args.prefill_length,
         include_generate=args.with_generate,
+        overwrite=args.overwrite,
         **given(quantize=args.quantize),
     )
     quality = metadata["quality"]

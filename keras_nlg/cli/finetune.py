@@ -4,6 +4,7 @@ import os
 
 from keras_nlg.cli.common import (
     SCHEDULE_FIELDS,
+    add_out_arguments,
     add_schedule_arguments,
     given_fields,
     positive_float,
@@ -17,7 +18,7 @@ def add_parser(subparsers):
     )
     finetune.add_argument("--model", required=True, metavar="DIR")
     finetune.add_argument("--data", required=True, nargs="+", metavar="PATH")
-    finetune.add_argument("--out", required=True, metavar="DIR")
+    add_out_arguments(finetune)
     finetune.add_argument(
         "--lora-rank",
         type=positive_int,
@@ -43,7 +44,7 @@ def run(args):
     config = TrainingConfig.for_finetune(
         **given_fields(args, SCHEDULE_FIELDS + ("lora_rank", "lora_alpha"))
     )
-    result = finetune(args.model, args.data, args.out, config)
+    result = finetune(args.model, args.data, args.out, config, overwrite=args.overwrite)
     metrics = result.metrics
     if "val_loss" in metrics:
         print(f"validation loss {metrics['val_loss']:.3f} nats/token")

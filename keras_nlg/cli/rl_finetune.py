@@ -2,7 +2,13 @@
 
 import os
 
-from keras_nlg.cli.common import given, non_negative_float, positive_float, positive_int
+from keras_nlg.cli.common import (
+    add_out_arguments,
+    given,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 # The RLConfig fields with a flag of the same name (dashes for underscores).
 RL_FIELDS = (
@@ -88,7 +94,7 @@ def add_parser(subparsers):
         help='e.g. "slot_error:1.0,bleu:0.5"; names: slot_error, bleu, rouge_l, '
         "length=MIN-MAX, required_words=A|B, forbidden_words=A|B, classifier=DIR",
     )
-    command.add_argument("--out", required=True, metavar="DIR")
+    add_out_arguments(command)
     command.add_argument(
         "--normalize-advantages",
         action="store_true",
@@ -138,6 +144,7 @@ def run(args):
         config,
         references=references,
         reward_prompts=reward_prompts,
+        overwrite=args.overwrite,
     )
     metrics = result.metrics
     print(

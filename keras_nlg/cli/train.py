@@ -5,6 +5,7 @@ import os
 
 from keras_nlg.cli.common import (
     SCHEDULE_FIELDS,
+    add_out_arguments,
     add_schedule_arguments,
     given,
     given_fields,
@@ -58,9 +59,7 @@ def add_parser(subparsers):
         type=positive_float,
         help="stop after this many minutes of training steps",
     )
-    train.add_argument(
-        "--out", required=True, metavar="DIR", help="model directory to write"
-    )
+    add_out_arguments(train)
     train.add_argument("--preset", help="model size (tiny, small, ...; default small)")
     add_schedule_arguments(
         train,
@@ -120,7 +119,7 @@ def run(args):
     config = TrainingConfig.for_command_line(
         **_config_flags(args), **given(sample_prompt=args.sample_prompt)
     )
-    result = train(args.out, config, data_paths=args.data)
+    result = train(args.out, config, data_paths=args.data, overwrite=args.overwrite)
     sample = sample_continuation(
         result.model,
         result.tokenizer,
@@ -161,6 +160,7 @@ def _run_e2e(args):
         train_csv=args.data,
         validation_csv=args.validation_data,
         init_model_dir=args.init,
+        overwrite=args.overwrite,
     )
     metrics = result.metrics
     if "val_loss" in metrics:

@@ -18,6 +18,7 @@ from keras_nlg.evaluation.slot_errors import (
     text_slot_errors,
 )
 from keras_nlg.evaluation.words import writing_system
+from keras_nlg.files import write_file_atomically
 from keras_nlg.generation import generate
 from keras_nlg.generation.reranking import generate_reranked
 
@@ -185,12 +186,17 @@ def generate_for_mrs(
 
 
 def write_outputs(path, texts) -> None:
-    """One output per line, as tuetschek/e2e-metrics' `measure_scores.py` reads."""
+    """One output per line, as tuetschek/e2e-metrics' `measure_scores.py`
+    reads; written whole or not at all (`write_file_atomically`)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for text in texts:
-            f.write(" ".join(text.split()) + "\n")
+
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8") as f:
+            for text in texts:
+                f.write(" ".join(text.split()) + "\n")
+
+    write_file_atomically(path, write)
 
 
 def evaluate_e2e(

@@ -32,7 +32,6 @@ need Flex), so the tokenizer's files go beside it with `metadata.json`
 (`keras_nlg.export.tflite_metadata`).
 """
 
-import json
 import os
 import tempfile
 
@@ -52,10 +51,11 @@ from keras_nlg.export.tflite_quality import (
     calibration_samples,
     quality_figures,
 )
+from keras_nlg.files import commit_staged, staging_directory, write_json_file
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.layers.attention import bounded_masking
 from keras_nlg.model_directory import load
-from keras_nlg.tokenizers import save_tokenizer
+from keras_nlg.tokenizers import TOKENIZER_FILES, save_tokenizer
 
 __all__ = [
     "METADATA_FILE",
@@ -267,8 +267,12 @@ def export_tflite(
     prefill_length: int | None = None,
     include_generate: bool = False,
     quality_positions: int = QUALITY_POSITIONS,
+    overwrite: bool = False,
 ) -> dict:
     """Converts a model directory into `OUTDIR/model.tflite` + tokenizer + metadata.
+
+    The files are written as one set (staged, then committed; see
+    `keras_nlg.files`): a kill mid-export leaves `out_dir` as it was.
 
     Args:
         model_dir: a keras_nlg model directory.
@@ -288,18 +292,30 @@ def export_tflite(
         quality_positions: held-out positions for the quality figures
             (perplexity ratio and next-token agreement against the float32
             Keras model); 0 skips them.
+        overwrite: replace an export already in `out_dir` (else a
+            `ValueError`).
 
     Returns:
         The metadata written to `metadata.json`.
 
     Raises:
         ValueError: `model_dir` isn't a keras_nlg model directory, or an
-            unknown `quantize`, or a `prefill_length` that doesn't fit.
+            unknown `quantize`, or a `prefill_length` that doesn't fit, or
+            `out_dir` holds an export and `overwrite` is False.
     """
     if quantize not in QUANTIZATIONS:
         raise ValueError(
             f"`quantize` must be one of {QUANTIZATIONS}. "
             f"Received: quantize={quantize!r}"
+        )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+    if not overwrite and os.path.isfile(os.path.join(out_dir, TFLITE_FILE)):
+        raise ValueError(
+            "`out_dir` holds an export; pass overwrite=True (CLI: --overwrite) "
+            f"to replace it. Received: out_dir={out_dir!r}"
         )
     model, tokenizer, config = load(model_dir)
     model = _float32_copy(model)
@@ -325,10 +341,11 @@ def export_tflite(
     flatbuffer = _convert(model, endpoints, quantize, calibration)
 
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, TFLITE_FILE)
+    staging = staging_directory(out_dir)
+    path = os.path.join(staging, TFLITE_FILE)
     with open(path, "wb") as f:
         f.write(flatbuffer)
-    save_tokenizer(tokenizer, out_dir)
+    save_tokenizer(tokenizer, staging)
     metadata = tflite_metadata(
         model,
         tokenizer,
@@ -351,7 +368,6 @@ def export_tflite(
             **quality_figures(runner, model, held_out, quality_positions),
             "text": data_source,
         }
-    with open(os.path.join(out_dir, METADATA_FILE), "w") as f:
-        json.dump(metadata, f, indent=2)
-        f.write("\n")
+    write_json_file(os.path.join(staging, METADATA_FILE), metadata)
+    commit_staged(out_dir, replaces=(TFLITE_FILE, METADATA_FILE, *TOKENIZER_FILES))
     return metadata

@@ -13,13 +13,12 @@ from the defaults); `keras_nlg.load` attaches it to the model as
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import warnings
 
 from keras_nlg.argument_checks import fail, is_int, is_number
-from keras_nlg.files import read_json_file
+from keras_nlg.files import read_json_file, write_json_file
 
 GENERATION_CONFIG_FILE = "generation_config.json"
 
@@ -232,9 +231,7 @@ class GenerationConfig:
     def save_pretrained(self, directory: str | os.PathLike) -> str:
         """Writes `generation_config.json` (non-default fields) into `directory`."""
         path = os.path.join(os.fspath(directory), GENERATION_CONFIG_FILE)
-        with open(path, "w") as f:
-            json.dump(self.to_dict(diff_only=True), f, indent=2, sort_keys=True)
-            f.write("\n")
+        write_json_file(path, self.to_dict(diff_only=True))
         return path
 
     @classmethod

@@ -24,7 +24,7 @@ import os
 
 from keras_nlg.files import read_json_file
 from keras_nlg.tokenizers.byte import ByteTokenizer
-from keras_nlg.tokenizers.gpt2 import GPT2Tokenizer
+from keras_nlg.tokenizers.gpt2 import MERGES_ASSET, VOCABULARY_ASSET, GPT2Tokenizer
 from keras_nlg.tokenizers.sentencepiece import SentencePieceTokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -33,6 +33,13 @@ TOKENIZERS = {
     "GPT2Tokenizer": GPT2Tokenizer,
     "SentencePieceTokenizer": SentencePieceTokenizer,
 }
+# Every file `save_tokenizer` may write (a saved set replaces all of them).
+TOKENIZER_FILES = (
+    TOKENIZER_FILE,
+    VOCABULARY_ASSET,
+    MERGES_ASSET,
+    SentencePieceTokenizer.asset_file,
+)
 
 
 def save_tokenizer(tokenizer, directory: str) -> None:

@@ -102,6 +102,9 @@ class TextSampleLogger(keras.callbacks.Callback):
         self._writer = tf.summary.create_file_writer(self.log_dir)
 
     def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            return  # a diverged model has NaN probabilities: nothing to sample
         continuation = sample_continuation(
             self.model, self.tokenizer, self.prompt, self.max_new_tokens, self.seed
         )

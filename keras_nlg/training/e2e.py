@@ -94,6 +94,7 @@ def train_e2e(
     init_model_dir: str | None = None,
     callbacks: list | None = None,
     verbose="auto",
+    overwrite: bool = False,
     **overrides,
 ) -> TrainResult:
     """Trains an MR → text model on E2E-format CSVs; writes a model directory.
@@ -116,14 +117,14 @@ def train_e2e(
             `VALIDATION_PAIRS` pairs); default the bundled dev set.
         init_model_dir: start from this model directory (pre-trained on
             general text, its tokenizer kept) instead of random weights.
-        callbacks, verbose: as in `keras_nlg.training.train`.
+        callbacks, verbose, overwrite: as in `keras_nlg.training.train`.
         **overrides: `TrainingConfig` fields replacing `config`'s.
 
     Returns:
         A `TrainResult`.
     """
     config = resolve_training_config(config, overrides, "e2e", "train_e2e")
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, overwrite)
     train_csv = _one_csv(train_csv)
     if config.vocabulary_size is not None and init_model_dir is not None:
         raise ValueError(
@@ -219,8 +220,8 @@ def train_e2e(
         strategy=strategy,
         verbose=verbose,
         callbacks=callbacks,
+        generation_config=GenerationConfig(
+            num_beams=DEFAULT_NUM_BEAMS, max_new_tokens=max_new_tokens
+        ),
     )
-    GenerationConfig(
-        num_beams=DEFAULT_NUM_BEAMS, max_new_tokens=max_new_tokens
-    ).save_pretrained(out_dir)
     return result

@@ -25,6 +25,7 @@ def finetune(
     callbacks: list | None = None,
     strategy=None,
     verbose="auto",
+    overwrite: bool = False,
     **overrides,
 ) -> TrainResult:
     """Continues training a model directory on new text; writes a new one.
@@ -42,20 +43,15 @@ def finetune(
             `TrainingConfig.for_finetune()`: batch 8, 200 steps, learning
             rate 1e-4, or 1e-3 with `lora_rank` (adapters start at zero and
             need larger steps), no weight decay.
-        callbacks, strategy, verbose: as in `keras_nlg.training.train`.
+        callbacks, strategy, verbose, overwrite: as in `keras_nlg.training.train`.
         **overrides: `TrainingConfig` fields replacing `config`'s, e.g.
             `finetune(model_dir, files, out, lora_rank=8, steps=100)`.
     """
     config = resolve_training_config(config, overrides, "finetune", "finetune")
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, overwrite, model_dir)
     data_paths = as_paths(data_paths)
     if not data_paths:
         raise ValueError(f"`data_paths` must name text files. Received: {data_paths}")
-    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
-        raise ValueError(
-            "`out_dir` must differ from `model_dir` (the original stays intact). "
-            f"Received: out_dir={out_dir!r}"
-        )
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():

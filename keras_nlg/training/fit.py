@@ -18,12 +18,16 @@ from collections.abc import Callable
 import keras
 import keras_hub
 
-from keras_nlg.model_directory import save_model_directory
+from keras_nlg.model_directory import (
+    is_finished_model_directory,
+    save_model_directory,
+)
 from keras_nlg.training.callbacks import (
     LanguageModelStats,
     TextSampleLogger,
     TrainingTimeLimit,
 )
+from keras_nlg.training.checkpoints import BestModelCheckpoint, RunBackup
 from keras_nlg.training.config import TrainingConfig
 from keras_nlg.training.optimizer import language_model_optimizer
 
@@ -97,11 +101,28 @@ RUN_RECORD_KEYS = (
 )
 
 
-def check_out_dir(out_dir) -> None:
-    """`ValueError` if `out_dir` exists and is not a directory."""
+def check_out_dir(out_dir, overwrite: bool = False, model_dir=None) -> None:
+    """`ValueError` if `out_dir` exists and is not a directory, is the
+    starting `model_dir` (fine-tuning keeps the original intact), or holds a
+    finished model and `overwrite` is False (a finished model is never
+    replaced without being asked; an interrupted run's backup resumes)."""
+    if not isinstance(out_dir, str | os.PathLike) or not os.fspath(out_dir):
+        raise TypeError(f"`out_dir` must be a path. Received: out_dir={out_dir!r}")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(
             f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+    if model_dir is not None and os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(
+            "`out_dir` must differ from `model_dir` (the original stays intact). "
+            f"Received: out_dir={out_dir!r}"
+        )
+    finished = os.path.isdir(out_dir) and is_finished_model_directory(out_dir)
+    if finished and not overwrite:
+        raise ValueError(
+            "`out_dir` holds a finished model; pass overwrite=True (CLI: "
+            "--overwrite) to replace it, or choose another directory. "
+            f"Received: out_dir={out_dir!r}"
         )
 
 
@@ -132,6 +153,7 @@ def fit_and_save(
     verbose="auto",
     callbacks: list | None = None,
     export_model: Callable | None = None,
+    generation_config=None,
 ) -> TrainResult:
     """Compiles, fits with our callbacks and writes the model directory.
 
@@ -155,6 +177,12 @@ def fit_and_save(
         export_model: `export_model(model)` returns the model to ship
             (default: `model`); LoRA fine-tuning ships the adapters merged
             into the kernels.
+        generation_config: the `GenerationConfig` to write with the model
+            (default: the one `model` carries, e.g. a fine-tuned start's).
+
+    Raises:
+        FloatingPointError: if the loss became NaN or inf; the run's backup
+            is removed, so a re-run starts afresh instead of resuming it.
     """
     steps, epochs = config.training_length()
     num_epochs, epoch_steps, repeat = epoch_plan(
@@ -200,11 +228,12 @@ def fit_and_save(
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
+    backup = RunBackup(os.path.join(checkpoint_dir, "backup"))
     callbacks = [
         stats,
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "backup")),
-        keras.callbacks.ModelCheckpoint(
+        backup,
+        BestModelCheckpoint(
             os.path.join(checkpoint_dir, "best.keras"),
             monitor=monitor,
             save_best_only=True,
@@ -231,18 +260,29 @@ def fit_and_save(
         verbose=verbose,
     )
     elapsed = time.perf_counter() - start
+    # A run resumed after its last epoch trains nothing: its figures are the
+    # backup's.
+    last = dict(backup.restored_logs)
+    last.update(
+        {key: float(values[-1]) for key, values in history.history.items() if values}
+    )
     # TerminateOnNaN stops on NaN and on inf; don't ship a diverged model.
-    last_loss = history.history.get("loss", [math.nan])[-1]
+    last_loss = last.get("loss", math.nan)
     if not math.isfinite(last_loss):
+        backup.discard()
         raise FloatingPointError(
             f"Training stopped: the loss became {last_loss}. Try a lower learning_rate."
         )
 
-    last = {key: float(values[-1]) for key, values in history.history.items() if values}
+    if generation_config is None:
+        generation_config = getattr(model, "generation_config", None)
     metrics = {
         **last,
-        # What ran: a time limit or early stop may end before total_steps.
-        "steps_run": stats.steps_run,
+        # What ran, over every resumed part of the run: a time limit or early
+        # stop may end before total_steps. `steps_this_run`: this process's.
+        "steps_run": int(model.optimizer.iterations.numpy()),
+        "steps_this_run": stats.steps_run,
+        "resumed_from_epoch": backup.resumed_from_epoch,
         "parameters": int(model.count_params()),
         "train_seconds": elapsed,
     }
@@ -261,7 +301,8 @@ def fit_and_save(
     }
     if export_model is not None:
         model = export_model(model)
-    save_model_directory(out_dir, model, tokenizer, record, metrics)
+    save_model_directory(out_dir, model, tokenizer, record, metrics, generation_config)
+    backup.discard()  # only now: a kill during the save resumes from it
     logger.info("Wrote model directory %s", out_dir)
     return TrainResult(
         model=model,

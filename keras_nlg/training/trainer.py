@@ -23,6 +23,7 @@ def train(
     callbacks: list | None = None,
     strategy=None,
     verbose="auto",
+    overwrite: bool = False,
     **overrides,
 ) -> TrainResult:
     """Trains a language model on text files and writes a model directory.
@@ -37,15 +38,23 @@ def train(
         callbacks: extra Keras callbacks, run after ours.
         strategy: a `tf.distribute.Strategy` (default: the current one).
         verbose: Keras' `fit` verbosity (progress bar by default).
+        overwrite: replace a finished model in `out_dir` (else a
+            `ValueError`: a finished model is never replaced silently).
         **overrides: `TrainingConfig` fields replacing `config`'s, e.g.
             `train(out, preset="tiny", steps=100)`.
+
+    Raises:
+        ValueError: if `out_dir` holds a finished model and `overwrite` is
+            False, or a setting is invalid (naming it).
+        FloatingPointError: if the loss became NaN or inf (nothing is left
+            for a re-run to resume from).
 
     Returns:
         A `TrainResult`; its `training_config` is the config with every
         default resolved, also recorded in `config.json["training"]`.
     """
     config = resolve_training_config(config, overrides, "lm", "train")
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, overwrite)
     data_paths = as_paths(data_paths) or [datasets.tiny_shakespeare_path()]
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.files import read_text_file
-from keras_nlg.training.fit import TrainResult
+from keras_nlg.training.fit import TrainResult, check_out_dir
 from keras_nlg.training.lora import enable_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.objectives import dpo_loss, token_log_probs
@@ -32,7 +32,6 @@ from keras_nlg.training.rl.rollouts import (
 from keras_nlg.training.rl.run import (
     batch_of_step,
     check_batch_size,
-    check_directories,
     compile_trainer,
     epochs_of,
     fit_trainer,
@@ -81,7 +80,9 @@ def check_pair(pair, where: str) -> dict:
 def _sequence_log_probs(model, packed, batch_size=32):
     """Each side's sequence log-probs (completion tokens summed) under `model`,
     float32 `(pairs,)`: `[(chosen), (rejected)]` for `pack_pairs`' output."""
-    score = tf.function(lambda ids: token_log_probs(model, ids), jit_compile=True)
+    score = tf.function(
+        lambda ids: token_log_probs(model, ids), jit_compile=True, autograph=False
+    )
     sides = []
     for token_ids, mask in (packed[:2], packed[2:]):
         totals = [
@@ -196,6 +197,7 @@ def dpo(
     *,
     callbacks: list | None = None,
     verbose="auto",
+    overwrite: bool = False,
     **overrides,
 ) -> TrainResult:
     """DPO fine-tuning of a model directory on preference pairs.
@@ -207,7 +209,7 @@ def dpo(
         config: an `RLConfig` (`beta`, `steps`, `steps_per_epoch`,
             `prompts_per_step` = pairs per batch, `learning_rate`,
             `lora_rank`); default `RLConfig()`.
-        callbacks, verbose: as in `keras_nlg.training.train`.
+        callbacks, verbose, overwrite: as in `keras_nlg.training.train`.
         **overrides: `RLConfig` fields.
 
     Returns:
@@ -225,7 +227,7 @@ def dpo(
         if not pairs:
             raise ValueError("`pairs` is empty: DPO needs preference pairs.")
         pairs = [check_pair(p, f"pairs[{i}]") for i, p in enumerate(pairs)]
-    check_directories(model_dir, out_dir)
+    check_out_dir(out_dir, overwrite, model_dir)
     keras.utils.set_random_seed(config.seed)
     start = load_start(model_dir)
     policy, tokenizer = start.policy, start.tokenizer

@@ -8,13 +8,12 @@ import keras
 import tensorflow as tf
 
 from keras_nlg.model_directory import load
-from keras_nlg.training.fit import TrainResult
+from keras_nlg.training.fit import TrainResult, check_out_dir
 from keras_nlg.training.lora import enable_lora
 from keras_nlg.training.rl.config import RLConfig
 from keras_nlg.training.rl.rewards import parse_rewards, reward_name
 from keras_nlg.training.rl.rloo import RLOOTrainer
 from keras_nlg.training.rl.run import (
-    check_directories,
     compile_trainer,
     fit_trainer,
     load_start,
@@ -76,6 +75,7 @@ def rl_finetune(
     reward_prompts=None,
     callbacks: list | None = None,
     verbose="auto",
+    overwrite: bool = False,
     **overrides,
 ) -> TrainResult:
     """RL fine-tuning (RLOO + KL to the starting model) of a model directory.
@@ -93,6 +93,8 @@ def rl_finetune(
             E2E passes the MRs while the model is prompted with their text).
         callbacks: extra Keras callbacks.
         verbose: Keras' `fit` verbosity.
+        overwrite: replace a finished model in `out_dir` (else a
+            `ValueError`).
         **overrides: `RLConfig` fields replacing `config`'s.
 
     Returns:
@@ -101,7 +103,8 @@ def rl_finetune(
 
     Raises:
         ValueError: for an invalid setting (naming it), no prompts, prompts
-            that don't fit the context, `out_dir` equal to `model_dir`, or a
+            that don't fit the context, `out_dir` equal to `model_dir` or holding
+            a finished model (without `overwrite`), or a
             reward that breaks its contract (naming the reward).
         TypeError: for prompts that are not strings or a reward that is
             neither callable nor a spec.
@@ -122,7 +125,7 @@ def rl_finetune(
             f"The reward {reward_name(reward)!r} needs reference texts for every "
             "prompt (`references`, or --task e2e)."
         )
-    check_directories(model_dir, out_dir)
+    check_out_dir(out_dir, overwrite, model_dir)
     keras.utils.set_random_seed(config.seed)
     start = load_start(model_dir)
     policy, tokenizer = start.policy, start.tokenizer

@@ -98,11 +98,22 @@ class RLOOTrainer(keras.Model):
         self._score_policy = tf.function(
             lambda ids: token_log_probs(policy, ids, return_entropy=True),
             jit_compile=True,
+            autograph=False,
         )
         self._score_reference = tf.function(
-            lambda ids: token_log_probs(reference, ids), jit_compile=True
+            lambda ids: token_log_probs(reference, ids),
+            jit_compile=True,
+            autograph=False,
         )
-        self._update = tf.function(self._update_step, jit_compile=True)
+        # Scoring is XLA-compiled (a forward pass, one program per width
+        # bucket); the update is a plain graph: measured on 2 CPU cores
+        # (`small` preset, E2E, 8 prompts x 4 samples, 80 new tokens), an XLA
+        # update step took 2.30 s per RL step against 1.88 s as a graph, and
+        # its compiles add ~4 s to every run's start. `autograph=False`: no
+        # Python control flow to convert (saves ~1-3 s of tracing).
+        self._update = tf.function(
+            self._update_step, jit_compile=False, autograph=False
+        )
         self.built = True  # the policy is built; BackupAndRestore needs this
 
     def call(self, token_ids, training=False):

@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from keras_nlg.model_directory import load, save_model_directory
 from keras_nlg.training.callbacks import TrainingTimeLimit
-from keras_nlg.training.fit import TrainResult, check_out_dir, epoch_plan
+from keras_nlg.training.checkpoints import RunBackup
+from keras_nlg.training.fit import TrainResult, epoch_plan
 from keras_nlg.training.lora import merge_lora
 
 
@@ -31,16 +32,6 @@ class Start:
 def load_start(model_dir: str) -> Start:
     policy, tokenizer, config = load(model_dir)
     return Start(model_dir, policy, tokenizer, config)
-
-
-def check_directories(model_dir: str, out_dir: str) -> None:
-    """`ValueError` if `out_dir` is a file or the starting model's directory."""
-    check_out_dir(out_dir)
-    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
-        raise ValueError(
-            "`out_dir` must differ from `model_dir` (the original stays intact). "
-            f"Received: out_dir={out_dir!r}"
-        )
 
 
 def compile_trainer(trainer, policy, config) -> None:
@@ -91,12 +82,13 @@ def epochs_of(config) -> tuple[int, int]:
 
 def fit_trainer(trainer, out_dir, config, callbacks, verbose):
     """`trainer.fit` with backups, TensorBoard and the time limit; returns
-    `(history, seconds)`."""
+    `(history, seconds, backup)` (the `RunBackup`, discarded once saved)."""
     epochs, epoch_steps = epochs_of(config)
     os.makedirs(out_dir, exist_ok=True)
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
+    backup = RunBackup(os.path.join(out_dir, "checkpoints", "backup"))
     start = time.perf_counter()
     history = trainer.fit(
         step_dataset(),
@@ -104,25 +96,23 @@ def fit_trainer(trainer, out_dir, config, callbacks, verbose):
         steps_per_epoch=epoch_steps,
         shuffle=False,  # each step picks its own batch
         callbacks=[
-            keras.callbacks.BackupAndRestore(
-                os.path.join(out_dir, "checkpoints", "backup")
-            ),
+            backup,
             keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
             *time_limit,
             *(callbacks or []),
         ],
         verbose=verbose,
     )
-    return history.history, time.perf_counter() - start
+    return history.history, time.perf_counter() - start, backup
 
 
 def save_tuned(start: Start, out_dir, config, run_record, run):
     """Writes the tuned model directory (LoRA merged) and returns a `TrainResult`.
 
     `run_record` is what config.json says about the run (`{"rl": ...}` or
-    `{"dpo": ...}`); `run` is `fit_trainer`'s `(history, seconds)`.
+    `{"dpo": ...}`); `run` is `fit_trainer`'s `(history, seconds, backup)`.
     """
-    history, seconds = run
+    history, seconds, backup = run
     policy, tokenizer = start.policy, start.tokenizer
     shipped = merge_lora(policy) if config.lora_rank is not None else policy
     epochs, epoch_steps = epochs_of(config)
@@ -139,10 +129,12 @@ def save_tuned(start: Start, out_dir, config, run_record, run):
             "planned_steps_per_epoch": epoch_steps,
         },
     }
-    last = {name: float(v[-1]) for name, v in history.items() if v}
+    last = dict(backup.restored_logs)  # a run resumed after its last epoch
+    last.update({name: float(v[-1]) for name, v in history.items() if v})
     metrics = {**last, "train_seconds": seconds}
-    save_model_directory(out_dir, shipped, tokenizer, record, metrics)
     shipped.generation_config = getattr(policy, "generation_config", None)
-    if shipped.generation_config is not None:
-        shipped.generation_config.save_pretrained(out_dir)
+    save_model_directory(
+        out_dir, shipped, tokenizer, record, metrics, shipped.generation_config
+    )
+    backup.discard()  # only now: a kill during the save resumes from it
     return TrainResult(shipped, tokenizer, record, metrics, history, out_dir)

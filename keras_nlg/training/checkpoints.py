@@ -1,0 +1,164 @@
+"""Checkpoints that survive a kill at any instant: the resumable backup
+(`RunBackup`) and the best model so far (`BestModelCheckpoint`).
+
+Both extend Keras' callbacks (`BackupAndRestore`, `ModelCheckpoint`) rather
+than replace them; only how they write changes.
+
+Why not Keras' `BackupAndRestore` as it is (3.15): it writes
+`latest.weights.h5` and `training_metadata.json` in place, so a process
+killed mid-write leaves a file that every later run fails to open ("file
+signature not found") until the user deletes the folder; it deletes the
+backup when `fit` ends, before our final save, so a kill during that save
+loses the whole run; and it backs up the weights of an epoch whose loss
+became NaN, which the next run then resumes from.
+This subclass keeps Keras' resume mechanics (the epoch to
+start from, the weights with the optimizer's state) and changes the writes:
+
+- each backup writes `epoch-<N>.weights.h5` under a temporary name, renamed
+  into place, then `training_metadata.json` (atomically) names it: the
+  metadata is the commit point, and always names a complete file;
+- an epoch whose logs hold NaN or inf is not backed up;
+- the backup outlives `fit`; the caller calls `discard()` once the model
+  directory is written, or when the run failed;
+- a backup that can't be read is moved aside to `backup.unreadable-<time>`
+  (nothing deleted) with a warning, and the run starts from scratch.
+"""
+
+import logging
+import math
+import os
+import shutil
+import time
+
+import keras
+
+from keras_nlg.files import read_json_file, write_file_atomically, write_json_file
+
+logger = logging.getLogger(__name__)
+
+METADATA_FILE = "training_metadata.json"
+_LEGACY_WEIGHTS = "latest.weights.h5"  # Keras' own name (older backups)
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """Backs up the model (and optimizer) after each epoch, and resumes from it.
+
+    Args:
+        backup_dir: the folder of the backup (`DIR/checkpoints/backup`).
+
+    Attributes:
+        resumed_from_epoch: the epoch the run resumed at (0: a fresh start).
+        restored_logs: the resumed epoch's logs (dict of floats; empty on a
+            fresh start): a run resumed after its last epoch trains nothing,
+            and these are its final figures.
+    """
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, delete_checkpoint=False)
+        self.resumed_from_epoch = 0
+        self.restored_logs = {}
+
+    def on_train_begin(self, logs=None):
+        if not os.path.isdir(self.backup_dir):
+            return
+        try:
+            self._restore()
+        except ValueError as error:
+            aside = f"{self.backup_dir}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
+            os.replace(self.backup_dir, aside)
+            logger.warning(
+                "Could not resume from the backup %s (%s); moved it to %s and "
+                "started from the first epoch.",
+                self.backup_dir,
+                error,
+                aside,
+            )
+
+    def _restore(self):
+        metadata_path = os.path.join(self.backup_dir, METADATA_FILE)
+        if not os.path.exists(metadata_path):
+            if any(name.endswith(".h5") for name in os.listdir(self.backup_dir)):
+                raise ValueError(f"{metadata_path} is missing")
+            return  # an empty folder: nothing was backed up yet
+        metadata = read_json_file(metadata_path)
+        epoch = metadata.get("epoch")
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"{metadata_path}: bad epoch {epoch!r}")
+        weights = metadata.get("weights", _LEGACY_WEIGHTS)
+        if not isinstance(weights, str) or os.path.basename(weights) != weights:
+            raise ValueError(f"{metadata_path}: bad weights file {weights!r}")
+        weights_path = os.path.join(self.backup_dir, weights)
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        try:
+            self.model.load_weights(weights_path)
+        except Exception as error:  # h5py/Keras raise many types
+            message = " ".join(f"{type(error).__name__}: {error}".split())
+            raise ValueError(f"cannot load {weights_path}: {message}") from None
+        self.model._initial_epoch = epoch  # what Keras' own restore sets
+        self.resumed_from_epoch = epoch
+        self.restored_logs = metadata.get("logs") or {}
+        logger.warning(
+            "Resuming at epoch %d from the backup %s", epoch, self.backup_dir
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        finite = {}
+        for name, value in (logs or {}).items():
+            try:
+                finite[name] = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(finite[name]):
+                logger.warning(
+                    "Epoch %d: %s is %s; not backed up.", epoch + 1, name, value
+                )
+                return
+        self._save_model(finite)
+
+    def _save_model(self, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        write_file_atomically(
+            os.path.join(self.backup_dir, name),
+            lambda path: self.model.save_weights(path, overwrite=True),
+        )
+        write_json_file(
+            os.path.join(self.backup_dir, METADATA_FILE),
+            {
+                "epoch": self._current_epoch,
+                "batch": self._last_batch_seen,
+                "weights": name,
+                "logs": logs or {},
+            },
+        )
+        for other in os.listdir(self.backup_dir):
+            if other.endswith(".weights.h5") and other != name:
+                os.remove(os.path.join(self.backup_dir, other))
+
+    def discard(self):
+        """Removes the backup: the run's output is complete, or it failed."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` that writes `.partial.<name>` and
+    renames it into place: Keras writes the file in place, so a kill
+    mid-write would leave a truncated `best.keras` instead of the previous
+    best one. Same arguments as Keras' callback; `filepath` without
+    `{epoch}`-style placeholders."""
+
+    def _save_model(self, epoch, batch, logs):
+        final = self.filepath
+        directory, name = os.path.split(final)
+        temporary = os.path.join(directory, f".partial.{name}")
+        self.filepath = temporary
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = final
+        if os.path.exists(temporary):  # Keras decided to save (a new best)
+            os.replace(temporary, final)
