@@ -7,15 +7,26 @@ may use it.
 
 import warnings
 
+# The largest count (steps, tokens, batch rows...) a setting may hold:
+# TensorFlow's int32, so that no count overflows a tensor deep inside.
+MAX_COUNT = 2**31 - 1
+
 
 def check_positive_int(name: str, value, allow_none: bool = False) -> None:
-    """Raises `ValueError` naming `name` unless `value` is an int > 0."""
+    """Raises `ValueError` naming `name` unless `value` is an int in
+    [1, `MAX_COUNT`]."""
     if value is None and allow_none:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if not is_count(value):
         raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+            f"`{name}` must be a positive integer ≤ {MAX_COUNT}. "
+            f"Received: {name}={value!r:.80}"
         )
+
+
+def is_count(value) -> bool:
+    """True for an int (not a bool) in [1, `MAX_COUNT`]."""
+    return is_int(value) and 0 < value <= MAX_COUNT
 
 
 def check_rate(name: str, value) -> None:
@@ -47,9 +58,36 @@ def check_prompts(prompts) -> list[str]:
     ):
         raise TypeError(
             "`prompts` must be a string or a non-empty list of strings. "
-            f"Received: prompts={prompts!r}"
+            f"Received: prompts={prompts!r:.200}"
         )
+    for index, prompt in enumerate(prompts):
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as error:  # a lone surrogate, e.g. "\ud800"
+            raise ValueError(
+                f"`prompts[{index}]` is not valid Unicode text: {error.reason} at "
+                f"character {error.start}. Received: prompts[{index}]={prompt!r:.200}"
+            ) from None
     return list(prompts)
+
+
+def check_model_and_tokenizer(model, tokenizer) -> None:
+    """`TypeError` unless `model` is a keras_nlg language model (it has
+    `call_with_cache`) and `tokenizer` one of our tokenizers (`tokenize`,
+    `detokenize`, `end_of_text_id`), e.g. the pair `keras_nlg.load` returns."""
+    if not callable(getattr(model, "call_with_cache", None)):
+        raise TypeError(
+            "`model` must be a keras_nlg language model (from keras_nlg.load or "
+            f"keras_nlg.models). Received: model={model!r:.200}"
+        )
+    if not all(
+        hasattr(tokenizer, name)
+        for name in ("tokenize", "detokenize", "end_of_text_id")
+    ):
+        raise TypeError(
+            "`tokenizer` must be a keras_nlg tokenizer (from keras_nlg.load or "
+            f"keras_nlg.tokenizers). Received: tokenizer={tokenizer!r:.200}"
+        )
 
 
 def pop_renamed_argument(kwargs: dict, old: str, new: str, value):

@@ -106,6 +106,11 @@ def load(directory: str | os.PathLike) -> LoadedModel:
             generation_config.json) is empty, truncated or malformed (naming
             the file).
     """
+    if not isinstance(directory, str | os.PathLike):
+        raise TypeError(
+            "`directory` must be a path to a model directory. "
+            f"Received: directory={directory!r:.200}"
+        )
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"Model directory not found: {directory}")

@@ -17,7 +17,7 @@ import math
 import os
 import warnings
 
-from keras_nlg.argument_checks import fail, is_int, is_number
+from keras_nlg.argument_checks import MAX_COUNT, fail, is_count, is_int, is_number
 from keras_nlg.files import read_json_file, write_json_file
 
 GENERATION_CONFIG_FILE = "generation_config.json"
@@ -109,8 +109,8 @@ class GenerationConfig:
         """Checks every field on its own and every combination (see Raises)."""
         for name in ("max_new_tokens", "num_beams", "num_return_sequences"):
             value = getattr(self, name)
-            if not is_int(value) or value <= 0:
-                fail(name, value, "a positive integer")
+            if not is_count(value):
+                fail(name, value, f"a positive integer ≤ {MAX_COUNT}")
         for name in ("min_new_tokens", "top_k", "no_repeat_ngram_size"):
             value = getattr(self, name)
             if not is_int(value) or value < 0:

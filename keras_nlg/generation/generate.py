@@ -9,7 +9,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.argument_checks import check_prompts
+from keras_nlg.argument_checks import check_model_and_tokenizer, check_prompts
 from keras_nlg.generation.beam_search import compiled_beam_search
 from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
 from keras_nlg.generation.engine import (
@@ -289,6 +289,7 @@ def generate(
             a prompt that doesn't fit with `truncate=False`.
         TypeError: for prompts that are not strings or an unknown setting.
     """
+    check_model_and_tokenizer(model, tokenizer)
     config = resolve_generation_config(model, generation_config, overrides)
     prompts = check_prompts(prompts)
     config.check_vocabulary(tokenizer.vocabulary_size)

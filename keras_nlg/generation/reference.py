@@ -7,7 +7,7 @@ it is slow but obviously right.
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.argument_checks import check_prompts
+from keras_nlg.argument_checks import check_model_and_tokenizer, check_prompts
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.generation.host_sampling import HostSampler
 from keras_nlg.generation.stopping import ids_to_text
@@ -65,6 +65,7 @@ def reference_generate(
         A list of continuations (strings, prompt excluded), or `(texts,
         token_ids)` with `return_token_ids=True`.
     """
+    check_model_and_tokenizer(model, tokenizer)
     prompts = check_prompts(prompts)
     if not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(

@@ -6,7 +6,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from keras_nlg.argument_checks import check_positive_int
+from keras_nlg.argument_checks import (
+    check_model_and_tokenizer,
+    check_positive_int,
+    check_prompts,
+)
 from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
 from keras_nlg.generation.generate import fresh_seed, pad_prompts, run_sampling
 from keras_nlg.generation.stopping import ids_to_text
@@ -52,8 +56,10 @@ def generate_stream(
             `num_return_sequences` > 1.
         TypeError: unless `prompt` is one string.
     """
+    check_model_and_tokenizer(model, tokenizer)
     if not isinstance(prompt, str):
         raise TypeError(f"`prompt` must be one string. Received: prompt={prompt!r}")
+    check_prompts(prompt)
     config = resolve_generation_config(model, generation_config, overrides)
     for name in ("num_beams", "num_return_sequences"):
         if getattr(config, name) != 1:

@@ -1,7 +1,9 @@
 """SentencePiece (unigram or BPE) tokenizer trained on the user's files."""
 
+import contextlib
 import io
 import os
+import sys
 import uuid
 
 import sentencepiece
@@ -38,7 +40,6 @@ _TRAINER_OPTIONS = dict(
     add_dummy_prefix=False,
     split_by_whitespace=True,
     byte_fallback=True,
-    hard_vocab_limit=False,
     shuffle_input_sentence=True,
     user_defined_symbols=[_NEWLINE],
     pad_id=0,
@@ -72,9 +73,31 @@ class _SharedModelResource(tf_text_sentencepiece._SentencepieceModelResource):
     def _create_resource(self):
         if not tf.executing_eagerly():
             return super()._create_resource()
-        return tf_text_sentencepiece.gen_sentencepiece_tokenizer.sentencepiece_op(
-            model=self._model, shared_name=self._shared_name
-        )
+        with _quiet_stderr():
+            return tf_text_sentencepiece.gen_sentencepiece_tokenizer.sentencepiece_op(
+                model=self._model, shared_name=self._shared_name
+            )
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silences file descriptor 2 for a moment.
+
+    The SentencePiece copy inside tensorflow-text's kernels logs "LOG(INFO)
+    precompiled_charsmap is empty" to stderr when it loads a model, with no
+    switch to turn it off (`sentencepiece.set_min_log_level` sets the
+    Python package's copy only), and the CLI's errors must be one line.
+    Failures still raise: the op reports them as exceptions, not logs.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class SentencePieceTokenizer:
@@ -127,7 +150,10 @@ class SentencePieceTokenizer:
                 f"Received: proto of type {type(proto).__name__}"
             )
         self.proto = _lossless_proto(proto, _source)
-        self._op = tf_text.SentencepieceTokenizer(model=self.proto, out_type=tf.int32)
+        with _quiet_stderr():  # the op's model load logs (see `_quiet_stderr`)
+            self._op = tf_text.SentencepieceTokenizer(
+                model=self.proto, out_type=tf.int32
+            )
         self._op._model_resource = _SharedModelResource(self.proto)
         self.resources = tf.Module()  # what a SavedModel must track
         self.resources.sentencepiece = self._op
@@ -147,6 +173,7 @@ class SentencePieceTokenizer:
         model_type: str = "unigram",
         character_coverage: float = 0.9995,
         max_sentences: int = 2_000_000,
+        hard_vocab_limit: bool = True,
     ):
         """Learns a vocabulary of `vocabulary_size` pieces from text files.
 
@@ -159,12 +186,19 @@ class SentencePieceTokenizer:
         Args:
             files: path or list of paths of UTF-8 text files.
             vocabulary_size: number of pieces, including the 256 byte pieces
-                and the special tokens. On a small corpus the trainer may
-                make fewer.
+                and the special tokens.
             model_type: `"unigram"` or `"bpe"`.
             character_coverage: share of characters that get pieces of their
                 own; the rest are spelled in bytes.
             max_sentences: lines sampled for training (bounds memory).
+            hard_vocab_limit: SentencePiece's option: True, a text too small
+                for `vocabulary_size` pieces is an error that says the most
+                it allows; False, the trainer makes fewer pieces.
+
+        Raises:
+            ValueError: for a missing file, a bad setting, or a training
+                that fails (SentencePiece's reason, e.g. "Vocabulary size
+                too high (100000). Please set it to a value <= 273.").
         """
         files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
         if not files:
@@ -192,11 +226,13 @@ class SentencePieceTokenizer:
                 model_type=model_type,
                 character_coverage=character_coverage,
                 input_sentence_size=max_sentences,
+                hard_vocab_limit=hard_vocab_limit,
                 **_TRAINER_OPTIONS,
             )
         except RuntimeError as error:
-            # The trainer's message says what was too small; keep its last line.
-            reason = str(error).strip().splitlines()[-1]
+            # The trainer's message says what was too small; keep its last
+            # line, without the source location and check that precede it.
+            reason = str(error).strip().splitlines()[-1].rpartition("] ")[2]
             raise ValueError(
                 f"SentencePiece training failed for vocabulary_size={vocabulary_size}, "
                 f"model_type={model_type!r}: {reason}"

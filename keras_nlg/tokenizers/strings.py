@@ -16,12 +16,21 @@ def as_string_tensor(inputs):
         return inputs
     items = inputs.tolist() if isinstance(inputs, np.ndarray) else inputs
     flat = items if isinstance(items, (list, tuple)) else [items]
-    for item in flat:
+    for index, item in enumerate(flat):
         if not isinstance(item, (str, bytes)):
             raise TypeError(
                 "`inputs` must be a string, a list of strings or a tf.string tensor. "
-                f"Received: inputs={inputs!r}"
+                f"Received: inputs={inputs!r:.200}"
             )
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:  # a lone surrogate, e.g. "\ud800"
+                where = f"inputs[{index}]" if flat is items else "inputs"
+                raise ValueError(
+                    f"`{where}` is not valid Unicode text: {error.reason} at "
+                    f"character {error.start}. Received: {where}={item!r:.200}"
+                ) from None
     return tf.constant(items, dtype=tf.string)
 
 
@@ -33,6 +42,19 @@ def as_token_ids(token_ids, keep):
     """
     if isinstance(token_ids, (list, tuple)) and not token_ids:
         token_ids = tf.zeros([0], tf.int32)  # `[]` would convert to float32
+    if isinstance(token_ids, (list, tuple)) and any(
+        isinstance(row, (list, tuple, np.ndarray)) for row in token_ids
+    ):
+        # Rows of different lengths, as `tokenize` of a list gives back
+        # (`.to_list()`): a ragged batch.
+        rows = [np.asarray(row).tolist() for row in token_ids]
+        try:
+            token_ids = tf.ragged.constant(rows, dtype=None if any(rows) else tf.int32)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                "`token_ids` must be ids, a batch of id rows or a tensor. "
+                f"Received: token_ids={token_ids!r:.200} ({error})"
+            ) from None
     if not isinstance(token_ids, tf.RaggedTensor):
         token_ids = tf.convert_to_tensor(token_ids)
     if not token_ids.dtype.is_integer:

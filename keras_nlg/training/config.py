@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from keras_nlg.argument_checks import fail, is_int, is_number
+from keras_nlg.argument_checks import MAX_COUNT, fail, is_count, is_int, is_number
 from keras_nlg.models.presets import preset_config, preset_names
 
 RECIPES = ("lm", "finetune", "e2e")
@@ -227,8 +227,8 @@ class TrainingConfig:
         """Checks every field on its own and every combination (see Raises)."""
         for name in _POSITIVE_INTS:
             value = getattr(self, name)
-            if value is not None and (not is_int(value) or value <= 0):
-                fail(name, value, "a positive integer")
+            if value is not None and not is_count(value):
+                fail(name, value, f"a positive integer ≤ {MAX_COUNT}")
         warmup = self.warmup_steps
         if warmup is not None and (not is_int(warmup) or warmup < 0):
             fail("warmup_steps", warmup, "an integer ≥ 0")

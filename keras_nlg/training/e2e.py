@@ -39,7 +39,7 @@ from keras_nlg.training.fit import (
 VALIDATION_PAIRS = 1000  # dev pairs used for val_loss (the rest is for BLEU)
 
 
-def _sentencepiece_for(data, vocabulary_size):
+def _sentencepiece_for(data, vocabulary_size, hard_vocab_limit):
     """A SentencePiece model trained on the MRs and references."""
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "e2e.txt")
@@ -48,7 +48,9 @@ def _sentencepiece_for(data, vocabulary_size):
                 data.meaning_representations, data.references, strict=True
             ):
                 f.write(mr + "\n" + "\n".join(refs) + "\n")
-        return SentencePieceTokenizer.train([path], vocabulary_size)
+        return SentencePieceTokenizer.train(
+            [path], vocabulary_size, hard_vocab_limit=hard_vocab_limit
+        )
 
 
 # The text budget: the longest training text (with end-of-text) times this.
@@ -151,8 +153,9 @@ def train_e2e(
             "pretrained_from": os.path.abspath(init_model_dir),
         }
     elif config.tokenizer == "sentencepiece":
+        chosen = config.vocabulary_size is not None  # else it may shrink
         config = config.replace(vocabulary_size=config.resolved_vocabulary_size())
-        tokenizer = _sentencepiece_for(train_data, config.vocabulary_size)
+        tokenizer = _sentencepiece_for(train_data, config.vocabulary_size, chosen)
     else:
         tokenizer = ByteTokenizer()
 

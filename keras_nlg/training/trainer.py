@@ -60,8 +60,13 @@ def train(
     keras.utils.set_random_seed(config.seed)
 
     if config.tokenizer == "sentencepiece":
+        # A size the user chose must be met; the default may shrink to what
+        # a small corpus yields.
+        chosen = config.vocabulary_size is not None
         config = config.replace(vocabulary_size=config.resolved_vocabulary_size())
-        tokenizer = SentencePieceTokenizer.train(data_paths, config.vocabulary_size)
+        tokenizer = SentencePieceTokenizer.train(
+            data_paths, config.vocabulary_size, hard_vocab_limit=chosen
+        )
     else:
         tokenizer = ByteTokenizer()
     model_config = preset_config(

@@ -118,7 +118,7 @@ def test_constructor_arguments_are_checked_by_name():
 @pytest.fixture(scope="module")
 def sentencepiece_proto(tmp_path_factory):
     path = tang_slice(tmp_path_factory.mktemp("spm"), lines=500)
-    return SentencePieceTokenizer.train(path, 2000).proto
+    return SentencePieceTokenizer.train(path, 1700).proto
 
 
 def edited(proto, edit):
