@@ -71,11 +71,13 @@ def check_prompts(prompts) -> list[str]:
     return list(prompts)
 
 
-def check_model_and_tokenizer(model, tokenizer) -> None:
+def check_model_and_tokenizer(model, tokenizer, cached: bool = True) -> None:
     """`TypeError` unless `model` is a keras_nlg language model (it has
-    `call_with_cache`) and `tokenizer` one of our tokenizers (`tokenize`,
-    `detokenize`, `end_of_text_id`), e.g. the pair `keras_nlg.load` returns."""
-    if not callable(getattr(model, "call_with_cache", None)):
+    `call_with_cache`; with `cached=False`, any callable from ids to logits)
+    and `tokenizer` one of our tokenizers (`tokenize`, `detokenize`,
+    `end_of_text_id`), e.g. the pair `keras_nlg.load` returns."""
+    step = getattr(model, "call_with_cache", None) if cached else model
+    if not callable(step):
         raise TypeError(
             "`model` must be a keras_nlg language model (from keras_nlg.load or "
             f"keras_nlg.models). Received: model={model!r:.200}"

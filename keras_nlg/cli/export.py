@@ -29,6 +29,13 @@ def add_parser(subparsers):
         "on the model's training data)",
     )
     export.add_argument(
+        "--quality-data",
+        nargs="+",
+        metavar="PATH",
+        help="tflite: text files for int8 calibration and the quality figures "
+        "(default: the bundled E2E sets for an E2E model, else Tiny Shakespeare)",
+    )
+    export.add_argument(
         "--max-batch-size",
         type=positive_int,
         help="saved_model: rows per call (default 64)",
@@ -59,7 +66,13 @@ def add_parser(subparsers):
 # The flags that apply to one --format only (their destinations).
 FORMAT_FLAGS = {
     "saved_model": ("max_batch_size", "max_new_tokens", "no_xla"),
-    "tflite": ("quantize", "prefill_length", "with_generate", "overwrite"),
+    "tflite": (
+        "quantize",
+        "prefill_length",
+        "with_generate",
+        "overwrite",
+        "quality_data",
+    ),
 }
 
 
@@ -82,6 +95,7 @@ def run(args):
         args.out,
         prefill_length=args.prefill_length,
         include_generate=args.with_generate,
+        quality_data=args.quality_data,
         overwrite=args.overwrite,
         **given(quantize=args.quantize),
     )

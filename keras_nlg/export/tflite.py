@@ -267,6 +267,7 @@ def export_tflite(
     prefill_length: int | None = None,
     include_generate: bool = False,
     quality_positions: int = QUALITY_POSITIONS,
+    quality_data=None,
     overwrite: bool = False,
 ) -> dict:
     """Converts a model directory into `OUTDIR/model.tflite` + tokenizer + metadata.
@@ -292,6 +293,10 @@ def export_tflite(
         quality_positions: held-out positions for the quality figures
             (perplexity ratio and next-token agreement against the float32
             Keras model); 0 skips them.
+        quality_data: text file(s) for int8 calibration and the quality
+            figures (their first 90% and last 10%); default: bundled data
+            (the E2E sets for an E2E model, else Tiny Shakespeare). Paths
+            recorded in the model directory are never opened.
         overwrite: replace an export already in `out_dir` (else a
             `ValueError`).
 
@@ -321,7 +326,7 @@ def export_tflite(
     model = _float32_copy(model)
     prefill_length = _check_signatures(model, prefill_length, include_generate)
     calibration_tokens, held_out, data_source = calibration_and_held_out_tokens(
-        config, tokenizer
+        config, tokenizer, quality_data
     )
     calibration = None
     if quantize == "int8":

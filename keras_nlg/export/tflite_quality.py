@@ -1,8 +1,11 @@
 """Data for int8 calibration and the quality figures of a `.tflite` export.
 
-Both come from the model's own data, as its model directory records it: the
-calibration windows from the training part, the quality figures from the
-held-out part, run through the float32 Keras model as the reference.
+Both come from text the caller names (`quality_data`), else from data that
+ships with keras_nlg: the E2E training and dev CSVs for an E2E model, Tiny
+Shakespeare otherwise. The calibration windows come from the first part,
+the quality figures from the held-out part, run through the float32 Keras
+model as the reference. Paths recorded in a model directory's config.json
+are never opened: a crafted config.json could name any file on the machine.
 """
 
 import math
@@ -13,11 +16,11 @@ import tensorflow as tf
 
 from keras_nlg.data import read_text_files, tokenize_documents
 from keras_nlg.data.e2e import prompt_text, read_e2e_csv
-from keras_nlg.datasets import tiny_shakespeare_path
+from keras_nlg.datasets import e2e_path, tiny_shakespeare_path
 
 QUALITY_POSITIONS = 1000
 CALIBRATION_WINDOWS = 24
-DEFAULT_HELD_OUT_FRACTION = 0.1  # `train`'s default validation_fraction
+DEFAULT_HELD_OUT_FRACTION = 0.1
 
 
 def _e2e_tokens(path, tokenizer):
@@ -25,36 +28,33 @@ def _e2e_tokens(path, tokenizer):
     return tokenize_documents(texts, tokenizer)
 
 
-def calibration_and_held_out_tokens(config, tokenizer):
+def calibration_and_held_out_tokens(config, tokenizer, quality_data=None):
     """`(calibration tokens, held-out tokens, where the held-out text is from)`.
 
-    Text-file models: the stream `train` split, at the same position
-    (`validation_fraction`, recorded in the config). E2E models: the training
-    CSV and the validation CSV. Without recorded data (an imported GPT-2)
-    or when the files are gone: the bundled Tiny Shakespeare, split 90/10.
+    Args:
+        config: the model directory's config (only its `task` is read).
+        tokenizer: the model's tokenizer.
+        quality_data: UTF-8 text files to split 90/10 (calibration, held
+            out); default: bundled data (see the module docstring).
+
+    Raises:
+        ValueError: naming a `quality_data` file that can't be read.
     """
-    training = config.get("training", {})
-    paths = training.get("data_paths") or []
-    train_csv = training.get("train_csv", "")
-    validation_csv = training.get("validation_csv", "")
-    if os.path.isfile(train_csv) and os.path.isfile(validation_csv):
-        return (
-            _e2e_tokens(train_csv, tokenizer),
-            _e2e_tokens(validation_csv, tokenizer),
-            f"the E2E validation CSV {os.path.basename(validation_csv)}",
-        )
-    fraction = DEFAULT_HELD_OUT_FRACTION
-    if paths and all(os.path.isfile(p) for p in paths):
+    if quality_data:
+        paths = [quality_data] if isinstance(quality_data, str) else quality_data
         names = ", ".join(map(os.path.basename, paths))
-        fraction = training.get("validation_fraction") or fraction
-        source = f"the held-out tail ({fraction:.0%}) of the training data: {names}"
-        if not training.get("validation_fraction"):
-            source = f"the last 10% of the training data (none was held out): {names}"
+        source = f"the last 10% of the given quality data: {names}"
+    elif (config.get("task") or {}).get("name") == "e2e":
+        return (
+            _e2e_tokens(e2e_path("train"), tokenizer),
+            _e2e_tokens(e2e_path("dev"), tokenizer),
+            "the bundled E2E dev set",
+        )
     else:
         paths = [tiny_shakespeare_path()]
-        source = "the last 10% of Tiny Shakespeare (the model directory names no data)"
-    tokens = tokenize_documents(read_text_files(paths), tokenizer)
-    split = int(round(len(tokens) * (1.0 - fraction)))
+        source = "the last 10% of the bundled Tiny Shakespeare"
+    tokens = tokenize_documents(read_text_files(list(paths)), tokenizer)
+    split = int(round(len(tokens) * (1.0 - DEFAULT_HELD_OUT_FRACTION)))
     return tokens[:split], tokens[split:], source
 
 

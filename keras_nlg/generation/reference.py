@@ -65,7 +65,7 @@ def reference_generate(
         A list of continuations (strings, prompt excluded), or `(texts,
         token_ids)` with `return_token_ids=True`.
     """
-    check_model_and_tokenizer(model, tokenizer)
+    check_model_and_tokenizer(model, tokenizer, cached=False)  # full passes
     prompts = check_prompts(prompts)
     if not isinstance(temperature, (int, float)) or not temperature >= 0:
         raise ValueError(

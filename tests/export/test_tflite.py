@@ -13,6 +13,7 @@ from keras_nlg.export.tflite_quality import (
     quality_figures,
 )
 from keras_nlg.generation import GenerationConfig
+from keras_nlg.tokenizers import ByteTokenizer
 from keras_nlg.training import train
 from tests.conftest import make_corpus
 
@@ -210,9 +211,14 @@ def test_lstm_decode_with_states(tmp_path, lstm_dir):
 
 
 @pytest.mark.parametrize("quantize", ["float16", "dynamic_int8", "int8"])
-def test_quantized_variants(tmp_path, transformer_dir, float32_export, quantize):
+def test_quantized_variants(
+    tmp_path, transformer_dir, float32_export, corpus, quantize
+):
     metadata = export_tflite(
-        transformer_dir, str(tmp_path / quantize), quantize=quantize
+        transformer_dir,
+        str(tmp_path / quantize),
+        quantize=quantize,
+        quality_data=corpus,
     )
     float32 = json.load(open(os.path.join(float32_export, "metadata.json")))
     assert metadata["quantization"] == quantize
@@ -224,7 +230,7 @@ def test_quantized_variants(tmp_path, transformer_dir, float32_export, quantize)
     assert quality["perplexity_ratio"] == pytest.approx(1.0, abs=0.05)
     # The quality figures are those of the file as the runner runs it.
     model, tokenizer, config = keras_nlg.load(transformer_dir)
-    _, held_out, _ = calibration_and_held_out_tokens(config, tokenizer)
+    _, held_out, _ = calibration_and_held_out_tokens(config, tokenizer, [corpus])
     generator = TFLiteGenerator(str(tmp_path / quantize))
     again = quality_figures(generator, model, held_out, quality["positions"])
     assert again == pytest.approx({k: v for k, v in quality.items() if k != "text"})
@@ -304,3 +310,27 @@ def test_runner_applies_every_setting_as_generate_does(float32_export, transform
         PROMPTS, max_new_tokens=10, min_new_tokens=0, do_sample=True, min_p=0.999
     )
     assert sampled == greedy
+
+
+def test_paths_recorded_in_a_model_directory_are_never_opened(tmp_path, monkeypatch):
+    """A crafted config.json names a file outside the model directory as
+    its training data; the export's quality data is bundled text instead."""
+    from keras_nlg.export import tflite_quality
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the export", encoding="utf-8")
+    config = {"training": {"data_paths": [str(secret)], "train_csv": str(secret)}}
+    opened = []
+    read = tflite_quality.read_text_files
+    monkeypatch.setattr(
+        tflite_quality,
+        "read_text_files",
+        lambda paths: opened.extend(paths) or read(paths),
+    )
+    _, held_out, source = calibration_and_held_out_tokens(config, ByteTokenizer())
+    assert str(secret) not in opened and "secret" not in source
+    assert "Tiny Shakespeare" in source and len(held_out) > 1000
+    _, _, source = calibration_and_held_out_tokens(
+        {"task": {"name": "e2e"}}, ByteTokenizer()
+    )
+    assert source == "the bundled E2E dev set"
