@@ -53,6 +53,9 @@ MODEL_DIRECTORY_FILES = (
     *TOKENIZER_FILES,
 )
 
+# The entries of config.json that hold objects (read with `.get` later).
+_RECORD_OBJECTS = ("model", "tokenizer", "training", "task", "lora", "rl", "dpo")
+
 LoadedModel = collections.namedtuple("LoadedModel", ["model", "tokenizer", "config"])
 
 
@@ -122,6 +125,12 @@ def load(directory: str | os.PathLike) -> LoadedModel:
             )
     config_path = os.path.join(directory, CONFIG_FILE)
     config = read_json_file(config_path)
+    for key in _RECORD_OBJECTS:  # what later commands read from the record
+        if config.get(key) is not None and not isinstance(config[key], dict):
+            raise ValueError(
+                f"{config_path}: `{key}` must be a JSON object. "
+                f"Received: {key}={config[key]!r:.80}"
+            )
     model = _load_model_file(os.path.join(directory, MODEL_FILE))
     model.generation_config = GenerationConfig.from_pretrained(directory)
     tokenizer = load_tokenizer(directory)

@@ -190,3 +190,58 @@ def test_sentencepiece_logs_stay_off_the_cli_error_line(tmp_path):
     )
     assert_one_line_exit_2(completed, "Please set it to a value <=")
     assert not (tmp_path / "out" / "model.keras").exists()
+
+
+def _flip_bytes(path):
+    data = bytearray(path.read_bytes())
+    for i in range(100, len(data), 997):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+DAMAGES = {
+    "model.keras flipped bytes": (_flip_bytes, "model.keras: BadZipFile"),
+    "tokenizer.json holds []": (
+        lambda path: path.parent.joinpath("tokenizer.json").write_text("[]"),
+        "tokenizer.json must hold a JSON object",
+    ),
+    "config.json field of the wrong type": (
+        lambda path: path.parent.joinpath("config.json").write_text('{"task": 5}'),
+        "config.json: `task` must be a JSON object. Received: task=5",
+    ),
+    "generation_config.json value of the wrong type": (
+        lambda path: path.parent.joinpath("generation_config.json").write_text(
+            '{"num_beams": "x"}'
+        ),
+        "generation_config.json: `num_beams` must be",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_model_directory_names_the_file(
+    damage, trained_model_dir, tmp_path, capsys
+):
+    import shutil
+
+    directory = tmp_path / "model"
+    shutil.copytree(trained_model_dir, directory)
+    change, expected = DAMAGES[damage]
+    change(directory / "model.keras")
+    argv = ["generate", "--model", str(directory), "--prompt", "a"]
+    assert_main_one_line_exit_2(argv, expected, capsys)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("garbage {{{", 'no field named "garbage"'),
+        ("model_config_list {}", "lists no model_config_list"),
+        ("model_config_list { config { name: 'm' } }", "base_path=''"),
+    ],
+)
+def test_a_bad_serving_config_names_the_file(text, expected, tmp_path, capsys):
+    path = tmp_path / "models.config"
+    path.write_text(text)
+    argv = ["serve", f"--model_config_file={path}", "--port=0", "--rest_api_port=0"]
+    assert_main_one_line_exit_2(argv, expected, capsys)

@@ -178,14 +178,35 @@ class ModelConfig:
 
     @classmethod
     def from_file(cls, path):
-        """All models of a TF Serving `model_config_list` text proto."""
+        """All models of a TF Serving `model_config_list` text proto.
+
+        Raises:
+            ValueError: naming the file when it can't be read, is not UTF-8,
+                doesn't parse as a `ModelServerConfig`, or lists no model or
+                a model without a name or base path.
+        """
         from google.protobuf import text_format
         from tensorflow_serving.config import model_server_config_pb2
 
-        with open(path) as f:
-            proto = text_format.Parse(
-                f.read(), model_server_config_pb2.ModelServerConfig()
-            )
+        try:
+            with open(path, encoding="utf-8") as f:
+                proto = text_format.Parse(
+                    f.read(), model_server_config_pb2.ModelServerConfig()
+                )
+        except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
+            message = " ".join(str(error).split())
+            raise ValueError(
+                f"Cannot read the model config {path}: {message}"
+            ) from None
+        if not proto.model_config_list.config:
+            raise ValueError(f"The model config {path} lists no model_config_list")
+        for model in proto.model_config_list.config:
+            if not model.name or not model.base_path:
+                raise ValueError(
+                    f"The model config {path}: every config needs a name and a "
+                    f"base_path. Received: name={model.name!r}, "
+                    f"base_path={model.base_path!r}"
+                )
         configs = []
         for model in proto.model_config_list.config:
             policy = model.model_version_policy.WhichOneof("policy_choice") or "latest"
