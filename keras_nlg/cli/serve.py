@@ -5,6 +5,7 @@ unchanged. Which flags combine is checked here; the config files are read
 by the serving library.
 """
 
+import math
 import os
 
 from keras_nlg.cli.common import flag_bool, given, positive_int
@@ -31,6 +32,12 @@ def add_parser(subparsers):
     serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
     serve.add_argument("--monitoring_config_file")
     serve.add_argument(
+        "--rest_api_timeout_in_ms",
+        type=positive_int,
+        default=30000,
+        help="REST: a request body not received within this time gets 408",
+    )
+    serve.add_argument(
         "--max_request_bytes",
         type=positive_int,
         help="larger requests get RESOURCE_EXHAUSTED (default 4 MiB)",
@@ -38,7 +45,25 @@ def add_parser(subparsers):
     return serve
 
 
+def _check_flags(args):
+    """Every flag's range, before anything is read or bound."""
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535]. Received: {args.port}")
+    if not -1 <= args.rest_api_port <= 65535:
+        raise ValueError(
+            "--rest_api_port must be in [0, 65535], or -1 for no REST API. "
+            f"Received: {args.rest_api_port}"
+        )
+    poll = args.file_system_poll_wait_seconds
+    if not math.isfinite(poll):  # nan would silently turn polling off
+        raise ValueError(
+            "--file_system_poll_wait_seconds must be a finite number (0: poll "
+            f"once, negative: never). Received: {poll}"
+        )
+
+
 def run(args):
+    _check_flags(args)
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise ValueError(
             "Pass --model_config_file, or --model_name with --model_base_path. "
@@ -82,5 +107,6 @@ def run(args):
             if args.monitoring_config_file
             else None
         ),
+        rest_api_timeout_seconds=args.rest_api_timeout_in_ms / 1000,
         **given(max_request_bytes=args.max_request_bytes),
     )

@@ -77,12 +77,20 @@ def to_array(name, value, info):
         ) from None
 
 
-def parse_predict_body(body, servable, signature):
-    """`instances` (row) or `inputs` (columnar) JSON → `{name: array}`."""
+def parse_json_body(body):
+    """The request's JSON value, or INVALID_ARGUMENT (malformed, not UTF-8,
+    or nested deeper than Python's parser recurses)."""
     try:
-        request = json.loads(body)
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ServingError("INVALID_ARGUMENT", f"Malformed JSON: {error}") from None
+    except RecursionError:
+        message = "The JSON is nested too deeply."
+        raise ServingError("INVALID_ARGUMENT", message) from None
+
+
+def parse_predict_body(request, servable, signature):
+    """`instances` (row) or `inputs` (columnar) JSON → `{name: array}`."""
     if not isinstance(request, dict) or ("instances" in request) == (
         "inputs" in request
     ):
@@ -123,14 +131,24 @@ def parse_predict_body(body, servable, signature):
 
 
 def rest_handler(
-    server: ModelServer, max_request_bytes: int, prometheus_path: str | None = None
+    server: ModelServer,
+    max_request_bytes: int,
+    prometheus_path: str | None = None,
+    timeout_seconds: float = 30.0,
 ):
     """A `BaseHTTPRequestHandler` class serving TF Serving's REST API on
     `server`, refusing bodies over `max_request_bytes` (413), and Prometheus
-    text at `prometheus_path` when given."""
+    text at `prometheus_path` when given.
+
+    Every request gets a status: a body that doesn't arrive within
+    `timeout_seconds` (TF Serving's `--rest_api_timeout_in_ms`) is 408, a
+    bad `Content-Length`, JSON or input is 400, and anything unexpected is
+    500 with the server still serving.
+    """
 
     class Handler(http_server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = timeout_seconds  # socket reads: a stalled client is let go
 
         def log_message(self, format, *args):  # noqa: A002 (stdlib's name)
             logger.debug("REST %s", format % args)
@@ -205,51 +223,87 @@ def rest_handler(
 
         def do_POST(self):  # noqa: N802
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > max_request_bytes:
-                    # Read what was sent (so the client sees the reply, not a
-                    # broken pipe), in chunks, without keeping it.
-                    self.close_connection = True
-                    remaining = min(length, 16 * max_request_bytes)
-                    while remaining > 0:
-                        remaining -= len(self.rfile.read(min(remaining, 1 << 20)))
-                    raise ServingError(
-                        "RESOURCE_EXHAUSTED",
-                        f"Request body of {length} bytes is over the "
-                        f"{max_request_bytes}-byte limit.",
-                    )
-                body = self.rfile.read(length)
-                name, version, label, rest, action = self._route()
-                if action != "predict" or rest:
-                    raise ServingError("NOT_FOUND", f"Malformed request: {self.path}")
-                servable = server.manager.resolve(name, version, label)
-                try:
-                    signature_name = json.loads(body).get("signature_name", "")
-                except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-                    signature_name = ""  # reported by the parser below
-                signature = servable.signature(signature_name)
-                columns, form = parse_predict_body(body, servable, signature)
-                info = servable.signature_defs[signature].inputs
-                inputs = {
-                    k: to_array(k, v, info[k]) if k in info else np.asarray(v)
-                    for k, v in columns.items()
-                }
-                servable, signature, outputs = server.predict(
-                    name, servable.version, None, signature, inputs
-                )
-                if form == "columnar":
-                    return self._reply(
-                        200,
-                        {"outputs": {k: to_json_value(v) for k, v in outputs.items()}},
-                    )
-                rows = len(next(iter(outputs.values())))
-                predictions = [
-                    {k: to_json_value(v[i]) for k, v in outputs.items()}
-                    for i in range(rows)
-                ]
-                self._reply(200, {"predictions": predictions})
+                self._predict()
             except ServingError as error:
                 self._error(error)
+            except TimeoutError:
+                self.close_connection = True
+                self._reply(408, {"error": "The request body did not arrive in time."})
+            except Exception as error:  # never a silent close; keep serving
+                logger.exception("REST request failed")
+                self.close_connection = True
+                self._reply(500, {"error": f"Internal error: {type(error).__name__}"})
+
+        def _content_length(self):
+            text = self.headers.get("Content-Length") or "0"
+            if not text.isdigit():
+                self.close_connection = True  # the body's end is unknown
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"Content-Length must be a byte count. Received: {text[:40]!r}",
+                )
+            return int(text)
+
+        def _predict(self):
+            length = self._content_length()
+            if length > max_request_bytes:
+                # Read what was sent (so the client sees the reply, not a
+                # broken pipe), in chunks, without keeping it.
+                self.close_connection = True
+                remaining = min(length, 16 * max_request_bytes)
+                while remaining > 0:
+                    remaining -= len(self.rfile.read(min(remaining, 1 << 20)))
+                raise ServingError(
+                    "RESOURCE_EXHAUSTED",
+                    f"Request body of {length} bytes is over the "
+                    f"{max_request_bytes}-byte limit.",
+                )
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client closed early
+                self.close_connection = True
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"The body has {len(body)} of its {length} bytes.",
+                )
+            name, version, label, rest, action = self._route()
+            if action != "predict" or rest:
+                raise ServingError("NOT_FOUND", f"Malformed request: {self.path}")
+            servable = server.manager.resolve(name, version, label)
+            request = parse_json_body(body)
+            signature_name = ""
+            if isinstance(request, dict):
+                signature_name = request.get("signature_name", "")
+            if not isinstance(signature_name, str):
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    "'signature_name' must be a string. "
+                    f"Received: {str(signature_name)[:80]}",
+                )
+            signature = servable.signature(signature_name)
+            columns, form = parse_predict_body(request, servable, signature)
+            info = servable.signature_defs[signature].inputs
+            unknown = sorted(set(columns) - set(info))
+            if unknown:
+                raise ServingError(
+                    "INVALID_ARGUMENT",
+                    f"Signature {signature!r} has no input {unknown[0]!r}; "
+                    f"its inputs: {', '.join(sorted(info))}",
+                )
+            inputs = {k: to_array(k, v, info[k]) for k, v in columns.items()}
+            servable, signature, outputs = server.predict(
+                name, servable.version, None, signature, inputs
+            )
+            if form == "columnar":
+                return self._reply(
+                    200,
+                    {"outputs": {k: to_json_value(v) for k, v in outputs.items()}},
+                )
+            rows = len(next(iter(outputs.values())))
+            predictions = [
+                {k: to_json_value(v[i]) for k, v in outputs.items()}
+                for i in range(rows)
+            ]
+            self._reply(200, {"predictions": predictions})
 
         def _metrics(self):
             metrics, batch_sizes = server.metrics_snapshot()

@@ -47,6 +47,7 @@ def run_server(
     prometheus_path: str | None = None,
     grpc_threads: int = 32,
     ready=None,
+    rest_api_timeout_seconds: float = 30.0,
 ):
     """Loads the models, serves until SIGTERM/SIGINT, then drains and stops.
 
@@ -54,7 +55,8 @@ def run_server(
     words ("Running gRPC ModelServer at HOST:PORT", "Exporting HTTP/REST API
     at:HOST:PORT") and passed to `ready(grpc_port, rest_port)`. The REST API
     runs only when `rest_api_port` is given (as in TF Serving, 0 = off —
-    here -1 = off and 0 = a free port, so tests can ask for one).
+    here -1 = off and 0 = a free port, so tests can ask for one). A REST
+    request body not received within `rest_api_timeout_seconds` gets 408.
     """
     manager.poll()
     if poll_seconds > 0:
@@ -76,7 +78,9 @@ def run_server(
     if rest_api_port is not None and rest_api_port >= 0:
         httpd = http_server.ThreadingHTTPServer(
             (host, rest_api_port),
-            rest_handler(server, max_request_bytes, prometheus_path),
+            rest_handler(
+                server, max_request_bytes, prometheus_path, rest_api_timeout_seconds
+            ),
         )
         httpd.daemon_threads = True
         rest_port = httpd.server_address[1]

@@ -34,6 +34,7 @@ def server(base_path):
         base_path,
         "tiny",
         "--file_system_poll_wait_seconds=0.5",
+        "--rest_api_timeout_in_ms=2000",  # the stalled-client test waits this
         "--enable_batching",
         f"--batching_parameters_file={batching}",
     ) as server:

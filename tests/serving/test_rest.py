@@ -16,6 +16,7 @@ from keras_nlg.serving.client import RestClient, RestError
 from keras_nlg.serving.errors import ServingError
 from keras_nlg.serving.rest import (
     from_json_value,
+    parse_json_body,
     parse_predict_body,
     rest_handler,
     to_array,
@@ -80,7 +81,9 @@ def fake_servable():
     ],
 )
 def test_predict_body_row_and_columnar(body, columns, form):
-    got = parse_predict_body(json.dumps(body), fake_servable(), "serving_default")
+    got = parse_predict_body(
+        parse_json_body(json.dumps(body)), fake_servable(), "serving_default"
+    )
     assert got == (columns, form)
 
 
@@ -88,6 +91,7 @@ def test_predict_body_row_and_columnar(body, columns, form):
     "body, match",
     [
         ("{", "Malformed JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
         ('{"instances": [], "inputs": []}', "exactly one"),
         ('{"instances": "a"}', "must be a list"),
         ('{"instances": [{"prompt": "a"}, {"max_new_tokens": 1}]}', "same inputs"),
@@ -95,7 +99,7 @@ def test_predict_body_row_and_columnar(body, columns, form):
 )
 def test_bad_predict_bodies(body, match):
     with pytest.raises(ServingError, match=match) as info:
-        parse_predict_body(body, fake_servable(), "serving_default")
+        parse_predict_body(parse_json_body(body), fake_servable(), "serving_default")
     assert info.value.http_status == 400
 
 
