@@ -65,17 +65,24 @@ class Servable:
             )
         return name
 
-    def complete_inputs(self, signature, inputs):
-        """Checks names and dtypes; fills defaults broadcast to the batch."""
-        signature_def = self.signature_defs[signature]
-        expected = signature_def.inputs
-        unknown = sorted(set(inputs) - set(expected))
+    def check_input_names(self, signature, names):
+        """INVALID_ARGUMENT for any of `names` the signature doesn't take
+        (checked before a value is converted: an unknown input may be
+        anything, e.g. a ragged list)."""
+        expected = self.signature_defs[signature].inputs
+        unknown = sorted(set(names) - set(expected))
         if unknown:
             raise ServingError(
                 "INVALID_ARGUMENT",
                 f"Unknown input(s) {unknown} for signature {signature!r}; it takes "
                 f"{sorted(expected)}.",
             )
+
+    def complete_inputs(self, signature, inputs):
+        """Checks names and dtypes; fills defaults broadcast to the batch."""
+        signature_def = self.signature_defs[signature]
+        expected = signature_def.inputs
+        self.check_input_names(signature, inputs)
         defaults = self.defaults[signature]
         missing = sorted(set(expected) - set(inputs) - set(defaults))
         if missing:

@@ -281,14 +281,8 @@ def rest_handler(
                 )
             signature = servable.signature(signature_name)
             columns, form = parse_predict_body(request, servable, signature)
+            servable.check_input_names(signature, columns)
             info = servable.signature_defs[signature].inputs
-            unknown = sorted(set(columns) - set(info))
-            if unknown:
-                raise ServingError(
-                    "INVALID_ARGUMENT",
-                    f"Signature {signature!r} has no input {unknown[0]!r}; "
-                    f"its inputs: {', '.join(sorted(info))}",
-                )
             inputs = {k: to_array(k, v, info[k]) for k, v in columns.items()}
             servable, signature, outputs = server.predict(
                 name, servable.version, None, signature, inputs

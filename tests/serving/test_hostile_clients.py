@@ -65,7 +65,7 @@ def still_serving(rest_url):
             None,
             b'{"inputs": {"prompt": ["a"], "nonsense": [[1, 2], [3]]}}',
             400,
-            "has no input 'nonsense'",
+            "Unknown input(s) ['nonsense']",
         ),
         (
             None,
