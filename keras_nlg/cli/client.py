@@ -2,7 +2,14 @@
 
 import json
 
-from keras_nlg.cli.common import integer, non_negative_float, positive_int, real
+from keras_nlg.cli.common import (
+    add_prompt_arguments,
+    integer,
+    non_negative_float,
+    positive_int,
+    prompts_of,
+    real,
+)
 
 
 def add_parser(subparsers):
@@ -14,7 +21,7 @@ def add_parser(subparsers):
     client.add_argument("--model_name", "--model-name", default="default")
     client.add_argument("--version", type=positive_int)
     client.add_argument("--label")
-    client.add_argument("--prompt", action="append", metavar="TEXT")
+    add_prompt_arguments(client)
     # Each setting is sent only when given: the model's defaults apply.
     client.add_argument("--max-new-tokens", type=positive_int)
     client.add_argument("--min-new-tokens", type=integer)
@@ -52,8 +59,9 @@ def run(args):
         client = GrpcClient(
             args.target, args.model_name, version=args.version, label=args.label
         )
+    args.prompt = prompts_of(args)
     if not args.metadata and not args.prompt:
-        raise ValueError("--prompt is required (or --metadata)")
+        raise ValueError("--prompt is required (or --prompt-file, or --metadata)")
     import grpc
 
     from keras_nlg.serving.client import RestError

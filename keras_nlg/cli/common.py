@@ -112,6 +112,37 @@ def add_out_arguments(parser, metavar="DIR", help="model directory to write"):
     )
 
 
+def add_prompt_arguments(parser):
+    """Adds --prompt TEXT and --prompt-file PATH (each repeatable)."""
+    parser.add_argument("--prompt", action="append", metavar="TEXT")
+    parser.add_argument(
+        "--prompt-file",
+        action="append",
+        metavar="PATH",
+        help="a UTF-8 file whose whole text is one prompt ('-': standard input), "
+        "for prompts too long for a command line",
+    )
+
+
+def prompts_of(args) -> list[str]:
+    """The --prompt texts, then the --prompt-file texts.
+
+    Raises:
+        ValueError: naming a prompt file that can't be read or isn't UTF-8.
+    """
+    prompts = list(args.prompt or [])
+    for path in args.prompt_file or []:
+        if path == "-":
+            prompts.append(sys.stdin.read())
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                prompts.append(f.read())
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"Cannot read the prompt file {path}: {error}") from None
+    return prompts
+
+
 def import_tensorflow_quietly():
     """Imports TensorFlow with file descriptor 2 pointed at /dev/null.
 

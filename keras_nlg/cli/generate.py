@@ -11,7 +11,14 @@ are exactly those behind its `text` (`keras_nlg.generation.stopping`).
 import dataclasses
 import json
 
-from keras_nlg.cli.common import given, given_fields, integer, real
+from keras_nlg.cli.common import (
+    add_prompt_arguments,
+    given,
+    given_fields,
+    integer,
+    prompts_of,
+    real,
+)
 
 # The GenerationConfig fields whose flag has the field's name (--stop is
 # stop_strings; --greedy and --temperature set do_sample too).
@@ -36,7 +43,7 @@ def add_parser(subparsers):
         "generate", help="continue prompts with a trained model"
     )
     generate.add_argument("--model", required=True, metavar="DIR")
-    generate.add_argument("--prompt", action="append", required=True, metavar="TEXT")
+    add_prompt_arguments(generate)
     generate.add_argument(
         "--max-new-tokens",
         type=integer,
@@ -113,6 +120,9 @@ def run(args):
     # The directory's generation_config.json (what `load` attaches as
     # `model.generation_config`), read first so that a bad flag is refused
     # before the model loads.
+    args.prompt = prompts_of(args)
+    if not args.prompt:
+        raise ValueError("Pass --prompt TEXT or --prompt-file PATH")
     base = GenerationConfig.from_pretrained(args.model) or CLI_DEFAULTS
     config = base.replace(**generation_overrides(args))
     if args.stream and (

@@ -194,3 +194,26 @@ def test_json_details_end_where_the_text_ends(tmp_path, capsys):
     assert main(generate(ending_dir, *flags)) == 0
     record = json.loads(capsys.readouterr().out)
     assert (record["text"], record["token_ids"], record["log_probs"]) == ("", [], [])
+
+
+def test_a_prompt_file_or_stdin_is_one_prompt(
+    tmp_path, trained_model_dir, capsys, monkeypatch
+):
+    import io
+
+    prompt = "ROMEO:\nto be or not\n"  # with newlines, as a file holds them
+    (tmp_path / "prompt.txt").write_text(prompt, encoding="utf-8")
+    common = ["generate", "--model", trained_model_dir, "--max-new-tokens", "5"]
+    common += ["--seed", "0"]
+    assert main([*common, "--prompt", prompt]) == 0
+    expected = capsys.readouterr().out
+    assert main([*common, "--prompt-file", str(tmp_path / "prompt.txt")]) == 0
+    assert capsys.readouterr().out == expected
+    monkeypatch.setattr("sys.stdin", io.StringIO(prompt))
+    assert main([*common, "--prompt-file", "-"]) == 0
+    assert capsys.readouterr().out == expected
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    for path, named in [("missing.txt", "missing.txt"), ("latin1.txt", "latin1")]:
+        argv = [*common, "--prompt-file", str(tmp_path / path)]
+        assert_main_one_line_exit_2(argv, named, capsys)
+    assert_main_one_line_exit_2(common, "--prompt-file", capsys)

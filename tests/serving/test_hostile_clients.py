@@ -113,3 +113,61 @@ def test_flags_are_checked_before_anything_binds(flag, expected, tmp_path, capsy
     err = capsys.readouterr().err
     assert len([line for line in err.splitlines() if line.strip()]) == 1, err
     assert expected in err
+
+
+def _proto(dtype, dims, strings=()):
+    from tensorflow.core.framework import tensor_pb2
+
+    proto = tensor_pb2.TensorProto(dtype=dtype)
+    for size in dims:
+        proto.tensor_shape.dim.add(size=size)
+    proto.string_val.extend(strings)
+    return proto
+
+
+def _unknown_rank(dtype):
+    proto = _proto(dtype, [], [b"a"])
+    proto.tensor_shape.unknown_rank = True
+    return proto
+
+
+def _grpc_cases():
+    import tensorflow as tf
+
+    string, variant = tf.string.as_datatype_enum, tf.variant.as_datatype_enum
+    return {
+        "a DT_VARIANT tensor": (_proto(variant, [1]), "DT_VARIANT"),
+        "a negative dimension": (_proto(string, [-1], [b"a"]), "negative dimension"),
+        "2**40 elements and no values": (_proto(string, [2**40]), "holds 0"),
+        "2,000,000 rows in one value": (
+            _proto(string, [2_000_000], [b"a"]),
+            "(2000000 values) but holds 1",
+        ),
+        "no shape at all": (
+            _unknown_rank(string),
+            "no shape",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "a DT_VARIANT tensor",
+        "a negative dimension",
+        "2**40 elements and no values",
+        "2,000,000 rows in one value",
+        "no shape at all",
+    ],
+)
+def test_a_lying_tensor_is_invalid_argument_before_any_allocation(server, case):
+    import grpc
+
+    from tests.serving.wire import grpc_error, raw_predict
+
+    target, rest_url = server
+    proto, expected = _grpc_cases()[case]
+    code, details = grpc_error(lambda: raw_predict(target, {"prompt": proto}))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert expected in details and "'prompt'" in details
+    still_serving(rest_url)

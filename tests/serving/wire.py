@@ -13,8 +13,10 @@ PROMPTS = ["ROMEO:", "KING:\nto be or", "月光"]
 
 
 def raw_predict(target, inputs, signature="", version=None, name="tiny"):
-    """One gRPC Predict of `{name: np.ndarray}`; returns the PredictResponse."""
+    """One gRPC Predict of `{name: np.ndarray or TensorProto}` (a proto is
+    sent as it is, however it lies); returns the PredictResponse."""
     import tensorflow as tf
+    from tensorflow.core.framework import tensor_pb2
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     request = predict_pb2.PredictRequest()
@@ -23,7 +25,9 @@ def raw_predict(target, inputs, signature="", version=None, name="tiny"):
     if version is not None:
         request.model_spec.version.value = version
     for key, value in inputs.items():
-        request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        if not isinstance(value, tensor_pb2.TensorProto):
+            value = tf.make_tensor_proto(value)
+        request.inputs[key].CopyFrom(value)
     with grpc.insecure_channel(
         target, options=[("grpc.max_send_message_length", 64 << 20)]
     ) as channel:
