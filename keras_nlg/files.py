@@ -16,12 +16,15 @@ directory) is staged in `.incoming/` and committed by a manifest
 manifest exists, a commit that `finish_interrupted_commit` completes.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 from collections.abc import Callable
 
 STAGING_DIR = ".incoming"
+LOCK_FILE = ".lock"
 _MANIFEST = ".manifest.json"  # written last: the staged set is complete
 
 
@@ -120,6 +123,31 @@ def write_json_file(path: str | os.PathLike, value) -> None:
     write_file_atomically(path, write)
 
 
+@contextlib.contextmanager
+def directory_lock(directory: str, exclusive: bool):
+    """Holds `flock` on `directory/.lock`: exclusive while a set is staged
+    and committed (or an interrupted commit finished), shared while it is
+    read, so a reader in another process never sees half a commit and never
+    finishes or clears a commit still in progress. A directory we can't
+    write to has no writer to wait for: no lock."""
+    try:
+        descriptor = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT)
+    except OSError:
+        descriptor = None
+    try:
+        if descriptor is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)  # releases the lock
+
+
+def has_interrupted_commit(directory: str) -> bool:
+    """Whether a committed set waits to be moved into `directory`."""
+    return os.path.isfile(os.path.join(directory, STAGING_DIR, _MANIFEST))
+
+
 def staging_directory(directory: str) -> str:
     """An empty `directory/.incoming/` to write a new set of files into.
 
@@ -152,24 +180,37 @@ def commit_staged(directory: str, replaces=()) -> None:
 def finish_interrupted_commit(directory: str) -> bool:
     """Completes a commit that a kill interrupted; True if there was one.
 
-    A staged set without its manifest is left alone here (it may be
-    another process's write in progress); `staging_directory` clears it.
+    Call it under `directory_lock(directory, exclusive=True)` when other
+    processes may use the directory. A staged set without its manifest is
+    left alone here; `staging_directory` clears it.
     """
-    if not os.path.isfile(os.path.join(directory, STAGING_DIR, _MANIFEST)):
+    if not has_interrupted_commit(directory):
         return False
     _finish_commit(directory)
     return True
 
 
+def _plain_names(names) -> list[str]:
+    """`names` if each is a file name inside the directory (no separator,
+    not `.`/`..`), else `[]`: a crafted manifest in a downloaded model
+    directory must not move or delete files elsewhere."""
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and n not in ("", ".", "..") and os.path.basename(n) == n
+        for n in names
+    ):
+        return []
+    return names
+
+
 def _finish_commit(directory: str) -> None:
     staging = os.path.join(directory, STAGING_DIR)
     manifest = read_json_file(os.path.join(staging, _MANIFEST))
-    for name in manifest.get("files", []):
+    for name in _plain_names(manifest.get("files")):
         try:  # a name already moved (a commit finished twice) is skipped
             os.replace(os.path.join(staging, name), os.path.join(directory, name))
         except FileNotFoundError:
             pass
-    for name in manifest.get("remove", []):
+    for name in _plain_names(manifest.get("remove")):
         try:
             os.remove(os.path.join(directory, name))
         except FileNotFoundError:

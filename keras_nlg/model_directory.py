@@ -26,7 +26,9 @@ import keras
 import keras_nlg.models  # noqa: F401
 from keras_nlg.files import (
     commit_staged,
+    directory_lock,
     finish_interrupted_commit,
+    has_interrupted_commit,
     read_json_file,
     staging_directory,
     write_json_file,
@@ -71,6 +73,11 @@ def save_model_directory(
     and generation defaults, as one set: a kill at any instant leaves the
     directory's previous set or this one (see the module docstring)."""
     os.makedirs(directory, exist_ok=True)
+    with directory_lock(directory, exclusive=True):
+        _save_set(directory, model, tokenizer, config, metrics, generation_config)
+
+
+def _save_set(directory, model, tokenizer, config, metrics, generation_config):
     staging = staging_directory(directory)
     # A fresh copy of the weights: the trained instance carries the compiled
     # optimizer and (under a distribution strategy) mirrored variables; the
@@ -89,8 +96,15 @@ def save_model_directory(
 
 def is_finished_model_directory(directory: str) -> bool:
     """Whether `directory` holds a saved model (a committed `model.keras`)."""
-    finish_interrupted_commit(directory)
+    _finish_interrupted_commit(directory)
     return os.path.isfile(os.path.join(directory, MODEL_FILE))
+
+
+def _finish_interrupted_commit(directory):
+    """A save that a kill interrupted after its commit point, completed."""
+    if has_interrupted_commit(directory):
+        with directory_lock(directory, exclusive=True):
+            finish_interrupted_commit(directory)
 
 
 def load(directory: str | os.PathLike) -> LoadedModel:
@@ -117,7 +131,12 @@ def load(directory: str | os.PathLike) -> LoadedModel:
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"Model directory not found: {directory}")
-    finish_interrupted_commit(directory)  # a save that a kill interrupted
+    _finish_interrupted_commit(directory)
+    with directory_lock(directory, exclusive=False):  # no save in between
+        return _load_files(directory)
+
+
+def _load_files(directory):
     for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE):
         if not os.path.isfile(os.path.join(directory, name)):
             raise ValueError(

@@ -317,6 +317,13 @@ def export_tflite(
         raise ValueError(
             f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
         )
+    if os.path.isfile(os.path.join(out_dir, "model.keras")) and os.path.realpath(
+        out_dir
+    ) != os.path.realpath(model_dir):
+        raise ValueError(
+            "`out_dir` is another model's directory; its tokenizer files would "
+            f"be replaced. Choose an empty directory. Received: out_dir={out_dir!r}"
+        )
     if not overwrite and os.path.isfile(os.path.join(out_dir, TFLITE_FILE)):
         raise ValueError(
             "`out_dir` holds an export; pass overwrite=True (CLI: --overwrite) "

@@ -6,6 +6,7 @@
 codes TF Serving would send.
 """
 
+import functools
 import logging
 import math
 
@@ -31,6 +32,9 @@ _VALUE_FIELDS = {
     tf.float64.as_datatype_enum: ("double_val", 8),
     tf.bool.as_datatype_enum: ("bool_val", 1),
 }
+
+
+_MAX_BROADCAST = 1 << 16
 
 
 def tensor_to_array(name, proto):
@@ -65,7 +69,10 @@ def tensor_to_array(name, proto):
     if itemsize and proto.tensor_content:
         held = len(proto.tensor_content) // itemsize
     declared = math.prod(dims)
-    if held != declared:
+    # TensorFlow's one-value form (`make_tensor_proto(0.7, shape=[4])`)
+    # broadcasts; allowed up to a size no request needs more of.
+    broadcast = held == 1 and not proto.tensor_content and declared <= _MAX_BROADCAST
+    if held != declared and not broadcast:
         raise ServingError(
             "INVALID_ARGUMENT",
             f"Input {name!r} declares shape {dims} ({declared} values) but holds "
@@ -77,6 +84,25 @@ def tensor_to_array(name, proto):
         raise ServingError(
             "INVALID_ARGUMENT", f"Bad input tensor {name!r}: {error}"
         ) from None
+
+
+def _with_statuses(method):
+    """An RPC method whose `ServingError` becomes that gRPC status and whose
+    unexpected errors become INTERNAL (logged), never UNKNOWN."""
+
+    @functools.wraps(method)
+    def wrapped(self, request, context):
+        try:
+            return method(self, request, context)
+        except ServingError as error:
+            context.abort(grpc.StatusCode[error.code], error.message)
+        except Exception as error:
+            logger.exception("%s failed", method.__name__)
+            context.abort(
+                grpc.StatusCode.INTERNAL, f"Internal error: {type(error).__name__}"
+            )
+
+    return wrapped
 
 
 def _model_spec(request_spec):
@@ -91,56 +117,47 @@ class PredictionService(protocol.prediction_service_pb2_grpc.PredictionServiceSe
     def __init__(self, server: ModelServer):
         self.server = server
 
+    @_with_statuses
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
-        try:
-            name, version, label = _model_spec(request.model_spec)
-            inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
-            servable, signature, outputs = self.server.predict(
-                name, version, label, request.model_spec.signature_name, inputs
+        name, version, label = _model_spec(request.model_spec)
+        inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
+        servable, signature, outputs = self.server.predict(
+            name, version, label, request.model_spec.signature_name, inputs
+        )
+        response = protocol.predict_pb2.PredictResponse(
+            model_spec=protocol.model_pb2.ModelSpec(
+                name=name,
+                version=wrappers_pb2.Int64Value(value=servable.version),
+                signature_name=signature,
             )
-            response = protocol.predict_pb2.PredictResponse(
-                model_spec=protocol.model_pb2.ModelSpec(
-                    name=name,
-                    version=wrappers_pb2.Int64Value(value=servable.version),
-                    signature_name=signature,
-                )
-            )
-            wanted = list(request.output_filter) or list(outputs)
-            for key in wanted:
-                if key not in outputs:
-                    raise ServingError(
-                        "INVALID_ARGUMENT",
-                        f"output tensor alias not found in signature: {key}",
-                    )
-                response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
-            return response
-        except ServingError as error:
-            context.abort(grpc.StatusCode[error.code], error.message)
-        except Exception as error:  # a status, never UNKNOWN; keep serving
-            logger.exception("Predict failed")
-            context.abort(
-                grpc.StatusCode.INTERNAL, f"Internal error: {type(error).__name__}"
-            )
-
-    def GetModelMetadata(self, request, context):  # noqa: N802
-        try:
-            if list(request.metadata_field) not in ([], ["signature_def"]):
+        )
+        wanted = list(request.output_filter) or list(outputs)
+        for key in wanted:
+            if key not in outputs:
                 raise ServingError(
                     "INVALID_ARGUMENT",
-                    "Metadata field(s) not supported: "
-                    f"{[f for f in request.metadata_field if f != 'signature_def']}",
+                    f"output tensor alias not found in signature: {key}",
                 )
-            name, version, label = _model_spec(request.model_spec)
-            servable = self.server.manager.resolve(name, version, label)
-            response = protocol.get_model_metadata_pb2.GetModelMetadataResponse(
-                model_spec=protocol.model_pb2.ModelSpec(
-                    name=name, version=wrappers_pb2.Int64Value(value=servable.version)
-                )
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
+        return response
+
+    @_with_statuses
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        if list(request.metadata_field) not in ([], ["signature_def"]):
+            raise ServingError(
+                "INVALID_ARGUMENT",
+                "Metadata field(s) not supported: "
+                f"{[f for f in request.metadata_field if f != 'signature_def']}",
             )
-            response.metadata["signature_def"].Pack(servable.signature_def_map())
-            return response
-        except ServingError as error:
-            context.abort(grpc.StatusCode[error.code], error.message)
+        name, version, label = _model_spec(request.model_spec)
+        servable = self.server.manager.resolve(name, version, label)
+        response = protocol.get_model_metadata_pb2.GetModelMetadataResponse(
+            model_spec=protocol.model_pb2.ModelSpec(
+                name=name, version=wrappers_pb2.Int64Value(value=servable.version)
+            )
+        )
+        response.metadata["signature_def"].Pack(servable.signature_def_map())
+        return response
 
 
 class ModelService(protocol.model_service_pb2_grpc.ModelServiceServicer):
@@ -149,18 +166,16 @@ class ModelService(protocol.model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, server: ModelServer):
         self.server = server
 
+    @_with_statuses
     def GetModelStatus(self, request, context):  # noqa: N802
-        try:
-            name, version, _ = _model_spec(request.model_spec)
-            response = protocol.get_model_status_pb2.GetModelStatusResponse()
-            for v in self.server.status(name, version):
-                response.model_version_status.add(
-                    version=v,
-                    state=protocol.get_model_status_pb2.ModelVersionStatus.AVAILABLE,
-                )
-            return response
-        except ServingError as error:
-            context.abort(grpc.StatusCode[error.code], error.message)
+        name, version, _ = _model_spec(request.model_spec)
+        response = protocol.get_model_status_pb2.GetModelStatusResponse()
+        for v in self.server.status(name, version):
+            response.model_version_status.add(
+                version=v,
+                state=protocol.get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+            )
+        return response
 
 
 def add_services(server: ModelServer, grpc_server) -> None:

@@ -175,7 +175,7 @@ def rest_handler(
                 raise ServingError("NOT_FOUND", f"Malformed request: {self.path}")
             name, version, label, rest = parts[2], None, None, parts[3:]
             if rest[:1] == ["versions"] and len(rest) >= 2:
-                if not rest[1].isdigit():
+                if not (rest[1].isascii() and rest[1].isdigit()):
                     raise ServingError("INVALID_ARGUMENT", f"Bad version: {rest[1]}")
                 version, rest = int(rest[1]), rest[2:]
             elif rest[:1] == ["labels"] and len(rest) >= 2:
@@ -183,6 +183,14 @@ def rest_handler(
             return name, version, label, rest, action
 
         def do_GET(self):  # noqa: N802 (http.server's name)
+            try:
+                self._get()
+            except Exception as error:  # never a silent close; keep serving
+                logger.exception("REST request failed")
+                self.close_connection = True
+                self._reply(500, {"error": f"Internal error: {type(error).__name__}"})
+
+        def _get(self):
             if prometheus_path and self.path == prometheus_path:
                 return self._metrics()
             try:
@@ -236,7 +244,7 @@ def rest_handler(
 
         def _content_length(self):
             text = self.headers.get("Content-Length") or "0"
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):
                 self.close_connection = True  # the body's end is unknown
                 raise ServingError(
                     "INVALID_ARGUMENT",
@@ -252,7 +260,10 @@ def rest_handler(
                 self.close_connection = True
                 remaining = min(length, 16 * max_request_bytes)
                 while remaining > 0:
-                    remaining -= len(self.rfile.read(min(remaining, 1 << 20)))
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:  # the client closed
+                        break
+                    remaining -= len(chunk)
                 raise ServingError(
                     "RESOURCE_EXHAUSTED",
                     f"Request body of {length} bytes is over the "

@@ -4,6 +4,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 import uuid
 
 import sentencepiece
@@ -88,16 +89,35 @@ def _quiet_stderr():
     switch to turn it off (`sentencepiece.set_min_log_level` sets the
     Python package's copy only), and the CLI's errors must be one line.
     Failures still raise: the op reports them as exceptions, not logs.
+    Threads share fd 2: the first to enter redirects it, the last to leave
+    restores it. Without a stderr to silence (closed), it does nothing.
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
+    global _quiet_depth, _saved_stderr
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                if sys.stderr is not None:
+                    sys.stderr.flush()
+                _saved_stderr = os.dup(2)
+                with open(os.devnull, "w") as devnull:
+                    os.dup2(devnull.fileno(), 2)
+            except (OSError, ValueError):  # no fd 2 to silence
+                _saved_stderr = None
+        _quiet_depth += 1
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_stderr is not None:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = None
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stderr = None
 
 
 class SentencePieceTokenizer:

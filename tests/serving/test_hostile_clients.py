@@ -85,6 +85,19 @@ def test_a_bad_request_gets_a_status_and_the_server_serves_on(
     still_serving(rest_url)
 
 
+def test_odd_digits_and_an_over_limit_body_cut_short_get_replies(server):
+    _, rest_url = server
+    head = b"GET /v1/models/tiny/versions/\xc2\xb2 HTTP/1.1\r\nHost: x\r\n\r\n"
+    got, reply = exchange(rest_url, head)  # "²" passes str.isdigit
+    assert got == 400 and "Bad version" in reply["error"]
+    address = urllib.parse.urlparse(rest_url)
+    with socket.create_connection((address.hostname, address.port), 30) as s:
+        s.sendall(post_head(str(64 << 20)) + b"{")  # over the limit, then EOF
+        s.shutdown(socket.SHUT_WR)
+        assert b" 413 " in s.recv(65536)
+    still_serving(rest_url)
+
+
 def test_a_body_shorter_than_its_content_length_times_out_with_408(server):
     _, rest_url = server
     start = time.perf_counter()

@@ -213,3 +213,14 @@ def test_a_staged_set_without_its_manifest_is_never_committed(tmp_path):
     (tmp_path / files.STAGING_DIR / "b.txt").write_text("new b")
     files.commit_staged(str(tmp_path), replaces=("a.txt", "b.txt"))
     assert sorted(os.listdir(tmp_path)) == ["b.txt"]
+
+
+def test_a_crafted_manifest_moves_and_deletes_nothing_outside(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    directory = tmp_path / "downloaded"
+    (directory / files.STAGING_DIR).mkdir(parents=True)
+    manifest = {"files": ["../victim.txt"], "remove": [str(victim), "../victim.txt"]}
+    files.write_json_file(directory / files.STAGING_DIR / ".manifest.json", manifest)
+    assert files.finish_interrupted_commit(str(directory))
+    assert victim.read_text() == "keep me"
