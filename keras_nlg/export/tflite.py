@@ -54,7 +54,7 @@ from keras_nlg.export.tflite_quality import (
 from keras_nlg.files import commit_staged, staging_directory, write_json_file
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.layers.attention import bounded_masking
-from keras_nlg.model_directory import load
+from keras_nlg.model_directory import MODEL_FILE, load
 from keras_nlg.tokenizers import TOKENIZER_FILES, save_tokenizer
 
 __all__ = [
@@ -317,7 +317,7 @@ def export_tflite(
         raise ValueError(
             f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
         )
-    if os.path.isfile(os.path.join(out_dir, "model.keras")) and os.path.realpath(
+    if os.path.isfile(os.path.join(out_dir, MODEL_FILE)) and os.path.realpath(
         out_dir
     ) != os.path.realpath(model_dir):
         raise ValueError(

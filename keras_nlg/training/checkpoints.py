@@ -148,6 +148,14 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.backup_dir, other))
 
+    def last_logs(self, history: dict) -> dict:
+        """The run's final figures (floats): the last epoch of `history`
+        (`fit`'s `History.history`), over the backup's own for a run resumed
+        after its last epoch, which trains nothing."""
+        last = dict(self.restored_logs)
+        last.update({name: float(v[-1]) for name, v in history.items() if v})
+        return last
+
     def discard(self):
         """Removes the backup: the run's output is complete, or it failed."""
         shutil.rmtree(self.backup_dir, ignore_errors=True)

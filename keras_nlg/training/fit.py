@@ -260,12 +260,7 @@ def fit_and_save(
         verbose=verbose,
     )
     elapsed = time.perf_counter() - start
-    # A run resumed after its last epoch trains nothing: its figures are the
-    # backup's.
-    last = dict(backup.restored_logs)
-    last.update(
-        {key: float(values[-1]) for key, values in history.history.items() if values}
-    )
+    last = backup.last_logs(history.history)
     # TerminateOnNaN stops on NaN and on inf; don't ship a diverged model.
     last_loss = last.get("loss", math.nan)
     if not math.isfinite(last_loss):

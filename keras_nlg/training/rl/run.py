@@ -129,8 +129,7 @@ def save_tuned(start: Start, out_dir, config, run_record, run):
             "planned_steps_per_epoch": epoch_steps,
         },
     }
-    last = dict(backup.restored_logs)  # a run resumed after its last epoch
-    last.update({name: float(v[-1]) for name, v in history.items() if v})
+    last = backup.last_logs(history)
     metrics = {**last, "train_seconds": seconds}
     shipped.generation_config = getattr(policy, "generation_config", None)
     save_model_directory(
