@@ -114,11 +114,28 @@ def select_next_token(
     if not do_sample:
         return greedy
     temperature = _per_row(temperature)
-    scaled = logits / tf.where(temperature > 0, temperature, 1.0)
-    filtered = filter_min_p(filter_top_k_top_p(scaled, top_k, top_p), min_p)
-    # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
-    gumbel = -tf.math.log(
-        -tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1]))
+    sampling = temperature > 0  # (B, 1) or (1, 1)
+    # A served batch is often all greedy, or samples without top-k/top-p;
+    # the sort behind those filters is then a sizeable share of a decode
+    # step (benchmarks/RESULTS.md, "Serving"), so each part runs only when
+    # some row needs it. Either branch gives the same tokens.
+    filtering = tf.reduce_any(
+        sampling & ((_per_row(top_k) > 0) | (_per_row(top_p) < 1))
     )
-    sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
-    return tf.where(temperature[:, 0] > 0, sampled, greedy)
+
+    def draw():
+        scaled = logits / tf.where(sampling, temperature, 1.0)
+        filtered = tf.cond(
+            filtering,
+            lambda: filter_top_k_top_p(scaled, top_k, top_p),
+            lambda: scaled,
+        )
+        filtered = filter_min_p(filtered, min_p)
+        # Gumbel-max: argmax(logits + Gumbel noise) is a draw from softmax(logits).
+        gumbel = -tf.math.log(
+            -tf.math.log(uniform_noise(seeds, step, tf.shape(logits)[-1]))
+        )
+        sampled = tf.argmax(filtered + gumbel, axis=-1, output_type=tf.int32)
+        return tf.where(sampling[:, 0], sampled, greedy)
+
+    return tf.cond(tf.reduce_any(sampling), draw, lambda: greedy)

@@ -110,12 +110,13 @@ class Batcher:
                 f"{self.parameters.max_batch_size}",
             )
         # One-value settings become one per row, so requests concatenate.
-        inputs = {
-            name: np.repeat(value, rows, axis=0)
-            if value.ndim and len(value) == 1
-            else value
-            for name, value in inputs.items()
-        }
+        if rows > 1:
+            inputs = {
+                name: np.repeat(value, rows, axis=0)
+                if value.ndim and len(value) == 1
+                else value
+                for name, value in inputs.items()
+            }
         task = _Task(inputs, rows)
         try:
             self._queue.put_nowait(task)

@@ -20,7 +20,7 @@ import tensorflow as tf
 from google.protobuf import json_format, wrappers_pb2
 
 from keras_nlg.export import wire_contract
-from keras_nlg.serving import protocol
+from keras_nlg.serving import protocol, tensors
 
 # The optional generation inputs a request may set, with their NumPy dtypes.
 SETTING_DTYPES = {
@@ -192,9 +192,12 @@ class GrpcClient(_SignatureDefs):
             model_spec=self._spec(signature_name)
         )
         for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            if isinstance(value, np.ndarray) and tensors.is_served(value.dtype):
+                tensors.array_to_tensor_proto(value, request.inputs[name])
+            else:  # lists, scalars: TensorFlow's dtype rules (floats → float32)
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         response = self._call(self._predict.Predict, request)
-        return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+        return {k: tensors.tensor_to_array(k, v) for k, v in response.outputs.items()}
 
     def generate(self, prompts, **settings):
         """Texts for `prompts`; settings: any of `SETTING_DTYPES`

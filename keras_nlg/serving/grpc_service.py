@@ -8,82 +8,23 @@ codes TF Serving would send.
 
 import functools
 import logging
-import math
 
 import grpc
-import tensorflow as tf
 from google.protobuf import wrappers_pb2
-from tensorflow.core.framework import types_pb2
 
-from keras_nlg.serving import protocol
+from keras_nlg.serving import protocol, tensors
 from keras_nlg.serving.errors import ServingError
 from keras_nlg.serving.model_server import ModelServer
 
 logger = logging.getLogger(__name__)
 
-# The dtypes a request may carry: the proto field of their values and the
-# bytes per value in `tensor_content`. Anything else (DT_VARIANT,
-# DT_RESOURCE, ...) is refused before TensorFlow sees it.
-_VALUE_FIELDS = {
-    tf.string.as_datatype_enum: ("string_val", None),
-    tf.int32.as_datatype_enum: ("int_val", 4),
-    tf.int64.as_datatype_enum: ("int64_val", 8),
-    tf.float32.as_datatype_enum: ("float_val", 4),
-    tf.float64.as_datatype_enum: ("double_val", 8),
-    tf.bool.as_datatype_enum: ("bool_val", 1),
-}
-
-
-_MAX_BROADCAST = 1 << 16
-
 
 def tensor_to_array(name, proto):
-    """The NumPy value of an input `TensorProto`, checked first.
-
-    TensorFlow's `make_ndarray` trusts the proto: a declared shape of
-    `[2**40]` with no values is allocated (filled with zeros), a string
-    tensor declaring 2,000,000 rows in a few bytes is materialised, and a
-    negative dimension or an unservable dtype fails deep inside. Here the
-    declared element count must equal the values the proto holds.
-
-    Raises:
-        ServingError: INVALID_ARGUMENT naming the input.
-    """
-    if proto.dtype not in _VALUE_FIELDS:
-        try:
-            dtype = types_pb2.DataType.Name(proto.dtype)  # TF Serving's words
-        except ValueError:  # a number no DataType has
-            dtype = str(proto.dtype)
-        raise ServingError(
-            "INVALID_ARGUMENT", f"Input {name!r} has dtype {dtype}, which is not served"
-        )
-    if proto.tensor_shape.unknown_rank:
-        raise ServingError("INVALID_ARGUMENT", f"Input {name!r} has no shape")
-    dims = [dim.size for dim in proto.tensor_shape.dim]
-    if any(size < 0 for size in dims):
-        raise ServingError(
-            "INVALID_ARGUMENT", f"Input {name!r} has a negative dimension: {dims}"
-        )
-    field, itemsize = _VALUE_FIELDS[proto.dtype]
-    held = len(getattr(proto, field))
-    if itemsize and proto.tensor_content:
-        held = len(proto.tensor_content) // itemsize
-    declared = math.prod(dims)
-    # TensorFlow's one-value form (`make_tensor_proto(0.7, shape=[4])`)
-    # broadcasts; allowed up to a size no request needs more of.
-    broadcast = held == 1 and not proto.tensor_content and declared <= _MAX_BROADCAST
-    if held != declared and not broadcast:
-        raise ServingError(
-            "INVALID_ARGUMENT",
-            f"Input {name!r} declares shape {dims} ({declared} values) but holds "
-            f"{held}",
-        )
+    """`tensors.tensor_to_array`, its error as INVALID_ARGUMENT."""
     try:
-        return tf.make_ndarray(proto)
-    except (TypeError, ValueError) as error:
-        raise ServingError(
-            "INVALID_ARGUMENT", f"Bad input tensor {name!r}: {error}"
-        ) from None
+        return tensors.tensor_to_array(name, proto)
+    except tensors.TensorError as error:
+        raise ServingError("INVALID_ARGUMENT", str(error)) from None
 
 
 def _with_statuses(method):
@@ -124,13 +65,10 @@ class PredictionService(protocol.prediction_service_pb2_grpc.PredictionServiceSe
         servable, signature, outputs = self.server.predict(
             name, version, label, request.model_spec.signature_name, inputs
         )
-        response = protocol.predict_pb2.PredictResponse(
-            model_spec=protocol.model_pb2.ModelSpec(
-                name=name,
-                version=wrappers_pb2.Int64Value(value=servable.version),
-                signature_name=signature,
-            )
-        )
+        response = protocol.predict_pb2.PredictResponse()
+        response.model_spec.name = name
+        response.model_spec.version.value = servable.version
+        response.model_spec.signature_name = signature
         wanted = list(request.output_filter) or list(outputs)
         for key in wanted:
             if key not in outputs:
@@ -138,7 +76,7 @@ class PredictionService(protocol.prediction_service_pb2_grpc.PredictionServiceSe
                     "INVALID_ARGUMENT",
                     f"output tensor alias not found in signature: {key}",
                 )
-            response.outputs[key].CopyFrom(tf.make_tensor_proto(outputs[key]))
+            tensors.array_to_tensor_proto(outputs[key], response.outputs[key])
         return response
 
     @_with_statuses

@@ -15,6 +15,7 @@ import threading
 import tensorflow as tf
 
 from keras_nlg.export import wire_contract
+from keras_nlg.serving import tensors
 from keras_nlg.serving.errors import ServingError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,14 @@ class Servable:
             key: {k: tf.make_ndarray(v) for k, v in sig.defaults.items()}
             for key, sig in self.signature_defs.items()
         }
+        # Per signature: {input: (tf dtype, rank)}, read once, not per request.
+        self._inputs = {
+            key: {
+                name: (tf.dtypes.as_dtype(info.dtype), len(info.tensor_shape.dim))
+                for name, info in sig.inputs.items()
+            }
+            for key, sig in self.signature_defs.items()
+        }
 
     def signature(self, name):
         """The signature a request names; an empty name is `serving_default`."""
@@ -69,8 +78,8 @@ class Servable:
         """INVALID_ARGUMENT for any of `names` the signature doesn't take
         (checked before a value is converted: an unknown input may be
         anything, e.g. a ragged list)."""
-        expected = self.signature_defs[signature].inputs
-        unknown = sorted(set(names) - set(expected))
+        expected = self._inputs[signature]
+        unknown = sorted(name for name in names if name not in expected)
         if unknown:
             raise ServingError(
                 "INVALID_ARGUMENT",
@@ -80,30 +89,31 @@ class Servable:
 
     def complete_inputs(self, signature, inputs):
         """Checks names and dtypes; fills defaults broadcast to the batch."""
-        signature_def = self.signature_defs[signature]
-        expected = signature_def.inputs
         self.check_input_names(signature, inputs)
         defaults = self.defaults[signature]
-        missing = sorted(set(expected) - set(inputs) - set(defaults))
-        if missing:
-            raise ServingError(
-                "INVALID_ARGUMENT",
-                f"Missing required input(s) {missing} for signature {signature!r}.",
-            )
         complete = {}
-        for name, info in expected.items():
-            dtype = tf.dtypes.as_dtype(info.dtype)
-            if name not in inputs:
+        for name, (dtype, rank) in self._inputs[signature].items():
+            value = inputs.get(name)
+            if value is None:
+                if name not in defaults:
+                    missing = sorted(
+                        n
+                        for n in self._inputs[signature]
+                        if n not in inputs and n not in defaults
+                    )
+                    raise ServingError(
+                        "INVALID_ARGUMENT",
+                        f"Missing required input(s) {missing} for signature "
+                        f"{signature!r}.",
+                    )
                 complete[name] = defaults[name]
                 continue
-            value = inputs[name]
             if not _dtype_matches(value, dtype):
                 raise ServingError(
                     "INVALID_ARGUMENT",
                     f"Input {name!r} of signature {signature!r} must be "
                     f"{dtype.name}. Received dtype: {value.dtype}",
                 )
-            rank = len(info.tensor_shape.dim)
             if value.ndim != rank:
                 raise ServingError(
                     "INVALID_ARGUMENT",
@@ -115,12 +125,9 @@ class Servable:
 
     def run(self, signature, inputs):
         function = self._functions[signature]
-        signature_def = self.signature_defs[signature]
+        types = self._inputs[signature]
         tensors = {
-            name: tf.constant(
-                value, tf.dtypes.as_dtype(signature_def.inputs[name].dtype)
-            )
-            for name, value in inputs.items()
+            name: tf.constant(value, types[name][0]) for name, value in inputs.items()
         }
         try:
             outputs = function(**tensors)
@@ -140,7 +147,9 @@ class Servable:
             log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
             request = log.predict_log.request
             signature = self.signature(request.model_spec.signature_name)
-            inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+            inputs = {
+                k: tensors.tensor_to_array(k, v) for k, v in request.inputs.items()
+            }
             self.run(signature, self.complete_inputs(signature, inputs))
             count += 1
         return count

@@ -67,8 +67,10 @@ class ModelServer:
         except ServingError as error:
             self._count(self.metrics, f"errors_{error.code}")
             raise
-        self._count(self.metrics, "requests")
-        self._count(self.metrics, "latency_seconds_sum", time.monotonic() - started)
+        latency = time.monotonic() - started
+        with self._metrics_lock:
+            self.metrics["requests"] += 1
+            self.metrics["latency_seconds_sum"] += latency
         return servable, signature, outputs
 
     def _count(self, counter, key, amount=1):
