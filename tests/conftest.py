@@ -1,6 +1,7 @@
 """Shared fixtures: tiny corpora and one tiny trained model directory, offline."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The tests' models are tiny, so XLA's compile time, not run time, is what
@@ -12,6 +13,10 @@ os.environ.setdefault(
     "XLA_FLAGS",
     "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
 )
+
+# `keras-nlg serve` keeps XLA executables under $XDG_CACHE_HOME by default;
+# the tests' (compiled with the flags above) must never land in the user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="keras-nlg-tests-cache-")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -64,9 +64,12 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; returns the exit code (2: bad input, one line)."""
     args = build_parser().parse_args(argv)
-    import_tensorflow_quietly()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        # What TensorFlow reads once, when its runtime starts (serve's XLA cache).
+        if before_tensorflow := getattr(args, "before_tensorflow", None):
+            before_tensorflow(args)
+        import_tensorflow_quietly()
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         args.run(args)
     except (ValueError, TypeError, OSError) as error:
         message = " ".join(str(error).split())  # one line, whatever the library wrote

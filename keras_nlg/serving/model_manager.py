@@ -11,6 +11,7 @@ appear (newest, all, or specific ones, as the version policy says).
 import logging
 import os
 import threading
+import time
 
 import tensorflow as tf
 
@@ -43,6 +44,9 @@ class Servable:
         self.name = name
         self.version = version
         self.path = path
+        # Seconds to load, and to replay the warm-up requests (set by the
+        # manager; TF Serving's load_latency and model_warmup_latency).
+        self.load_seconds = self.warmup_seconds = None
         self.signature_defs = _signature_defs(path)
         # Loading tensorflow-text registers its ops (SentencePiece, BPE);
         # the byte tokenizer's graph needs none.
@@ -286,16 +290,27 @@ class ModelManager:
                 if version in loaded:
                     continue
                 path = os.path.join(config.base_path, str(version))
+                started = time.monotonic()
                 try:
                     servable = Servable(name, version, path)
+                    servable.load_seconds = time.monotonic() - started
                     warmed = servable.warm_up()
                 except Exception:  # a broken version must not stop the others
                     logger.exception("Failed to load %s version %d", name, version)
                     continue
+                servable.warmup_seconds = (
+                    time.monotonic() - started - servable.load_seconds
+                )
                 with self._lock:
                     loaded[version] = servable
                 logger.info(
-                    "Loaded %s version %d (%d warm-up requests)", name, version, warmed
+                    "Loaded %s version %d in %.1f s, then %d warm-up requests in "
+                    "%.1f s",
+                    name,
+                    version,
+                    servable.load_seconds,
+                    warmed,
+                    servable.warmup_seconds,
                 )
                 for callback in self.on_change:
                     callback(servable, "loaded")

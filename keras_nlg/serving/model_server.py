@@ -82,6 +82,15 @@ class ModelServer:
         with self._metrics_lock:
             return dict(self.metrics), dict(self.batch_sizes)
 
+    def load_latencies(self):
+        """`[(model, version, load seconds, warm-up seconds)]` of every
+        loaded version."""
+        return [
+            (name, version, servable.load_seconds, servable.warmup_seconds)
+            for name in sorted(self.manager.configs)
+            for version, servable in sorted(self.manager.versions(name).items())
+        ]
+
     def status(self, name, version=None):
         """The loaded version numbers of `name` (only `version` if given)."""
         self.manager.resolve(name, version)  # NOT_FOUND if unknown

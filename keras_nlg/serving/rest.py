@@ -320,6 +320,11 @@ def rest_handler(
                 f'keras_nlg_batch_size_count{{size="{size}"}} {count}'
                 for size, count in sorted(batch_sizes.items())
             ]
+            # TF Serving's load_latency and model_warmup_latency, per version.
+            for name, version, load, warmup in server.load_latencies():
+                labels = f'model="{name}",version="{version}"'
+                lines.append(f"keras_nlg_load_seconds{{{labels}}} {load}")
+                lines.append(f"keras_nlg_warmup_seconds{{{labels}}} {warmup}")
             body = ("\n".join(lines) + "\n").encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")

@@ -92,3 +92,32 @@ def test_a_row_draws_the_same_token_in_any_batch():
     assert whole[1] == logits[1].argmax()
     np.testing.assert_array_equal(draw(np.array([6, 2, 5])), whole[[6, 2, 5]])
     assert len(set(draw(np.zeros(64, int)).tolist())) == 1  # same seed, same token
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_skipping_unneeded_filters_changes_no_token(jit_compile):
+    """A batch runs the sort (top-k/top-p) and the draw only when some row
+    needs them; a row's token must not depend on which branch ran."""
+    logits = np.random.default_rng(1).normal(size=(6, 50)).astype("float32")
+    logits[:, 7] = -np.inf  # a banned token
+    seeds = np.stack([np.arange(6) * 7, np.arange(6) + 1], axis=1).astype(np.int32)
+    temperature = np.array([1.0, 0.0, 0.8, 1.0, 0.0, 1.3], np.float32)
+    top_k = np.array([0, 5, 0, 4, 0, 0], np.int32)  # rows 3 filters
+    top_p = np.array([1.0, 0.5, 1.0, 1.0, 1.0, 0.8], np.float32)  # row 5 too
+
+    @tf.function(jit_compile=jit_compile)
+    def draw(logits, temperature, top_k, top_p, seeds):
+        return select_next_token(logits, True, temperature, top_k, top_p, seeds, 2)
+
+    def rows(index):
+        index = np.array(index)
+        return draw(
+            logits[index], temperature[index], top_k[index], top_p[index], seeds[index]
+        ).numpy()
+
+    whole = rows(range(6))
+    # Alone: rows 0 and 2 sample without filters, rows 1 and 4 are greedy.
+    for row in range(6):
+        assert rows([row])[0] == whole[row], row
+    assert rows([1, 4]).tolist() == logits[[1, 4]].argmax(-1).tolist()
+    assert rows([0, 2]).tolist() == whole[[0, 2]].tolist()

@@ -7,11 +7,18 @@ version numbers ask `wire.served_version(base_path)` instead of assuming 1,
 and pass in any order.
 """
 
+import pathlib
 import shutil
 
 import pytest
 
+from keras_nlg.serving.monitoring import prometheus_path
 from keras_nlg.serving.process import ServerProcess
+
+MONITORING_CONFIG = (
+    pathlib.Path(__file__).parents[2] / "serving_configs" / "monitoring.config"
+)
+METRICS_PATH = prometheus_path(MONITORING_CONFIG)
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +30,15 @@ def base_path(saved_model_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def server(base_path):
-    """`(grpc target, REST base URL)` of the shared server."""
+def xla_cache_dir(tmp_path_factory):
+    """The shared server's `--xla_cache_dir` (not the user's cache)."""
+    return tmp_path_factory.mktemp("xla_cache")
+
+
+@pytest.fixture(scope="session")
+def server(base_path, xla_cache_dir):
+    """`(grpc target, REST base URL)` of the shared server; its Prometheus
+    metrics are at `METRICS_PATH`."""
     batching = base_path.parent / "batching.txt"
     batching.write_text(
         "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\n"
@@ -37,5 +51,7 @@ def server(base_path):
         "--rest_api_timeout_in_ms=2000",  # the stalled-client test waits this
         "--enable_batching",
         f"--batching_parameters_file={batching}",
+        f"--xla_cache_dir={xla_cache_dir}",
+        f"--monitoring_config_file={MONITORING_CONFIG}",
     ) as server:
         yield server.grpc_target, server.rest_url

@@ -2,8 +2,10 @@
 resolution, and hot reload in a running server."""
 
 import os
+import re
 import shutil
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from keras_nlg.serving.model_manager import (
     ModelManager,
     _assertion_message,
 )
+from tests.serving.conftest import METRICS_PATH
 from tests.serving.wire import raw_predict, served_version
 
 SERVING_CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "serving_configs")
@@ -70,8 +73,8 @@ def wait_for_status(client, expected, timeout=120):
     return client.status()
 
 
-def test_new_version_is_picked_up_without_restart(server, base_path):
-    grpc_target, _ = server
+def test_new_version_is_picked_up_without_restart(server, base_path, xla_cache_dir):
+    grpc_target, rest_url = server
     client = GrpcClient(grpc_target, "tiny")
     old = served_version(base_path)
     shutil.copytree(base_path / str(old), base_path / ".incoming")
@@ -80,3 +83,14 @@ def test_new_version_is_picked_up_without_restart(server, base_path):
     assert wait_for_status(client, [(old + 1, "AVAILABLE")]) == [(old + 1, "AVAILABLE")]
     response = raw_predict(grpc_target, {"prompt": np.array([b"a"])})
     assert response.model_spec.version.value == old + 1
+    # Its load and warm-up times are reported (TF Serving's load_latency and
+    # model_warmup_latency), and the warm-up compiles went to the XLA cache.
+    with urllib.request.urlopen(rest_url + METRICS_PATH, timeout=30) as page:
+        metrics = page.read().decode()
+    for name in ("load", "warmup"):
+        match = re.search(
+            rf'keras_nlg_{name}_seconds{{model="tiny",version="{old + 1}"}} (\S+)',
+            metrics,
+        )
+        assert match and float(match.group(1)) > 0, metrics
+    assert any(xla_cache_dir.iterdir())

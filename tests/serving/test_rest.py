@@ -108,6 +108,9 @@ def test_metrics_page_is_prometheus_text():
         def metrics_snapshot(self):
             return {"requests": 3, "errors_NOT_FOUND": 1}, {1: 2, 4: 1}
 
+        def load_latencies(self):
+            return [("tiny", 2, 1.5, 12.25)]
+
     httpd = http_server.ThreadingHTTPServer(
         ("127.0.0.1", 0), rest_handler(Server(), 1 << 20, "/metrics")
     )
@@ -127,6 +130,8 @@ def test_metrics_page_is_prometheus_text():
         "keras_nlg_requests 3",
         'keras_nlg_batch_size_count{size="1"} 2',
         'keras_nlg_batch_size_count{size="4"} 1',
+        'keras_nlg_load_seconds{model="tiny",version="2"} 1.5',
+        'keras_nlg_warmup_seconds{model="tiny",version="2"} 12.25',
     ]
 
 
