@@ -48,9 +48,9 @@ def add_parser(subparsers):
     serve.add_argument(
         "--xla_cache_dir",
         default=default_xla_cache_dir(),
-        help="where compiled XLA executables are kept, so a new version of a "
-        "model, or a restart, loads its warm-up compiles instead of redoing "
-        "them ('' = off; default: %(default)s)",
+        help="where compiled XLA executables are kept, so a restarted server "
+        "loads its warm-up compiles instead of redoing them ('' = off; "
+        "default: %(default)s)",
     )
     serve.set_defaults(before_tensorflow=before_tensorflow)
     return serve
@@ -72,12 +72,12 @@ def default_xla_cache_dir():
 def use_xla_cache(directory):
     """Points TensorFlow's persistent XLA compilation cache at `directory`.
 
-    A new version's warm-up compiles every (rows, prompt length) bucket of
-    the decode loop, about 2 s each on a small CPU (40 s for the tiny
-    model's 16), while the old version serves. The executables depend on
-    the graph and shapes, not on the weights (they are arguments), so a
-    retrained version of the same architecture finds them all in the cache
-    and warms up in a fraction of that (benchmarks/RESULTS.md, "Serving").
+    A version's warm-up compiles every (rows, prompt length) bucket of the
+    decode loop, about 2.4 s each on a small CPU (39 s for the tiny model's
+    16). With the cache, a restarted server (or a second one on the
+    machine) loads them instead (benchmarks/RESULTS.md, "Serving"). It does
+    not help a new version loaded into a running server: TensorFlow gives
+    the new version's functions new names, and the name is part of the key.
     TensorFlow reads `TF_XLA_FLAGS` when its runtime starts, so this must
     run before the first TensorFlow op of the process.
     """
