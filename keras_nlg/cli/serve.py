@@ -47,10 +47,9 @@ def add_parser(subparsers):
     )
     serve.add_argument(
         "--xla_cache_dir",
-        default=default_xla_cache_dir(),
         help="where compiled XLA executables are kept, so a restarted server "
-        "loads its warm-up compiles instead of redoing them ('' = off; "
-        "default: %(default)s)",
+        "loads its warm-up compiles instead of redoing them ('' = off; default: "
+        f"the cache TF_XLA_FLAGS names, else {default_xla_cache_dir()})",
     )
     serve.set_defaults(before_tensorflow=before_tensorflow)
     return serve
@@ -80,23 +79,41 @@ def use_xla_cache(directory):
     the new version's functions new names, and the name is part of the key.
     TensorFlow reads `TF_XLA_FLAGS` when its runtime starts, so this must
     run before the first TensorFlow op of the process.
+
+    Args:
+        directory: the cache directory, replacing one `TF_XLA_FLAGS` may
+            already name; `''` turns the cache off (also one named there);
+            None keeps a cache `TF_XLA_FLAGS` names, else uses
+            `default_xla_cache_dir()`.
+
+    Raises:
+        ValueError: if a given `directory` can't be created (the default
+            directory only gives a warning).
     """
-    if not directory:
-        return
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as error:
-        if directory != default_xla_cache_dir():
+    flags = os.environ.get("TF_XLA_FLAGS", "").split()
+    others = [f for f in flags if not f.startswith("--" + _CACHE_FLAG)]
+    if directory is None:
+        if len(others) < len(flags):
+            return  # the environment's own choice
+        directory = default_xla_cache_dir()
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as error:
+            logger.warning("No XLA compilation cache (%s): %s", directory, error)
+            return
+    elif directory:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as error:
             raise ValueError(
                 f"--xla_cache_dir can't be created: {error}. Received: {directory!r}"
             ) from None
-        logger.warning("No XLA compilation cache (%s): %s", directory, error)
-        return
-    flags = os.environ.get("TF_XLA_FLAGS", "")
-    if "tf_xla_persistent_cache_directory" not in flags:
-        os.environ["TF_XLA_FLAGS"] = (
-            f"{flags} --tf_xla_persistent_cache_directory={directory}".strip()
-        )
+    if directory:
+        others.append(f"--{_CACHE_FLAG}={directory}")
+    os.environ["TF_XLA_FLAGS"] = " ".join(others)
+
+
+_CACHE_FLAG = "tf_xla_persistent_cache_directory"
 
 
 def _check_flags(args):

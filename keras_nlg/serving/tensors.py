@@ -40,8 +40,10 @@ _ENUMS = {
 }
 
 # TensorFlow's one-value form (`make_tensor_proto(0.7, shape=[4])`)
-# broadcasts; allowed up to a size no request needs more of.
+# broadcasts; allowed up to a size no request needs more of (elements, or
+# bytes for a string).
 MAX_BROADCAST = 1 << 16
+MAX_RANK = 32  # NumPy's limit is 64; no signature of ours takes more than 2
 
 
 class TensorError(ValueError):
@@ -78,6 +80,10 @@ def tensor_to_array(name, proto):
     if proto.tensor_shape.unknown_rank:
         raise TensorError(f"Input {name!r} has no shape")
     dims = [dim.size for dim in proto.tensor_shape.dim]
+    if len(dims) > MAX_RANK:
+        raise TensorError(
+            f"Input {name!r} has rank {len(dims)}; at most {MAX_RANK} is served"
+        )
     if any(size < 0 for size in dims):
         raise TensorError(f"Input {name!r} has a negative dimension: {dims}")
     dtype, field = _SERVED[proto.dtype]
@@ -89,18 +95,25 @@ def tensor_to_array(name, proto):
                 f"whole number of {dtype.name} values"
             )
         values = np.frombuffer(content, dtype)
+        if dtype.kind == "b":  # any nonzero byte is True, as in TensorFlow
+            values = np.frombuffer(content, np.uint8) != 0
     else:
         values = getattr(proto, field)
     held, declared = len(values), math.prod(dims)
-    if held == declared:
-        if dtype.kind == "O":
-            array = np.empty(held, object)
-            array[:] = list(values)
-        else:
-            array = np.array(values, dtype)  # a copy: frombuffer's is read-only
-        return array.reshape(dims)
-    if held == 1 and not content and declared <= MAX_BROADCAST:
-        return np.full(dims, values[0], dtype)
+    try:
+        if held == declared:
+            if dtype.kind == "O":
+                array = np.empty(held, object)
+                array[:] = list(values)
+            else:
+                array = np.array(values, dtype)  # a copy: frombuffer's is read-only
+            return array.reshape(dims)
+        # A broadcast string is copied per element by TensorFlow: bound the bytes.
+        size = len(values[0]) if held == 1 and dtype.kind == "O" else 1
+        if held == 1 and not content and declared * max(size, 1) <= MAX_BROADCAST:
+            return np.full(dims, values[0], dtype)
+    except ValueError as error:  # a shape NumPy can't build (e.g. 0 x 2**62 x 2**62)
+        raise TensorError(f"Input {name!r} has shape {dims}: {error}") from None
     raise TensorError(
         f"Input {name!r} declares shape {dims} ({declared} values) but holds {held}"
     )
@@ -137,13 +150,22 @@ def array_to_tensor_proto(array, proto=None):
         tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape
     )
     if strings:
-        proto.string_val.extend(
-            value.encode("utf-8") if isinstance(value, str) else bytes(value)
-            for value in array.reshape(-1).tolist()
-        )
+        proto.string_val.extend(_string(value) for value in array.reshape(-1).tolist())
     else:
         proto.tensor_content = array.astype(_SERVED[enum][0], copy=False).tobytes()
     return proto
+
+
+def _string(value):
+    """bytes for `string_val`; `bytes(3)` would silently be three zero bytes."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    raise TypeError(
+        "A string tensor's values must be bytes or str. Received: "
+        f"{type(value).__name__} {value!r:.50}"
+    )
 
 
 def is_served(dtype):
@@ -154,6 +176,7 @@ def is_served(dtype):
 
 __all__ = [
     "MAX_BROADCAST",
+    "MAX_RANK",
     "TensorError",
     "array_to_tensor_proto",
     "is_served",

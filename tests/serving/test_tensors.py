@@ -1,5 +1,7 @@
 """`keras_nlg.serving.tensors` against TensorFlow's own conversions."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -112,3 +114,45 @@ def test_broadcast_is_bounded():
     proto = tf.make_tensor_proto(1, tf.int32, [tensors.MAX_BROADCAST + 1])
     with pytest.raises(tensors.TensorError, match="holds 1"):
         tensors.tensor_to_array("x", proto)
+
+
+@pytest.mark.parametrize(
+    "dims, match",
+    [
+        ([0, 2**62, 2**62], "has shape"),  # no values, yet no NumPy shape
+        ([1] * (tensors.MAX_RANK + 1), "rank"),
+    ],
+)
+def test_shapes_numpy_cannot_build_are_tensor_errors(dims, match):
+    proto = tf.make_tensor_proto(np.zeros(0, object))
+    del proto.tensor_shape.dim[:]
+    for size in dims:
+        proto.tensor_shape.dim.add(size=size)
+    if math.prod(dims) == 1:
+        proto.string_val.append(b"a")
+    with pytest.raises(tensors.TensorError, match=match):
+        tensors.tensor_to_array("x", proto)
+
+
+def test_a_broadcast_string_is_bounded_by_its_bytes():
+    proto = tf.make_tensor_proto(b"x" * 512, tf.string, [128])  # 64 KiB: allowed
+    assert tensors.tensor_to_array("x", proto).shape == (128,)
+    proto = tf.make_tensor_proto(b"x" * 1024, tf.string, [1024])  # 1 MiB
+    with pytest.raises(tensors.TensorError, match="holds 1"):
+        tensors.tensor_to_array("x", proto)
+
+
+def test_bool_content_bytes_are_normalised():
+    proto = tensors.array_to_tensor_proto(np.array([True, False]))
+    proto.tensor_content = b"\x02\x00"
+    array = tensors.tensor_to_array("x", proto)
+    assert array.dtype == bool and array.tolist() == [True, False]
+    assert array.view(np.uint8).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("value", [3, np.int64(2), [1, 2]])
+def test_string_tensors_take_only_bytes_or_str(value):
+    array = np.empty(1, object)
+    array[0] = value
+    with pytest.raises(TypeError, match="bytes or str"):
+        tensors.array_to_tensor_proto(array)
