@@ -130,6 +130,11 @@ def parse_predict_body(request, servable, signature):
     return inputs, "columnar"
 
 
+def _label_value(text):
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def rest_handler(
     server: ModelServer,
     max_request_bytes: int,
@@ -322,7 +327,7 @@ def rest_handler(
             ]
             # TF Serving's load_latency and model_warmup_latency, per version.
             for name, version, load, warmup in server.load_latencies():
-                labels = f'model="{name}",version="{version}"'
+                labels = f'model="{_label_value(name)}",version="{version}"'
                 lines.append(f"keras_nlg_load_seconds{{{labels}}} {load}")
                 lines.append(f"keras_nlg_warmup_seconds{{{labels}}} {warmup}")
             body = ("\n".join(lines) + "\n").encode()

@@ -109,7 +109,7 @@ def test_metrics_page_is_prometheus_text():
             return {"requests": 3, "errors_NOT_FOUND": 1}, {1: 2, 4: 1}
 
         def load_latencies(self):
-            return [("tiny", 2, 1.5, 12.25)]
+            return [("tiny", 2, 1.5, 12.25), ('a"b', 1, 0.5, 1.0)]
 
     httpd = http_server.ThreadingHTTPServer(
         ("127.0.0.1", 0), rest_handler(Server(), 1 << 20, "/metrics")
@@ -132,6 +132,8 @@ def test_metrics_page_is_prometheus_text():
         'keras_nlg_batch_size_count{size="4"} 1',
         'keras_nlg_load_seconds{model="tiny",version="2"} 1.5',
         'keras_nlg_warmup_seconds{model="tiny",version="2"} 12.25',
+        'keras_nlg_load_seconds{model="a\\"b",version="1"} 0.5',
+        'keras_nlg_warmup_seconds{model="a\\"b",version="1"} 1.0',
     ]
 
 
