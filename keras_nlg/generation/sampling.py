@@ -119,11 +119,11 @@ def select_next_token(
     # the sort behind those filters is then a sizeable share of a decode
     # step (benchmarks/RESULTS.md, "Serving"), so each part runs only when
     # some row needs it. Either branch gives the same tokens.
-    filtering = tf.reduce_any(
-        sampling & ((_per_row(top_k) > 0) | (_per_row(top_p) < 1))
-    )
 
     def draw():
+        filtering = tf.reduce_any(
+            sampling & ((_per_row(top_k) > 0) | (_per_row(top_p) < 1))
+        )
         scaled = logits / tf.where(sampling, temperature, 1.0)
         filtered = tf.cond(
             filtering,

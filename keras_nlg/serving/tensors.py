@@ -109,8 +109,8 @@ def tensor_to_array(name, proto):
                 array = np.array(values, dtype)  # a copy: frombuffer's is read-only
             return array.reshape(dims)
         # A broadcast string is copied per element by TensorFlow: bound the bytes.
-        size = len(values[0]) if held == 1 and dtype.kind == "O" else 1
-        if held == 1 and not content and declared * max(size, 1) <= MAX_BROADCAST:
+        size = max(len(values[0]), 1) if held == 1 and dtype.kind == "O" else 1
+        if held == 1 and not content and declared * size <= MAX_BROADCAST:
             return np.full(dims, values[0], dtype)
     except ValueError as error:  # a shape NumPy can't build (e.g. 0 x 2**62 x 2**62)
         raise TensorError(f"Input {name!r} has shape {dims}: {error}") from None
@@ -137,8 +137,7 @@ def array_to_tensor_proto(array, proto=None):
         TypeError: if `array`'s dtype is none of those, naming it.
     """
     array = np.asarray(array)
-    strings = array.dtype.kind in "OSU"
-    enum = types_pb2.DT_STRING if strings else _ENUMS.get(_served_key(array.dtype))
+    enum = _enum(array.dtype)
     if enum is None:
         raise TypeError(
             f"`array` must hold strings, int32, int64, float32, float64 or bool. "
@@ -149,7 +148,7 @@ def array_to_tensor_proto(array, proto=None):
     proto.tensor_shape.dim.extend(
         tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape
     )
-    if strings:
+    if enum == types_pb2.DT_STRING:
         proto.string_val.extend(_string(value) for value in array.reshape(-1).tolist())
     else:
         proto.tensor_content = array.astype(_SERVED[enum][0], copy=False).tobytes()
@@ -168,10 +167,16 @@ def _string(value):
     )
 
 
+def _enum(dtype):
+    """The dtype enum an array of this NumPy dtype is sent as, or None."""
+    if dtype.kind in "OSU":  # object (bytes/str values), bytes, str
+        return types_pb2.DT_STRING
+    return _ENUMS.get(_served_key(dtype))
+
+
 def is_served(dtype):
     """Whether `array_to_tensor_proto` takes arrays of this NumPy dtype."""
-    dtype = np.dtype(dtype)
-    return dtype.kind in "OSU" or _served_key(dtype) in _ENUMS
+    return _enum(np.dtype(dtype)) is not None
 
 
 __all__ = [
