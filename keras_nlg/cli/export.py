@@ -45,10 +45,17 @@ def add_parser(subparsers):
         type=positive_int,
         help="saved_model: default of the request's max_new_tokens (default 64)",
     )
-    export.add_argument(
+    xla = export.add_mutually_exclusive_group()
+    xla.add_argument(
+        "--xla",
+        action="store_true",
+        help="saved_model: XLA-compile the decode loop (several times faster on "
+        "CPU; TF Serving's GPU build can't run it)",
+    )
+    xla.add_argument(
         "--no-xla",
         action="store_true",
-        help="saved_model: don't XLA-compile the decode loop",
+        help="saved_model: no XLA, runs on TF Serving CPU and GPU (the default)",
     )
     export.add_argument(
         "--prefill-length",
@@ -65,7 +72,7 @@ def add_parser(subparsers):
 
 # The flags that apply to one --format only (their destinations).
 FORMAT_FLAGS = {
-    "saved_model": ("max_batch_size", "max_new_tokens", "no_xla"),
+    "saved_model": ("max_batch_size", "max_new_tokens", "xla", "no_xla"),
     "tflite": (
         "quantize",
         "prefill_length",
@@ -119,7 +126,7 @@ def _run_saved_model(args):
     card = export_saved_model(
         args.model,
         args.out,
-        jit_compile=not args.no_xla,
+        jit_compile=args.xla,
         **given(max_batch_size=args.max_batch_size, max_new_tokens=args.max_new_tokens),
     )
     limits = card["limits"]
@@ -127,5 +134,6 @@ def _run_saved_model(args):
         f"wrote {os.path.abspath(args.out)} (model {card['name']}): signatures "
         f"{', '.join(card['signatures'])}; max batch {limits['max_batch_size']}, "
         f"default max_new_tokens {limits['default_max_new_tokens']}; ops outside "
-        f"core TensorFlow: {', '.join(card['ops']['tensorflow_text']) or 'none'}"
+        f"core TensorFlow: {', '.join(card['ops']['tensorflow_text']) or 'none'}; "
+        f"runs on {', '.join(card['runtimes'])}"
     )

@@ -24,10 +24,10 @@ the Transformer's `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, float32
 LSTM's `state_h_{i}` / `state_c_{i}` `[1, units]`) gets only `decode`,
 without `input_pos`. Weights are shared by all signatures of the file.
 
-Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its
-delegates run the file: the converter is told so and fails otherwise. The
-cache update is the model's own `slice_update`, which converts to
-DYNAMIC_UPDATE_SLICE; tokenizers stay outside the file (string ops would
+Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its delegates
+run the file: the converter is told so and fails otherwise. The cache update is the
+model's own (`keras_nlg.layers.column_update`), traced as dynamic-update-slice, which
+converts to DYNAMIC_UPDATE_SLICE; tokenizers stay outside the file (string ops would
 need Flex), so the tokenizer's files go beside it with `metadata.json`
 (`keras_nlg.export.tflite_metadata`).
 """
@@ -54,6 +54,7 @@ from keras_nlg.export.tflite_quality import (
 from keras_nlg.files import commit_staged, staging_directory, write_json_file
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.layers.attention import bounded_masking
+from keras_nlg.layers.column_update import dynamic_update_slice_ops
 from keras_nlg.model_directory import MODEL_FILE, load
 from keras_nlg.tokenizers import TOKENIZER_FILES, save_tokenizer
 
@@ -180,9 +181,14 @@ def _endpoints(model, prefill_length, include_generate, end_of_text_id):
 def _convert(model, endpoints, quantize, calibration):
     archive = keras.export.ExportArchive()
     archive.track(model)
-    with tempfile.TemporaryDirectory() as scratch, bounded_masking():
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        bounded_masking(),
+        dynamic_update_slice_ops(),
+    ):
         # Traced with bounded masking: full-int8 kernels need every tensor's
-        # range to be that of real values (see `bounded_masking`).
+        # range to be that of real values (see `bounded_masking`); cache
+        # writes as DYNAMIC_UPDATE_SLICE (see `update_columns`).
         for name, (function, signature) in endpoints.items():
             archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(scratch, verbose=False)

@@ -27,6 +27,7 @@ from keras_nlg.generation.logits_processors import (
 )
 from keras_nlg.generation.sampling import select_next_token
 from keras_nlg.generation.tracing import traced_once
+from keras_nlg.layers.column_update import update_columns
 
 
 class DecodeState(NamedTuple):
@@ -181,8 +182,8 @@ def _advance(
         log_prob = tf.gather(tf.nn.log_softmax(state.last_logits), token, batch_dims=1)
         token = tf.where(state.finished, padding_id, token)  # (B,)
         log_prob = tf.where(state.finished, 0.0, log_prob)
-        tokens = ops.slice_update(state.tokens, [0, step], token[:, None])
-        log_probs = ops.slice_update(state.log_probs, [0, step], log_prob[:, None])
+        tokens = update_columns(state.tokens, step, token[:, None])
+        log_probs = update_columns(state.log_probs, step, log_prob[:, None])
         finished = (
             state.finished
             | (token == end_of_text_id)

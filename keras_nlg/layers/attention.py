@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
+from keras_nlg.layers.column_update import update_columns
 from keras_nlg.layers.settings import settings_config
 
 # Added to masked logits. Finite (not -inf) so that a fully masked row gives a
@@ -93,9 +94,11 @@ def masked_softmax(scores, mask=None):
         return weights / total
     if mask is not None:
         scores = ops.where(ops.cast(mask, "bool"), scores, _MASKED_LOGIT)
-    # exp(x - logsumexp(x)) is softmax; ops.softmax warns on a single key,
-    # which is the normal first step of decoding.
-    return ops.exp(scores - ops.logsumexp(scores, axis=-1, keepdims=True))
+    # exp(x - max) / Σ exp(x - max) is softmax; ops.softmax warns on a single
+    # key, which is the normal first step of decoding, and exp(x - logsumexp)
+    # is twice the ops in a graph run without XLA (a served decode step).
+    weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+    return weights / ops.sum(weights, axis=-1, keepdims=True)
 
 
 def scaled_dot_product_attention(query, key, value, mask=None, scale=None):
@@ -158,15 +161,14 @@ class MultiHeadAttention(keras.layers.Layer):
     as `keras.layers.MultiHeadAttention`, so weights transfer one to one and
     Keras' `enable_lora()` works on them.
 
-    The cache is a pair `(key_cache, value_cache)` of static-shape tensors
-    `(batch * num_heads, context_length, head_dim)`, updated with
-    `ops.slice_update` at `cache_index`, which lowers to dynamic-update-slice
-    (in place under XLA) and to a TFLite builtin. The layout is what lets a
-    decode loop update it in place: with positions first, or keys and values
-    in one tensor, XLA wrote a transposed or sliced copy of the whole cache
-    every step, and with batch and heads as two axes XLA:CPU duplicated the
-    update into the reshape that merges them for the attention matmuls,
-    copying each cache tensor twice per step (benchmarks/RESULTS.md).
+    The cache is a pair `(key_cache, value_cache)` of static-shape tensors `(batch *
+    num_heads, context_length, head_dim)`, updated at `cache_index` by `update_columns`:
+    dynamic-update-slice (in place) under XLA and in TFLite, a scatter with native GPU
+    kernels in a plain graph. The layout is what lets a decode loop update it in place:
+    with positions first, or keys and values in one tensor, XLA wrote a transposed or
+    sliced copy of the whole cache every step, and with batch and heads as two axes
+    XLA:CPU duplicated the update into the reshape that merges them for the attention
+    matmuls, copying each cache tensor twice per step (benchmarks/RESULTS.md).
 
     Args:
         num_heads: number of attention heads.
@@ -312,18 +314,14 @@ class MultiHeadAttention(keras.layers.Layer):
         key_cache, value_cache = cache
         batch = ops.shape(q)[0]
         cache_index = ops.cast(cache_index, "int32")
-        zero = ops.zeros((), "int32")
         cache_length = ops.shape(key_cache)[1]
         q, k, v = (
             ops.reshape(t, (-1, query_length, self.key_dim)) for t in (q, k, v)
         )  # (B·nh, Tq, h)
         # Write the new positions, then attend to the updated cache (in place
         # under XLA, see the class docstring).
-        start = [zero, cache_index, zero]
-        key_cache = ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype))
-        value_cache = ops.slice_update(
-            value_cache, start, ops.cast(v, value_cache.dtype)
-        )
+        key_cache = update_columns(key_cache, cache_index, k)
+        value_cache = update_columns(value_cache, cache_index, v)
         columns = ops.arange(cache_length)[None, :]  # (1, S)
         if use_causal_mask:
             positions = cache_index + ops.arange(query_length)[:, None]  # (Tq, 1)

@@ -60,7 +60,15 @@ def test_export_saved_model(tmp_path, trained_model_dir, capsys):
     printed = capsys.readouterr().out
     assert "signatures serving_default, generate_ids, score" in printed
     assert "max batch 4" in printed and "core TensorFlow: none" in printed
+    assert "runs on tensorflow_serving_cpu, tensorflow_serving_gpu" in printed
     assert os.path.isfile(out / "saved_model.pb")
+    xla = tmp_path / "export" / "tiny" / "2"
+    assert main([*args, "--out", str(xla), "--xla"]) == 0
+    assert printed_line(capsys).endswith("runs on tensorflow_serving_cpu")
+
+
+def printed_line(capsys):
+    return capsys.readouterr().out.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(
@@ -68,6 +76,7 @@ def test_export_saved_model(tmp_path, trained_model_dir, capsys):
     [
         (["--format", "saved_model", "--quantize", "int8"], "tflite only"),
         (["--format", "tflite", "--max-batch-size", "4"], "saved_model only"),
+        (["--format", "tflite", "--xla"], "saved_model only"),
         (["--format", "saved_model"], "integer version"),
     ],
 )

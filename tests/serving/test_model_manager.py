@@ -3,13 +3,13 @@ resolution, and hot reload in a running server."""
 
 import os
 import re
-import shutil
 import time
 import urllib.request
 
 import numpy as np
 import pytest
 
+from keras_nlg.export import export_saved_model
 from keras_nlg.serving.client import GrpcClient
 from keras_nlg.serving.errors import ServingError
 from keras_nlg.serving.model_manager import (
@@ -73,12 +73,22 @@ def wait_for_status(client, expected, timeout=120):
     return client.status()
 
 
-def test_new_version_is_picked_up_without_restart(server, base_path, xla_cache_dir):
+def test_new_version_is_picked_up_without_restart(
+    server, base_path, xla_cache_dir, serving_model_dir, tmp_path
+):
     grpc_target, rest_url = server
     client = GrpcClient(grpc_target, "tiny")
     old = served_version(base_path)
-    shutil.copytree(base_path / str(old), base_path / ".incoming")
-    os.rename(base_path / ".incoming", base_path / str(old + 1))
+    # The new version is the same model exported with XLA (TF Serving CPU's
+    # choice), so its warm-up fills the XLA cache.
+    export_saved_model(
+        serving_model_dir,
+        str(tmp_path / "tiny" / "1"),
+        max_batch_size=8,
+        warmup_prompt_lengths=(8,),
+        jit_compile=True,
+    )
+    os.rename(tmp_path / "tiny" / "1", base_path / str(old + 1))
     # Latest policy: the new version is loaded, then the old one unloaded.
     assert wait_for_status(client, [(old + 1, "AVAILABLE")]) == [(old + 1, "AVAILABLE")]
     response = raw_predict(grpc_target, {"prompt": np.array([b"a"])})

@@ -21,8 +21,11 @@
   (natural log, of the text's tokens after an end-of-text, as in training)
   and `num_tokens` int32 `[batch]`.
 
-Tokenization, the cached decode loop (XLA-compiled per shape unless
-`jit_compile=False`) and detokenization all run in the graph. Each row
+Tokenization, the cached decode loop and detokenization all run in the
+graph. By default the graph has no XLA: stock TF Serving runs it on GPU
+as on CPU (`placement.gpu_placement` checks it and `model_card.json`'s
+`runtimes` records it); `jit_compile=True` XLA-compiles the loop per shape,
+several times faster on CPU, for TF Serving's CPU build only. Each row
 draws from its own seed (see `keras_nlg.generation.sampling`), so a row's
 text doesn't depend on what the server batched it with. Bad inputs (empty
 batch, too many rows, a prompt over 1 MiB, invalid UTF-8, out-of-range
@@ -36,7 +39,8 @@ that compile the common shapes at load time, and `model_card.json`.
 The names and dtypes on the wire are `keras_nlg.export.wire_contract`'s.
 Modules: `signatures` (the in-graph serving functions), `settings` (the
 optional generation inputs: defaults and rules), `graph_checks` (in-graph
-input checks), `warmup` (the warm-up file), `model_card`, and `exporter`
+input checks), `warmup` (the warm-up file), `model_card`, `placement` (can
+TF Serving's GPU build run it), and `exporter`
 (`export_saved_model`, which writes them all).
 """
 
@@ -45,6 +49,7 @@ from keras_nlg.export.saved_model.exporter import (
     DEFAULT_MAX_NEW_TOKENS,
     export_saved_model,
 )
+from keras_nlg.export.saved_model.placement import gpu_placement
 from keras_nlg.export.saved_model.settings import SERVED_SETTINGS
 from keras_nlg.export.saved_model.signatures import (
     MIN_NEW_TOKENS_BUCKET,
@@ -70,4 +75,5 @@ __all__ = [
     "SIGNATURES",
     "WARMUP_FILE",
     "export_saved_model",
+    "gpu_placement",
 ]

@@ -40,7 +40,7 @@ def export_saved_model(
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     generation_config: GenerationConfig | None = None,
     *,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
     model_name: str | None = None,
     warmup_prompt_lengths: tuple[int, ...] = (8, 16, 32, 64),
     **overrides,
@@ -59,8 +59,12 @@ def export_saved_model(
             `GenerationConfig()` (greedy, `max_new_tokens` 64, or less where
             the context is shorter).
         jit_compile: XLA-compile the decode loop and the scoring pass (one
-            compilation per shape bucket, paid by the warm-up requests).
-            Use False for a TF Serving build without XLA JIT.
+            compilation per shape bucket, paid by the warm-up requests):
+            several times faster on CPU, but only TF Serving's CPU build can
+            run it; its GPU build has no XLA JIT ("Could not find compiler
+            for platform CUDA", tensorflow/serving#2214). The default, False,
+            writes no XLA function and no `Xla*` op, so every op has a CPU
+            and, except host-side ops, a GPU kernel (`gpu_placement`).
         model_name: the name in the warm-up requests and the model card
             (default: the parent directory's name).
         warmup_prompt_lengths: prompt lengths (tokens) the warm-up requests

@@ -1,8 +1,10 @@
 """`model_card.json`: what a served version is, for people and servers.
 
 Architecture, tokenizer, training data and metrics, the signatures and
-their limits, and the ops a server needs: core TensorFlow only for the byte
-tokenizer, tensorflow-text's for SentencePiece and GPT-2 BPE.
+their limits, the ops a server needs (core TensorFlow only for the byte
+tokenizer, tensorflow-text's for SentencePiece and GPT-2 BPE) and the
+runtimes it runs on (`runtimes`: TF Serving's GPU build only without XLA,
+see `placement.gpu_placement`).
 """
 
 import datetime
@@ -12,24 +14,11 @@ import os
 import tensorflow as tf
 
 from keras_nlg.export import wire_contract as wire
+from keras_nlg.export.saved_model.placement import gpu_placement, graph_ops
 from keras_nlg.files import read_json_file
 from keras_nlg.model_directory import METRICS_FILE
 
 CARD_FORMAT = "keras_nlg.saved_model/1"
-
-
-def graph_ops(saved_model_dir):
-    """Op types in the SavedModel's graph and functions."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
-        proto.ParseFromString(f.read())
-    graph = proto.meta_graphs[0].graph_def
-    ops = {node.op for node in graph.node}
-    for function in graph.library.function:
-        ops.update(node.op for node in function.node_def)
-    return sorted(ops)
 
 
 def model_card(
@@ -41,6 +30,7 @@ def model_card(
     if os.path.isfile(metrics_path):
         metrics = read_json_file(metrics_path)
     ops = graph_ops(export_dir)
+    placement = gpu_placement(export_dir)
     # tf.raw_ops lists core TensorFlow's ops; XLA's (cache updates inside the
     # compiled loop) come with any XLA-enabled TensorFlow; the rest come from
     # tensorflow-text, whose op library the server must load.
@@ -74,8 +64,19 @@ def model_card(
             "context_length": signatures.context_length,
         },
         "jit_compile": jit,
+        "runtimes": runtimes(placement),
+        "gpu_placement": placement,
         "ops": {"all": ops, "xla": xla_ops, "tensorflow_text": text_ops},
     }
+
+
+def runtimes(placement):
+    """Where the export runs: TF Serving CPU always (its builds have XLA's
+    CPU JIT), TF Serving GPU only without XLA (`placement.gpu_placement`)."""
+    names = ["tensorflow_serving_cpu"]
+    if placement["gpu_safe"]:
+        names.append("tensorflow_serving_gpu")
+    return names
 
 
 def write_model_card(version_dir, card):

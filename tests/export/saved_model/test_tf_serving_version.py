@@ -1,0 +1,141 @@
+"""Our exports load and serve in the TensorFlow that TF Serving ships.
+
+The newest TF Serving release is 2.20.0 and carries TensorFlow 2.20, while
+we export with 2.21: an op or attribute newer than 2.20 would fail at load
+in the server and nowhere here. This test builds a side virtualenv with
+TF Serving's TensorFlow, tensorflow-text and tensorflow-serving-api (no
+keras_nlg), runs every export there as the server does
+(`tf_serving_runtime.py`: a TF1 session over the "serve" MetaGraph,
+`PredictRequest` in, `PredictResponse` out) and compares with
+`keras_nlg.generate` and our own TensorFlow.
+
+The side environment is built once and kept under `~/.cache/keras_nlg/`
+(keyed by its requirements; built beside and renamed into place, under a
+file lock for parallel workers). It is downloaded from PyPI, like the test
+dependencies themselves.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_nlg
+from tests.export.saved_model.conftest import TOKENIZER_KINDS
+
+TF_SERVING_VERSION = "2.20"
+REQUIREMENTS = (
+    f"tensorflow=={TF_SERVING_VERSION}.*",
+    f"tensorflow-text=={TF_SERVING_VERSION}.*",
+    f"tensorflow-serving-api=={TF_SERVING_VERSION}.*",
+)
+RUNNER = os.path.join(os.path.dirname(__file__), "tf_serving_runtime.py")
+PROMPTS = ["ROMEO:", "KING:\nto be or", "月光"]
+MAX_NEW_TOKENS = 12
+
+
+def _home_cache():
+    # Not $XDG_CACHE_HOME: tests/conftest.py points it at a temporary folder.
+    return os.path.join(os.path.expanduser("~"), ".cache")
+
+
+def side_environment_python():
+    """The side virtualenv's Python, built on first use."""
+    key = hashlib.sha256(" ".join(REQUIREMENTS).encode()).hexdigest()[:12]
+    root = os.path.join(_home_cache(), "keras_nlg", f"tf-serving-{key}")
+    python = os.path.join(root, "bin", "python")
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    with open(root + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(os.path.join(root, "complete")):
+            return python
+        scratch = root + ".partial"
+        shutil.rmtree(scratch, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "venv", scratch], check=True, capture_output=True
+        )
+        environment = dict(os.environ)
+        environment.setdefault("PIP_CACHE_DIR", os.path.join(_home_cache(), "pip"))
+        installed = subprocess.run(
+            [os.path.join(scratch, "bin", "pip"), "install", "-q", *REQUIREMENTS],
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+        assert installed.returncode == 0, installed.stderr[-3000:]
+        with open(os.path.join(scratch, "complete"), "w") as f:
+            f.write(" ".join(REQUIREMENTS) + "\n")
+        shutil.rmtree(root, ignore_errors=True)
+        os.rename(scratch, root)
+    return python
+
+
+def request_spec(model_dir):
+    _, tokenizer, _ = keras_nlg.load(model_dir)
+    ids = [tokenizer.tokenize(prompt).numpy().tolist() for prompt in PROMPTS]
+    width = max(len(row) for row in ids)
+    return {
+        "prompts": PROMPTS,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "token_ids": [row + [tokenizer.padding_id] * (width - len(row)) for row in ids],
+        "prompt_length": [len(row) for row in ids],
+    }
+
+
+@pytest.fixture(scope="module")
+def served_by_tf_serving_version(
+    runtime_exports, tokenizer_model_dirs, tmp_path_factory
+):
+    requests = {"exports": []}
+    for (kind, _), export_dir in runtime_exports.items():
+        requests["exports"].append(export_dir)
+        requests[export_dir] = request_spec(tokenizer_model_dirs[kind])
+    path = tmp_path_factory.mktemp("side") / "requests.json"
+    path.write_text(json.dumps(requests))
+    ran = subprocess.run(
+        [side_environment_python(), RUNNER, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    return json.loads(ran.stdout)
+
+
+def test_the_side_environment_is_tf_serving_s_tensorflow(served_by_tf_serving_version):
+    assert served_by_tf_serving_version["tensorflow"].startswith(TF_SERVING_VERSION)
+    assert not tf.__version__.startswith(TF_SERVING_VERSION)
+
+
+@pytest.mark.parametrize("xla", [False, True], ids=["default", "xla"])
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_all_three_signatures_match_generate(
+    served_by_tf_serving_version, runtime_exports, tokenizer_model_dirs, kind, xla
+):
+    export_dir = runtime_exports[(kind, xla)]
+    served = served_by_tf_serving_version["exports"][export_dir]
+    model, tokenizer, _ = keras_nlg.load(tokenizer_model_dirs[kind])
+    expected = keras_nlg.generate(
+        model, tokenizer, PROMPTS, max_new_tokens=MAX_NEW_TOKENS, return_details=True
+    )
+    assert served["text"] == [generation.text for generation in expected]
+    expected_ids = [list(generation.token_ids) for generation in expected]
+    assert served["num_generated_tokens"] == [len(ids) for ids in expected_ids]
+    # generate_ids: the same prompts as ids give the same new tokens.
+    counts = served["num_generated_token_ids"]
+    rows = zip(served["token_ids"], counts, strict=True)
+    assert [row[:n] for row, n in rows] == expected_ids
+    # score: the same log-likelihoods as our TensorFlow computes.
+    score = tf.saved_model.load(export_dir).signatures["score"]
+    ours = score(text=tf.constant(PROMPTS))
+    assert served["num_tokens"] == ours["num_tokens"].numpy().tolist()
+    np.testing.assert_allclose(
+        served["log_likelihood"], ours["log_likelihood"].numpy(), rtol=1e-5, atol=1e-4
+    )
