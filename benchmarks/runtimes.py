@@ -6,7 +6,9 @@ greedy decoding, batch 1, on:
 - `keras_nlg.generate` (the XLA-compiled loop, in process);
 - the default SavedModel (no XLA: what stock TF Serving runs on GPU) and the
   `--xla` one (TF Serving CPU), each through `keras-nlg serve` over gRPC;
-- `TFLiteGenerator` (the LiteRT interpreter, host loop, float32).
+- `TFLiteGenerator` (the LiteRT interpreter, host loop, float32);
+- the LiteRT-LM engine (litert-lm-api, CPU) on the `.litertlm` bundle,
+  float32 and dynamic int8.
 
 Per-token latency is the difference of two lengths, (t(N2) − t(N1)) /
 (N2 − N1), with `min_new_tokens` forcing every token, so request overhead
@@ -36,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 import keras_nlg  # noqa: E402
 from keras_nlg.datasets import tiny_shakespeare_path  # noqa: E402
 from keras_nlg.export import TFLiteGenerator, export_saved_model, export_tflite  # noqa: E402
+from keras_nlg.export.litertlm import export_litertlm  # noqa: E402
 from keras_nlg.serving import GrpcClient  # noqa: E402
 from keras_nlg.serving.process import ServerProcess  # noqa: E402
 from keras_nlg.training import train  # noqa: E402
@@ -80,6 +83,37 @@ def tflite_runner(generator, tokenizer):
             logits, cache = generator.decode(token, len(prompt) + step, cache)
 
     return run
+
+
+def litert_lm_seconds(bundle, short, long, repeats):
+    """Per-token decode time in the LiteRT-LM engine, greedy: (t(long) −
+    t(short)) over the tokens the engine reports it decoded in between (it
+    has no minimum length, so an end-of-text would show here)."""
+    import litert_lm
+
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+    with litert_lm.Engine(
+        bundle, backend=litert_lm.Backend.CPU(), enable_benchmark=True
+    ) as engine:
+
+        def run(n):
+            with engine.create_session(
+                apply_prompt_template=False,
+                sampler_config=litert_lm.SamplerConfig(top_k=1, top_p=0.0),
+                max_output_tokens=n,
+            ) as session:
+                start = time.perf_counter()
+                session.run_prefill([PROMPT])
+                session.run_decode()
+                seconds = time.perf_counter() - start
+                return seconds, session.get_benchmark_info().last_decode_token_count
+
+        run(short)
+        best = {}
+        for n in (short, long):
+            best[n] = min((run(n) for _ in range(repeats)), key=lambda r: r[0])
+    (t_short, n_short), (t_long, n_long) = best[short], best[long]
+    return (t_long - t_short) / (n_long - n_short)
 
 
 def served_ops_per_step(version_dir, short=8, long=24):
@@ -199,6 +233,20 @@ def main():
             )
         )
 
+        for quantize in ("none", "dynamic_int8"):
+            bundle = os.path.join(scratch, f"{quantize}.litertlm")
+            export_litertlm(model_dir, bundle, quantize=quantize)
+            seconds = litert_lm_seconds(bundle, args.short, args.long, args.repeats)
+            label = "float32" if quantize == "none" else quantize
+            rows.append(
+                (
+                    f"LiteRT-LM engine (CPU, {label})",
+                    seconds,
+                    None,
+                    os.path.getsize(bundle),
+                )
+            )
+
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, TensorFlow {tf.__version__}; "
@@ -217,7 +265,6 @@ def main():
     print("\nratio to keras_nlg.generate (per-token time):")
     for name, seconds, _, _ in rows[1:]:
         print(f"  {name}: {seconds / reference:.2f}x")
-    print("LiteRT-LM engine: not measured yet (the .litertlm export is not built).")
 
 
 if __name__ == "__main__":

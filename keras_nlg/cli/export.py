@@ -1,4 +1,5 @@
-"""`keras-nlg export`: a model directory as a TF Serving SavedModel or TFLite.
+"""`keras-nlg export`: a model directory as a TF Serving SavedModel, a TFLite
+file, or a LiteRT-LM bundle.
 
 Which flag applies to which `--format` is a rule about the flags, so it
 stays here; the settings themselves are checked by the exporters.
@@ -12,21 +13,25 @@ from keras_nlg.cli.common import add_out_arguments, given, positive_int, reject_
 def add_parser(subparsers):
     export = subparsers.add_parser(
         "export",
-        help="convert a model directory for deployment (TF Serving SavedModel, TFLite)",
+        help="convert a model directory for deployment (TF Serving SavedModel, "
+        "TFLite, LiteRT-LM)",
     )
     export.add_argument("--model", required=True, metavar="DIR")
-    export.add_argument("--format", choices=("saved_model", "tflite"), required=True)
+    export.add_argument(
+        "--format", choices=("saved_model", "tflite", "litertlm"), required=True
+    )
     add_out_arguments(
         export,
         metavar="OUTDIR",
         help="saved_model: export/NAME/VERSION (TF Serving's layout; a version "
-        "is never overwritten, export a new one)",
+        "is never overwritten, export a new one); tflite: a folder; litertlm: "
+        "FILE.litertlm",
     )
     export.add_argument(
         "--quantize",
         choices=("none", "float16", "dynamic_int8", "int8"),
         help="tflite: none (default), float16, dynamic_int8, or int8 (calibrated "
-        "on the model's training data)",
+        "on the model's training data); litertlm: none or dynamic_int8",
     )
     export.add_argument(
         "--quality-data",
@@ -60,7 +65,8 @@ def add_parser(subparsers):
     export.add_argument(
         "--prefill-length",
         type=positive_int,
-        help="tokens per prefill call (default 32, at most half the context)",
+        help="tflite, litertlm: tokens per prefill call (default 32, at most half "
+        "the context)",
     )
     export.add_argument(
         "--with-generate",
@@ -70,7 +76,7 @@ def add_parser(subparsers):
     return export
 
 
-# The flags that apply to one --format only (their destinations).
+# The flags that apply to some formats only (their destinations).
 FORMAT_FLAGS = {
     "saved_model": ("max_batch_size", "max_new_tokens", "xla", "no_xla"),
     "tflite": (
@@ -80,19 +86,20 @@ FORMAT_FLAGS = {
         "overwrite",
         "quality_data",
     ),
+    "litertlm": ("quantize", "prefill_length", "overwrite"),
 }
 
 
 def run(args):
-    for format_name, names in FORMAT_FLAGS.items():
-        if format_name != args.format:
+    for name in sorted({n for names in FORMAT_FLAGS.values() for n in names}):
+        if name not in FORMAT_FLAGS[args.format]:
+            formats = [f for f, names in FORMAT_FLAGS.items() if name in names]
             reject_flags(
-                {
-                    "--" + name.replace("_", "-"): getattr(args, name) or None
-                    for name in names
-                },
-                f"applies to --format {format_name} only",
+                {"--" + name.replace("_", "-"): getattr(args, name) or None},
+                f"applies to --format {' or '.join(formats)} only",
             )
+    if args.format == "litertlm":
+        return _run_litertlm(args)
     if args.format == "saved_model":
         return _run_saved_model(args)
     from keras_nlg.export import export_tflite
@@ -136,4 +143,22 @@ def _run_saved_model(args):
         f"default max_new_tokens {limits['default_max_new_tokens']}; ops outside "
         f"core TensorFlow: {', '.join(card['ops']['tensorflow_text']) or 'none'}; "
         f"runs on {', '.join(card['runtimes'])}"
+    )
+
+
+def _run_litertlm(args):
+    from keras_nlg.export.litertlm import export_litertlm
+
+    summary = export_litertlm(
+        args.model,
+        args.out,
+        prefill_length=args.prefill_length,
+        overwrite=args.overwrite,
+        **given(quantize=args.quantize),
+    )
+    print(
+        f"wrote {summary['path']} ({summary['size_bytes'] / 1e6:.2f} MB, "
+        f"{summary['quantization']}, {summary['tokenizer']} tokenizer) for LiteRT-LM: "
+        f"context {summary['context_length']}, prefill {summary['prefill_length']}, "
+        f"stop token {summary['end_of_text_id']}"
     )

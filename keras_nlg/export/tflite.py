@@ -131,7 +131,7 @@ def _generate_function(model, end_of_text_id):
     return generate
 
 
-def _float32_copy(model):
+def float32_copy(model):
     """The model with float32 variables and compute (the file's dtype)."""
     if model.compute_dtype == "float32" and model.variable_dtype == "float32":
         return model
@@ -178,7 +178,7 @@ def _endpoints(model, prefill_length, include_generate, end_of_text_id):
     return endpoints
 
 
-def _convert(model, endpoints, quantize, calibration):
+def convert_endpoints(model, endpoints, quantize, calibration):
     archive = keras.export.ExportArchive()
     archive.track(model)
     with (
@@ -232,7 +232,7 @@ def _selective_int8(converter):
     return convert.mlir_quantize(calibrated, denylisted_ops=float_ops)
 
 
-def _check_signatures(model, prefill_length, include_generate):
+def check_signatures(model, prefill_length, include_generate):
     """`prefill_length` (its default filled in) once the signatures fit the cache.
 
     A cache with positions needs a context length (its columns) and gets
@@ -336,8 +336,8 @@ def export_tflite(
             f"to replace it. Received: out_dir={out_dir!r}"
         )
     model, tokenizer, config = load(model_dir)
-    model = _float32_copy(model)
-    prefill_length = _check_signatures(model, prefill_length, include_generate)
+    model = float32_copy(model)
+    prefill_length = check_signatures(model, prefill_length, include_generate)
     calibration_tokens, held_out, data_source = calibration_and_held_out_tokens(
         config, tokenizer, quality_data
     )
@@ -356,7 +356,7 @@ def export_tflite(
         include_generate,
         tokenizer.end_of_text_id,
     )
-    flatbuffer = _convert(model, endpoints, quantize, calibration)
+    flatbuffer = convert_endpoints(model, endpoints, quantize, calibration)
 
     os.makedirs(out_dir, exist_ok=True)
     staging = staging_directory(out_dir)

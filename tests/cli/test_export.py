@@ -74,7 +74,7 @@ def printed_line(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--format", "saved_model", "--quantize", "int8"], "tflite only"),
+        (["--format", "saved_model", "--quantize", "int8"], "tflite or litertlm only"),
         (["--format", "tflite", "--max-batch-size", "4"], "saved_model only"),
         (["--format", "tflite", "--xla"], "saved_model only"),
         (["--format", "saved_model"], "integer version"),

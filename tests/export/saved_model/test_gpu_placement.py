@@ -11,7 +11,8 @@ import tensorflow_text  # noqa: F401  (registers the SentencePiece/BPE kernels)
 import keras_nlg
 from keras_nlg.export.saved_model import gpu_placement
 from keras_nlg.export.saved_model.placement import HOST_OPS, graph_ops
-from tests.export.saved_model.conftest import TOKENIZER_KINDS, settings
+from tests.export.conftest import TOKENIZER_KINDS
+from tests.export.saved_model.conftest import settings
 
 PROMPTS = ["ROMEO:", "KING:\nto be or", "月光"]
 

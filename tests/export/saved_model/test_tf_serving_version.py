@@ -28,7 +28,7 @@ import pytest
 import tensorflow as tf
 
 import keras_nlg
-from tests.export.saved_model.conftest import TOKENIZER_KINDS
+from tests.export.conftest import TOKENIZER_KINDS
 
 TF_SERVING_VERSION = "2.20"
 REQUIREMENTS = (

@@ -1,0 +1,88 @@
+"""Our byte and GPT-2 BPE tokenizers as a Hugging Face `tokenizer.json`.
+
+LiteRT-LM's engine reads a SentencePiece model or a Hugging Face
+`tokenizer.json` (tokenized in C++ by the same Rust library as the Python
+`tokenizers` package). SentencePiece models ship as they are; the other two
+are written here with `tokenizers` itself, to tokenize exactly as ours:
+
+- GPT-2 BPE: a `models.BPE` over the same vocabulary and merges behind a
+  `ByteLevel` pre-tokenizer (GPT-2's split pattern, no prefix space): what
+  Hugging Face's own GPT-2 tokenizer is.
+- Byte: the same, with the 256 byte symbols as ids 0–255 and no merges, and
+  no split pattern: one token per UTF-8 byte, id = byte value.
+
+Special tokens (`<|endoftext|>`, the byte tokenizer's padding) are vocabulary
+entries, not Hugging Face "added tokens": no merge produces them, so text
+that spells them stays text, as in keras_nlg (see `keras_nlg.tokenizers`),
+and decoding drops them, as `detokenize` does. An app marks the end by id
+(LiteRT-LM's `stop_tokens`).
+"""
+
+from keras_nlg.tokenizers.byte import ByteTokenizer
+from keras_nlg.tokenizers.gpt2 import GPT2Tokenizer
+
+
+def byte_symbols():
+    """GPT-2's byte → printable-character map (Radford et al., 2019, the
+    `bytes_to_unicode` of its encoder): printable Latin-1 bytes stand for
+    themselves, the others for code points from 256 up. `tokenizers` uses
+    this map inside `ByteLevel` but does not expose it, and a byte
+    vocabulary must name its entries with it."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    symbols = {}
+    extra = 0
+    for byte in range(256):
+        if byte in printable:
+            symbols[byte] = chr(byte)
+        else:
+            symbols[byte] = chr(256 + extra)
+            extra += 1
+    return symbols
+
+
+def hugging_face_tokenizer(tokenizer):
+    """A `tokenizers.Tokenizer` that gives `tokenizer`'s ids for any text.
+
+    Args:
+        tokenizer: a `ByteTokenizer` or `GPT2Tokenizer`.
+
+    Returns:
+        `tokenizers.Tokenizer`; `.to_str()` is the `tokenizer.json` text.
+
+    Raises:
+        TypeError: for another tokenizer (a SentencePiece model ships as its
+            own `.model` file instead).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    if isinstance(tokenizer, GPT2Tokenizer):
+        vocabulary = dict(tokenizer.vocabulary)
+        merges = [tuple(rule.split(" ")) for rule in tokenizer.merges]
+        use_regex = True
+    elif isinstance(tokenizer, ByteTokenizer):
+        vocabulary = {symbol: byte for byte, symbol in byte_symbols().items()}
+        vocabulary.update(tokenizer.special_tokens)
+        merges = []
+        use_regex = False
+    else:
+        raise TypeError(
+            "A Hugging Face tokenizer.json is written for the byte and GPT-2 BPE "
+            "tokenizers (a SentencePiece model ships as its .model file). "
+            f"Received: {type(tokenizer).__name__}"
+        )
+    converted = Tokenizer(models.BPE(vocab=vocabulary, merges=merges))
+    converted.pre_tokenizer = pre_tokenizers.ByteLevel(
+        add_prefix_space=False, use_regex=use_regex
+    )
+    # Special ids carry no text when decoded (as in keras_nlg): each one's
+    # name is replaced by nothing. Only the special id is that whole string:
+    # text spelling it is split into several pieces.
+    converted.decoder = decoders.Sequence(
+        [decoders.Replace(name, "") for name in tokenizer.special_tokens]
+        + [decoders.ByteLevel()]
+    )
+    return converted

@@ -1,0 +1,193 @@
+"""`.litertlm` bundles run in the real LiteRT-LM engine (litert-lm-api's C++
+engine, CPU backend) and give `keras_nlg.generate`'s greedy tokens."""
+
+import os
+
+import litert_lm
+import pytest
+
+import keras_nlg
+from keras_nlg.cli import main
+from keras_nlg.export.litertlm import export_litertlm
+from keras_nlg.tokenizers.hugging_face import hugging_face_tokenizer
+from tests.export.conftest import TOKENIZER_KINDS
+from tests.tokenizers.test_interface import MARKUP_TEXTS, TEXTS
+
+PROMPTS = ["ROMEO:", "KING:\nto be or not", "the queen and the"]
+# Forward and backward alphabets: the next letter depends on the last two,
+# so the engine must attend through its cache to continue them.
+ALPHABET_PROMPTS = ["abcd", "klmn", "zyxw", "ponm"]
+NEW_TOKENS = 32
+
+
+@pytest.fixture(scope="module")
+def confident_model_dirs(tmp_path_factory):
+    """`{kind: model directory}` trained to continue alphabets.
+
+    Random weights (`tokenizer_model_dirs`) leave logit margins small enough
+    that int8 weights flip some greedy choices; that is quantization, not
+    the engine (the engine's int8 tokens equal the LiteRT interpreter's on
+    the same file). A model sure of its next token must give the same
+    tokens in int8 as in float32.
+    """
+    from keras_nlg.models.gpt2_checkpoint import import_gpt2
+    from keras_nlg.training import finetune, train
+    from tests.models.gpt2_fixtures import tiny_backbone, write_hugging_face_checkpoint
+
+    root = tmp_path_factory.mktemp("alphabet")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    corpus = root / "alphabet.txt"
+    corpus.write_text(
+        "".join((letters * 10 + "\n" + letters[::-1] * 10 + "\n") * 20),
+        encoding="utf-8",
+    )
+    schedule = dict(batch_size=8, steps=300, steps_per_epoch=300, verbose=0)
+    directories = {}
+    for kind in ("byte", "sentencepiece"):
+        directories[kind] = str(root / kind)
+        train(
+            directories[kind],
+            data_paths=[str(corpus)],
+            tokenizer=kind,
+            vocabulary_size=288 if kind == "sentencepiece" else None,
+            preset="tiny",
+            sequence_length=64,
+            model_overrides={"context_length": 64},
+            learning_rate=3e-3,
+            **schedule,
+        )
+    # GPT-2 BPE: the tiny imported checkpoint (its own initialisation, which
+    # trains faster than the randomized copy), fine-tuned.
+    imported = str(root / "gpt2_imported")
+    import_gpt2(write_hugging_face_checkpoint(tiny_backbone(), root / "hf"), imported)
+    directories["gpt2_bpe"] = str(root / "gpt2")
+    finetune(
+        imported,
+        [str(corpus)],
+        directories["gpt2_bpe"],
+        sequence_length=64,
+        learning_rate=3e-3,
+        **schedule,
+    )
+    return directories
+
+
+def engine_greedy(bundle_path, prompts, new_tokens):
+    """Texts the engine generates greedily (top-p with one candidate), and
+    the ids its tokenizer gives each prompt."""
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+    texts, token_ids = [], []
+    with litert_lm.Engine(bundle_path, backend=litert_lm.Backend.CPU()) as engine:
+        for prompt in prompts:
+            with engine.create_session(
+                apply_prompt_template=False,
+                sampler_config=litert_lm.SamplerConfig(top_k=1, top_p=0.0),
+                max_output_tokens=new_tokens,
+            ) as session:
+                session.run_prefill([prompt])
+                texts.append(session.run_decode().texts[0])
+            token_ids.append(engine.tokenize(prompt))
+    return texts, token_ids
+
+
+def check_same_generation(bundle_path, model_dir, prompts):
+    model, tokenizer, _ = keras_nlg.load(model_dir)
+    expected = keras_nlg.generate(
+        model, tokenizer, prompts, max_new_tokens=NEW_TOKENS, return_details=True
+    )
+    texts, prompt_ids = engine_greedy(bundle_path, prompts, NEW_TOKENS)
+    # The engine tokenized each prompt as we do ...
+    assert prompt_ids == [tokenizer.tokenize(p).numpy().tolist() for p in prompts]
+    # ... and continued it with the same tokens, hence the same text. The
+    # Python API passes text as a C string: a generated NUL byte ends it.
+    expected_texts = [g.text.split("\x00")[0] for g in expected]
+    assert texts == expected_texts
+    return texts
+
+
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_engine_generates_generate_s_tokens_float32(
+    tokenizer_model_dirs, kind, tmp_path
+):
+    summary = export_litertlm(tokenizer_model_dirs[kind], str(tmp_path / "m.litertlm"))
+    assert summary["tokenizer"] == (
+        "sentencepiece" if kind == "sentencepiece" else "hugging_face"
+    )
+    texts = check_same_generation(summary["path"], tokenizer_model_dirs[kind], PROMPTS)
+    assert len(set(texts)) == len(PROMPTS)  # continuations vary with the prompt
+
+
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_engine_generates_generate_s_tokens_dynamic_int8(
+    confident_model_dirs, kind, tmp_path
+):
+    model_dir = confident_model_dirs[kind]
+    float32 = export_litertlm(model_dir, str(tmp_path / "f.litertlm"))
+    summary = export_litertlm(
+        model_dir, str(tmp_path / "q.litertlm"), quantize="dynamic_int8"
+    )
+    assert summary["size_bytes"] < float32["size_bytes"]
+    check_same_generation(summary["path"], model_dir, ALPHABET_PROMPTS)
+
+
+@pytest.mark.parametrize("kind", ["byte", "gpt2_bpe"])
+def test_hugging_face_tokenizer_json_tokenizes_identically(tokenizer_model_dirs, kind):
+    _, tokenizer, _ = keras_nlg.load(tokenizer_model_dirs[kind])
+    converted = hugging_face_tokenizer(tokenizer)
+    for text in TEXTS + MARKUP_TEXTS + PROMPTS:
+        ids = tokenizer.tokenize(text).numpy().tolist()
+        assert converted.encode(text).ids == ids, repr(text)
+        assert converted.decode(ids) == text, repr(text)
+    # Special ids decode to no text, as with `detokenize`.
+    special = list(tokenizer.special_tokens.values())
+    ids = tokenizer.tokenize("a<|endoftext|>b").numpy().tolist()
+    assert converted.decode(special + ids + special) == "a<|endoftext|>b"
+
+
+def test_bad_settings_are_refused_by_name(tokenizer_model_dirs, tmp_path):
+    byte = tokenizer_model_dirs["byte"]
+    with pytest.raises(ValueError, match="quantize='int8'"):
+        export_litertlm(byte, str(tmp_path / "m.litertlm"), quantize="int8")
+    with pytest.raises(ValueError, match="must end in .litertlm"):
+        export_litertlm(byte, str(tmp_path / "m.tflite"))
+    (tmp_path / "old.litertlm").write_bytes(b"keep")
+    with pytest.raises(ValueError, match="overwrite"):
+        export_litertlm(byte, str(tmp_path / "old.litertlm"))
+    assert (tmp_path / "old.litertlm").read_bytes() == b"keep"
+    with pytest.raises(TypeError, match="SentencePiece model ships as its"):
+        hugging_face_tokenizer(
+            keras_nlg.load(tokenizer_model_dirs["sentencepiece"]).tokenizer
+        )
+
+
+def test_an_lstm_is_refused_with_the_reason(tmp_path):
+    from keras_nlg.training import train
+    from tests.conftest import make_corpus
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(make_corpus(num_lines=50), encoding="utf-8")
+    train(
+        str(tmp_path / "lstm"),
+        arch="lstm",
+        data_paths=[str(corpus)],
+        preset="tiny",
+        batch_size=2,
+        sequence_length=16,
+        steps=1,
+        steps_per_epoch=1,
+        verbose=0,
+    )
+    with pytest.raises(ValueError, match="recurrent state"):
+        export_litertlm(str(tmp_path / "lstm"), str(tmp_path / "l.litertlm"))
+    assert not os.path.exists(tmp_path / "l.litertlm")
+
+
+def test_cli_writes_the_bundle(tokenizer_model_dirs, tmp_path, capsys):
+    out = tmp_path / "m.litertlm"
+    args = ["export", "--model", tokenizer_model_dirs["byte"], "--format", "litertlm"]
+    assert main([*args, "--out", str(out), "--quantize", "dynamic_int8"]) == 0
+    assert "dynamic_int8" in capsys.readouterr().out
+    assert out.stat().st_size > 0
+    assert main([*args, "--out", str(out)]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "x.litertlm"), "--xla"]) == 2
