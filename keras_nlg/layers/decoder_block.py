@@ -1,6 +1,7 @@
 """A GPT-style Transformer decoder block: causal self-attention then an MLP."""
 
 import keras
+from keras import ops
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
 from keras_nlg.layers.attention import MultiHeadAttention, check_attention_scale
@@ -159,9 +160,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
             h = self.attention_norm(h)
 
         x = self.mlp_norm(h) if self.normalize_first else h
-        x = self.mlp_in(x)
+        # The MLP on rows (B·T, d): each Dense is then one MatMul, where Keras
+        # multiplies a rank-3 input with tf.tensordot (13 ops per Dense in a
+        # graph run without XLA, e.g. each step of the GPU-safe SavedModel).
+        shape = ops.shape(x)
+        x = self.mlp_in(ops.reshape(x, (-1, shape[-1])))
         x = keras.activations.gelu(x, approximate=self.approximate_gelu)
-        x = self.mlp_out(x)
+        x = ops.reshape(self.mlp_out(x), shape)
         outputs = h + self.residual_dropout(x, training=training)
         if not self.normalize_first:
             outputs = self.mlp_norm(outputs)

@@ -20,28 +20,7 @@ and decoding drops them, as `detokenize` does. An app marks the end by id
 
 from keras_nlg.tokenizers.byte import ByteTokenizer
 from keras_nlg.tokenizers.gpt2 import GPT2Tokenizer
-
-
-def byte_symbols():
-    """GPT-2's byte → printable-character map (Radford et al., 2019, the
-    `bytes_to_unicode` of its encoder): printable Latin-1 bytes stand for
-    themselves, the others for code points from 256 up. `tokenizers` uses
-    this map inside `ByteLevel` but does not expose it, and a byte
-    vocabulary must name its entries with it."""
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    symbols = {}
-    extra = 0
-    for byte in range(256):
-        if byte in printable:
-            symbols[byte] = chr(byte)
-        else:
-            symbols[byte] = chr(256 + extra)
-            extra += 1
-    return symbols
+from keras_nlg.tokenizers.gpt2_files import byte_symbols
 
 
 def hugging_face_tokenizer(tokenizer):
@@ -64,7 +43,7 @@ def hugging_face_tokenizer(tokenizer):
         merges = [tuple(rule.split(" ")) for rule in tokenizer.merges]
         use_regex = True
     elif isinstance(tokenizer, ByteTokenizer):
-        vocabulary = {symbol: byte for byte, symbol in byte_symbols().items()}
+        vocabulary = {symbol: byte for byte, symbol in enumerate(byte_symbols())}
         vocabulary.update(tokenizer.special_tokens)
         merges = []
         use_regex = False

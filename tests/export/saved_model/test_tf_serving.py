@@ -1,12 +1,16 @@
-"""Our exports load and serve in the TensorFlow that TF Serving ships.
+"""Our exports run on the TF Serving users deploy: its GPU build, and its
+TensorFlow version.
 
-The newest TF Serving release is 2.20.0 and carries TensorFlow 2.20, while
-we export with 2.21: an op or attribute newer than 2.20 would fail at load
-in the server and nowhere here. This test builds a side virtualenv with
+GPU: the default SavedModel has no XLA function, no `Xla*` op, and every op
+has a GPU kernel or is host-side (`keras_nlg.export.saved_model.placement`).
+
+Version: the newest TF Serving release is 2.20.0 and carries TensorFlow
+2.20, while we export with 2.21: an op or attribute newer than 2.20 would
+fail at load in the server and nowhere here. A side virtualenv holds
 TF Serving's TensorFlow, tensorflow-text and tensorflow-serving-api (no
-keras_nlg), runs every export there as the server does
+keras_nlg); every export runs there as the server runs it
 (`tf_serving_runtime.py`: a TF1 session over the "serve" MetaGraph,
-`PredictRequest` in, `PredictResponse` out) and compares with
+`PredictRequest` in, `PredictResponse` out), compared with
 `keras_nlg.generate` and our own TensorFlow.
 
 The side environment is built once and kept under `~/.cache/keras_nlg/`
@@ -26,8 +30,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the SentencePiece/BPE kernels)
 
 import keras_nlg
+from keras_nlg.export.saved_model import gpu_placement
+from keras_nlg.export.saved_model.placement import HOST_OPS, graph_ops
 from tests.export.conftest import TOKENIZER_KINDS
 
 TF_SERVING_VERSION = "2.20"
@@ -139,3 +146,54 @@ def test_all_three_signatures_match_generate(
     np.testing.assert_allclose(
         served["log_likelihood"], ours["log_likelihood"].numpy(), rtol=1e-5, atol=1e-4
     )
+
+
+def card(version_dir):
+    with open(os.path.join(version_dir, "model_card.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+def test_default_export_is_gpu_safe_and_xla_export_is_not(runtime_exports, kind):
+    default = gpu_placement(runtime_exports[(kind, False)])
+    assert default["xla_compiled_functions"] == []
+    assert default["xla_ops"] == []
+    assert default["unplaceable_ops"] == []
+    assert default["gpu_safe"]
+    assert set(default["host_ops"]) <= HOST_OPS
+    assert "tensorflow_serving_gpu" in card(runtime_exports[(kind, False)])["runtimes"]
+
+    xla = gpu_placement(runtime_exports[(kind, True)])
+    # The decode loop and the scoring pass.
+    assert len(xla["xla_compiled_functions"]) == 2
+    assert xla["xla_ops"] == ["XlaDynamicUpdateSlice"]
+    assert not xla["gpu_safe"]
+    assert card(runtime_exports[(kind, True)])["runtimes"] == ["tensorflow_serving_cpu"]
+
+
+def test_an_op_without_a_gpu_kernel_is_reported(tmp_path):
+    """The check can fail: a CPU-only op outside the host allowlist, and an
+    XLA-compiled function, are both named."""
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def parse(self, text):
+            return tf.strings.to_number(text)  # StringToNumber: CPU only
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None], tf.float32)], jit_compile=True
+        )
+        def double(self, x):
+            return 2.0 * x
+
+    module = Module()
+    tf.saved_model.save(
+        module,
+        str(tmp_path),
+        signatures={"parse": module.parse, "double": module.double},
+    )
+    report = gpu_placement(str(tmp_path))
+    assert report["unplaceable_ops"] == ["StringToNumber"]
+    assert len(report["xla_compiled_functions"]) == 1
+    assert not report["gpu_safe"]
+    assert "StringToNumber" in graph_ops(str(tmp_path))
