@@ -113,6 +113,11 @@ def litert_lm_seconds(bundle, short, long, repeats):
         for n in (short, long):
             best[n] = min((run(n) for _ in range(repeats)), key=lambda r: r[0])
     (t_short, n_short), (t_long, n_long) = best[short], best[long]
+    if n_long <= n_short:
+        raise RuntimeError(
+            f"The engine decoded {n_long} tokens for {long} and {n_short} for {short}: "
+            "it stopped early (end-of-text), so per-token time can't be measured."
+        )
     return (t_long - t_short) / (n_long - n_short)
 
 

@@ -23,14 +23,18 @@ Hugging Face `tokenizer.json` that tokenizes identically
 (`keras_nlg.tokenizers.hugging_face`). `LlmMetadata`: `stop_tokens` our
 end-of-text id, `max_num_tokens` the context length, a generic model type,
 no start token (`keras_nlg.generate` prepends none to a non-empty prompt)
-and the sampler from the model's `generation_config.json`. The engine's CPU
-sampler implements top-p only: greedy is top-p with k = 1.
+and the sampler from the model's `generation_config.json` (greedy is top-p
+with k = 1; settings the engine's sampler has no place for, e.g. `min_p`
+or beam search, are left out with a warning and listed in the summary).
+Prefill signatures come in lengths P, 8 and 1 (`prefill_sizes`) so that a
+conversation's later turns fit the cache columns left.
 
 What was measured against the engine (litert-lm-api 0.18.1, CPU): see
 `tests/export/test_litertlm.py` (greedy tokens equal `keras_nlg.generate`'s)
 and `../shared/docs/STACK_NOTES.md`.
 """
 
+import logging
 import os
 import tempfile
 
@@ -83,14 +87,45 @@ def litert_lm_endpoints(model, prefill_length):
             *caches,
         ]
 
-    return {
-        "prefill": (step, signature(prefill_length)),
-        "decode": (step, signature(1)),
+    endpoints = {
+        f"prefill_{n}": (step, signature(n)) for n in prefill_sizes(prefill_length)
     }
+    return {**endpoints, "decode": (step, signature(1))}
+
+
+def prefill_sizes(prefill_length):
+    """The prefill signatures' lengths: P, 8 and 1 (those ≤ P), largest first.
+
+    The engine pads a prompt's last chunk to a signature's length and
+    refuses a chunk longer than the cache columns left ("Chosen prefill work
+    group size exceeds available state entries"): with only P, a second
+    prompt (a conversation's next turn) that starts within P of the end
+    fails. With a smaller signature to choose, it fits.
+    """
+    return sorted({prefill_length, min(8, prefill_length), 1}, reverse=True)
+
+
+# GenerationConfig fields the engine's sampler has no place for, with the
+# value that means "off".
+_NOT_CARRIED = {
+    "min_p": 0.0,
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "min_new_tokens": 0,
+    "num_beams": 1,
+    "stop_strings": None,
+}
 
 
 def llm_metadata(tokenizer, context_length, generation):
-    """The bundle's `LlmMetadata` proto (litert-lm-builder's copy)."""
+    """The bundle's `LlmMetadata` proto (litert-lm-builder's copy) and the
+    `generation_config` settings it can't carry (`{name: value}`).
+
+    The engine's CPU sampler is top-k then top-p on the renormalised
+    distribution, with its own random generator: a sampled bundle follows
+    the model's `top_k`/`top_p`/`temperature`/`seed`, but draws other tokens
+    than `keras_nlg.generate` with the same seed (greedy ones are the same).
+    """
     from litert_lm_builder.runtime.proto import llm_metadata_pb2, sampler_params_pb2
 
     metadata = llm_metadata_pb2.LlmMetadata()
@@ -104,12 +139,17 @@ def llm_metadata(tokenizer, context_length, generation):
         sampler.p = generation.top_p
         sampler.temperature = generation.temperature
         if generation.seed is not None:
-            sampler.seed = generation.seed
+            sampler.seed = generation.seed % (2**31 - 1)  # as `generate` does
     else:  # greedy: the engine's top-p sampler with one candidate
         sampler.k = 1
         sampler.p = 0.0
         sampler.temperature = 1.0
-    return metadata
+    dropped = {
+        name: getattr(generation, name)
+        for name, off in _NOT_CARRIED.items()
+        if getattr(generation, name) not in (off, None, ())
+    }
+    return metadata, dropped
 
 
 def _check_arguments(out_file, quantize, overwrite):
@@ -153,7 +193,9 @@ def export_litertlm(
     Returns:
         A summary: `path`, `size_bytes`, `quantization`, `tokenizer`
         (`"sentencepiece"` or `"hugging_face"`), `context_length`,
-        `prefill_length`, `end_of_text_id`.
+        `prefill_length`, `prefill_lengths` (the signatures'), `end_of_text_id`,
+        `settings_not_carried` (`generation_config` settings the engine
+        can't apply, `{name: value}`).
 
     Raises:
         ValueError: a bad `quantize`, `out_file` or `prefill_length`, an
@@ -177,7 +219,13 @@ def export_litertlm(
         model, litert_lm_endpoints(model, prefill_length), quantize, None
     )
     generation = GenerationConfig.from_pretrained(model_dir) or GenerationConfig()
-    metadata = llm_metadata(tokenizer, model.context_length, generation)
+    metadata, dropped = llm_metadata(tokenizer, model.context_length, generation)
+    if dropped:
+        logging.warning(
+            "The LiteRT-LM engine's sampler can't apply these generation_config "
+            "settings; the bundle leaves them out: %s",
+            ", ".join(f"{name}={value!r}" for name, value in dropped.items()),
+        )
 
     builder = builder_lib.LitertLmFileBuilder()
     with tempfile.TemporaryDirectory() as scratch:
@@ -225,4 +273,6 @@ def export_litertlm(
         "context_length": model.context_length,
         "prefill_length": prefill_length,
         "end_of_text_id": tokenizer.end_of_text_id,
+        "prefill_lengths": prefill_sizes(prefill_length),
+        "settings_not_carried": dropped,
     }

@@ -28,7 +28,7 @@ VOCABULARY_ASSET, MERGES_ASSET = "vocabulary.json", "merges.txt"
 # `regex_split` stops at NUL, and U+096C (Devanagari digit six) is its
 # internal marker, deleted wherever it forms a pre-token. We cut the text at
 # them and insert their ids ourselves.
-_LOST_CHARACTERS = ("\x00", "\u096c")
+LOST_CHARACTERS = ("\x00", "\u096c")
 
 
 class GPT2Tokenizer:
@@ -50,7 +50,7 @@ class GPT2Tokenizer:
     document or a generation ends. So `detokenize(tokenize(text)) == text`
     for any text. The ids equal Hugging Face's GPT-2 tokenizer's (with
     special tokens not parsed), except around NUL and U+096C, which we
-    tokenize as words of their own (see `_LOST_CHARACTERS`).
+    tokenize as words of their own (see `LOST_CHARACTERS`).
 
     A `merges.txt` with no rules (just its `#version` header) is a valid
     BPE: every token is then a single byte symbol of the vocabulary.
@@ -104,7 +104,7 @@ class GPT2Tokenizer:
         self.end_of_text_id = int(vocabulary[END_OF_TEXT])
         self.padding_id = self.end_of_text_id
         self.special_tokens = {END_OF_TEXT: self.end_of_text_id}
-        self._lost_character_ids = [self._word_ids(c) for c in _LOST_CHARACTERS]
+        self._lost_character_ids = [self._word_ids(c) for c in LOST_CHARACTERS]
         self.resources = _lookup_tables(self._layer)
         self._tokenize = tf.function(
             self._tokenize_batch, input_signature=[tf.TensorSpec([None], tf.string)]
@@ -137,9 +137,9 @@ class GPT2Tokenizer:
         )
 
     def _tokenize_batch(self, strings):
-        """`(batch,)` strings → `(batch, None)` ids, around `_LOST_CHARACTERS`."""
+        """`(batch,)` strings → `(batch, None)` ids, around `LOST_CHARACTERS`."""
         segments = strings
-        for character in _LOST_CHARACTERS:
+        for character in LOST_CHARACTERS:
             segments = tf.strings.split(segments, sep=character)
         # `segments` is (batch, n_NUL, n_U+096C) strings free of lost characters.
         ids = self._layer.tokenize(segments.flat_values)

