@@ -1,7 +1,7 @@
 """`.litertlm` bundles: our model in LiteRT-LM, Google's on-device LLM engine.
 
 LiteRT-LM (Android, iOS, desktop; C++ engine, Python `litert-lm-api`) runs a
-bundle written by `litert-lm-builder`: a TFLite model with `prefill` and
+bundle written by `litert-lm-builder`: a TFLite model with `prefill…` and
 `decode` signatures, a tokenizer, and an `LlmMetadata` proto. The TFLite
 model is our decode step (`keras_nlg.export.tflite`'s conversion, builtin
 ops only) with the tensor contract the engine's generic executor expects,
@@ -52,12 +52,14 @@ from keras_nlg.model_directory import load
 from keras_nlg.tokenizers import SentencePieceTokenizer
 from keras_nlg.tokenizers.hugging_face import hugging_face_tokenizer
 
+logger = logging.getLogger(__name__)
+
 LITERTLM_QUANTIZATIONS = ("none", "dynamic_int8")
 
 
 def litert_lm_endpoints(model, prefill_length):
-    """`{"prefill", "decode": (function, input signature)}` in LiteRT-LM's
-    tensor contract (see the module docstring)."""
+    """`{"prefill_{n}" for n in prefill_sizes(P), "decode": (function, input
+    signature)}` in LiteRT-LM's tensor contract (see the module docstring)."""
     spec = file_cache_spec(model)  # the model's cache at batch 1
     caches = [
         tf.TensorSpec([1, *tensor.shape], tensor.dtype, name=tensor.name)
@@ -221,7 +223,7 @@ def export_litertlm(
     generation = GenerationConfig.from_pretrained(model_dir) or GenerationConfig()
     metadata, dropped = llm_metadata(tokenizer, model.context_length, generation)
     if dropped:
-        logging.warning(
+        logger.warning(
             "The LiteRT-LM engine's sampler can't apply these generation_config "
             "settings; the bundle leaves them out: %s",
             ", ".join(f"{name}={value!r}" for name, value in dropped.items()),

@@ -24,12 +24,12 @@ the Transformer's `kv_cache_k_{i}` / `kv_cache_v_{i}` per layer, float32
 LSTM's `state_h_{i}` / `state_c_{i}` `[1, units]`) gets only `decode`,
 without `input_pos`. Weights are shared by all signatures of the file.
 
-Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its delegates
-run the file: the converter is told so and fails otherwise. The cache update is the
-model's own (`keras_nlg.layers.column_update`), traced as dynamic-update-slice, which
-converts to DYNAMIC_UPDATE_SLICE; tokenizers stay outside the file (string ops would
-need Flex), so the tokenizer's files go beside it with `metadata.json`
-(`keras_nlg.export.tflite_metadata`).
+Only builtin TFLite ops are allowed (no Flex), so the stock runtime and its
+delegates run the file: the converter is told so and fails otherwise. The
+cache update is the model's own (`keras_nlg.layers.column_update`), traced
+as dynamic-update-slice, which converts to DYNAMIC_UPDATE_SLICE; tokenizers
+stay outside the file (string ops would need Flex), so the tokenizer's
+files go beside it with `metadata.json` (`keras_nlg.export.tflite_metadata`).
 """
 
 import os

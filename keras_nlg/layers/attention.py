@@ -161,14 +161,16 @@ class MultiHeadAttention(keras.layers.Layer):
     as `keras.layers.MultiHeadAttention`, so weights transfer one to one and
     Keras' `enable_lora()` works on them.
 
-    The cache is a pair `(key_cache, value_cache)` of static-shape tensors `(batch *
-    num_heads, context_length, head_dim)`, updated at `cache_index` by `update_columns`:
-    dynamic-update-slice (in place) under XLA and in TFLite, a scatter with native GPU
-    kernels in a plain graph. The layout is what lets a decode loop update it in place:
-    with positions first, or keys and values in one tensor, XLA wrote a transposed or
-    sliced copy of the whole cache every step, and with batch and heads as two axes
-    XLA:CPU duplicated the update into the reshape that merges them for the attention
-    matmuls, copying each cache tensor twice per step (benchmarks/RESULTS.md).
+    The cache is a pair `(key_cache, value_cache)` of static-shape tensors
+    `(batch * num_heads, context_length, head_dim)`, updated at `cache_index`
+    by `layers.column_update.update_columns`: dynamic-update-slice (in place)
+    under XLA and in TFLite, `TensorStridedSliceUpdate` (native GPU kernels)
+    in a plain graph. The layout is what lets a decode loop update it in
+    place: with positions first, or keys and values in one tensor, XLA wrote
+    a transposed or sliced copy of the whole cache every step, and with batch
+    and heads as two axes XLA:CPU duplicated the update into the reshape that
+    merges them for the attention matmuls, copying each cache tensor twice
+    per step (benchmarks/RESULTS.md).
 
     Args:
         num_heads: number of attention heads.

@@ -42,12 +42,22 @@ def hugging_face_tokenizer(tokenizer):
     if isinstance(tokenizer, GPT2Tokenizer):
         vocabulary = dict(tokenizer.vocabulary)
         merges = [tuple(rule.split(" ")) for rule in tokenizer.merges]
-        use_regex = True
+        # Ours cuts the text at NUL and U+096C and tokenizes each alone
+        # (`gpt2.LOST_CHARACTERS`): the same split, before GPT-2's pattern.
+        characters = "".join(f"\\x{{{ord(c):X}}}" for c in LOST_CHARACTERS)
+        pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(f"[{characters}]"), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+            ]
+        )
     elif isinstance(tokenizer, ByteTokenizer):
         vocabulary = {symbol: byte for byte, symbol in enumerate(byte_symbols())}
         vocabulary.update(tokenizer.special_tokens)
         merges = []
-        use_regex = False
+        pre_tokenizer = pre_tokenizers.ByteLevel(
+            add_prefix_space=False, use_regex=False
+        )
     else:
         raise TypeError(
             "A Hugging Face tokenizer.json is written for the byte and GPT-2 BPE "
@@ -55,18 +65,7 @@ def hugging_face_tokenizer(tokenizer):
             f"Received: {type(tokenizer).__name__}"
         )
     converted = Tokenizer(models.BPE(vocab=vocabulary, merges=merges))
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=use_regex)
-    if isinstance(tokenizer, GPT2Tokenizer):
-        # Ours cuts the text at NUL and U+096C and tokenizes each alone
-        # (`gpt2.LOST_CHARACTERS`): the same split, before GPT-2's pattern.
-        characters = "".join(f"\\x{{{ord(c):X}}}" for c in LOST_CHARACTERS)
-        byte_level = pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(Regex(f"[{characters}]"), behavior="isolated"),
-                byte_level,
-            ]
-        )
-    converted.pre_tokenizer = byte_level
+    converted.pre_tokenizer = pre_tokenizer
     # Special ids carry no text when decoded (as in keras_nlg): each one's
     # name is replaced by nothing. Only the special id is that whole string:
     # text spelling it is split into several pieces.

@@ -34,7 +34,7 @@ def model_card(
     # tf.raw_ops lists core TensorFlow's ops; XLA's (cache updates inside the
     # compiled loop) come with any XLA-enabled TensorFlow; the rest come from
     # tensorflow-text, whose op library the server must load.
-    xla_ops = [op for op in ops if op.startswith("Xla")]
+    xla_ops = placement["xla_ops"]
     text_ops = [op for op in ops if not hasattr(tf.raw_ops, op) and op not in xla_ops]
     from keras_nlg import __version__
 

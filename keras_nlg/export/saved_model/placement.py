@@ -79,7 +79,10 @@ def _read_graph(saved_model_dir):
 
 def graph_ops(saved_model_dir):
     """Op types in the SavedModel's graph and its functions (sorted)."""
-    graph = _read_graph(saved_model_dir)
+    return _ops(_read_graph(saved_model_dir))
+
+
+def _ops(graph):
     functions = {function.signature.name for function in graph.library.function}
     ops = {node.op for node in graph.node}
     for function in graph.library.function:
@@ -121,7 +124,7 @@ def gpu_placement(saved_model_dir):
         if function.attr["_XlaMustCompile"].b
     )
     host, unplaceable, xla = [], [], []
-    for op in graph_ops(saved_model_dir):
+    for op in _ops(graph):
         if op.startswith("Xla"):
             xla.append(op)
         elif "GPU" not in _device_types(op):
