@@ -1,23 +1,33 @@
-"""Generation speed: keras_nlg.generate next to keras-hub GPT2CausalLM.generate.
+"""Generation speed: keras_nlg.generate next to the peers users would pick.
 
-Both run the identical architecture with identical weights (a random
-keras-hub `GPT2Backbone`, copied into a `TransformerLanguageModel`), both
-XLA-compiled, in the same process. Timings exclude the first (compiling) call,
-which is reported separately. End-of-text never stops either side, so every
-row generates exactly `new_tokens` tokens.
+Peers, in the same process, on identical weights (a random keras-hub
+`GPT2Backbone`, copied into a `TransformerLanguageModel`):
 
-    python benchmarks/generation.py              # full table (~15 min on 2 cores)
+- keras-hub `GPT2CausalLM.generate`, XLA-compiled;
+- Hugging Face transformers `GPT2LMHeadModel.generate` on PyTorch (CPU),
+  the weights written by `keras_nlg.export.hugging_face` (if `transformers`
+  and `torch` are installed: `pip install -e ".[hf]"`): eager with its
+  default dynamic cache, and with a static cache and `torch.compile`.
+
+Timings exclude the first (compiling) call, which is reported separately.
+End-of-text never stops any side, so every row generates exactly
+`new_tokens` tokens. Top-p is 0.9 with top-k off on every side. PyTorch
+gets the same number of threads as TensorFlow uses here (`--threads`,
+default the CPU count).
+
+    python benchmarks/generation.py              # full table (~30 min on 2 cores)
     python benchmarks/generation.py --quick      # small preset only
 
 Prints: tokens/s (batch × new tokens / seconds, best of --repeats) for batch
 1 and 8, greedy and top-p, at the `small` preset and the GPT-2 124M shape, with
-the keras_nlg / keras-hub ratio; per-token cost flatness (1024 vs 256 new
+the keras_nlg / peer ratios; per-token cost flatness (1024 vs 256 new
 tokens); and batch-1 decode against the memory-bandwidth roofline.
 """
 
 import argparse
 import os
 import platform
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -109,16 +119,85 @@ def time_keras_hub(causal_lm, batch, new_tokens, strategy, repeats):
     return best_time(run, repeats)
 
 
-def copy_bandwidth(megabytes=512):
-    """Bytes/s of a large array copy (read + write), best of three."""
-    source = np.ones(megabytes * 2**20 // 4, np.float32)
-    destination = np.empty_like(source)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        np.copyto(destination, source)
-        best = min(best, time.perf_counter() - start)
-    return 2 * source.nbytes / best
+def transformers_peer(ours, threads):
+    """`GPT2LMHeadModel` on `ours`' weights (exported), or None if absent."""
+    try:
+        import torch
+        import transformers
+    except ImportError:
+        return None
+    from keras_nlg.export.hugging_face import write_gpt2_weights
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as directory:
+        write_gpt2_weights(ours, directory, end_of_text_id=0)
+        model = transformers.GPT2LMHeadModel.from_pretrained(directory)
+    return model.eval()
+
+
+def time_transformers(model, batch, new_tokens, strategy, repeats, compiled):
+    import torch
+
+    input_ids = torch.tensor(
+        np.tile(np.frombuffer(b"abcdefgh", np.uint8).astype(np.int64), (batch, 1))
+    )
+    settings = dict(
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        eos_token_id=None,
+        pad_token_id=0,
+        attention_mask=torch.ones_like(input_ids),
+    )
+    if strategy == "top_p":
+        settings.update(do_sample=True, top_p=0.9, top_k=0)
+    else:
+        settings.update(do_sample=False)
+    if compiled:
+        # generate() compiles its forward only on accelerators unless told
+        # with CompileConfig's `_compile_all_devices` flag (transformers'
+        # own switch for CPU); "reduce-overhead" means CUDA graphs, so the
+        # CPU gets inductor's default mode.
+        from transformers import CompileConfig
+
+        compile_config = CompileConfig(mode="default")
+        compile_config._compile_all_devices = True
+        settings.update(cache_implementation="static", compile_config=compile_config)
+
+    def run():
+        torch.manual_seed(0)
+        with torch.no_grad():
+            output = model.generate(input_ids, **settings)
+        assert output.shape == (batch, PROMPT_LENGTH + new_tokens), output.shape
+
+    return best_time(run, repeats)
+
+
+def read_bandwidth(megabytes=1024, repeats=5):
+    """Bytes/s read by the two ways a batch-1 decode step reads its weights.
+
+    A decode step streams every weight matrix once through a matrix-vector
+    product (BLAS gemv, or XLA's dot) on all cores. Measured here: a
+    float32 matrix of `megabytes` (far larger than the caches) times a
+    vector with NumPy's BLAS, and `a @ a` on a vector of the same size;
+    the best of `repeats` runs of each, bytes read ÷ seconds. Returns the
+    larger, with both figures.
+    """
+    side = int((megabytes * 2**20 // 4) ** 0.5)
+    matrix = np.ones((side, side), np.float32)
+    vector = np.ones(side, np.float32)
+    flat = matrix.reshape(-1)
+    figures = {}
+    for name, function in (
+        ("gemv", lambda: matrix @ vector),
+        ("dot", lambda: flat @ flat),
+    ):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            function()
+            best = min(best, time.perf_counter() - start)
+        figures[name] = matrix.nbytes / best
+    return max(figures.values()), figures
 
 
 def main():
@@ -127,7 +206,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument(
-        "--only", choices=("speed", "flatness"), help="run one part of the table"
+        "--only",
+        choices=("speed", "flatness", "roofline"),
+        help="run one part of the table",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="PyTorch's threads"
+    )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="skip transformers with a static cache + torch.compile",
     )
     args = parser.parse_args()
 
@@ -142,30 +231,50 @@ def main():
         f"{args.new_tokens} new tokens"
     )
     rows, gpt2_batch1 = [], None
-    if args.only != "flatness":
+    if args.only in (None, "speed"):
         rows, gpt2_batch1 = speed_table(shapes, args)
-    if args.only != "speed":
+    if args.only in (None, "flatness"):
         flatness(shapes)
-    if args.only is None:
+    if args.only in (None, "roofline"):
         roofline(gpt2_batch1)
-    for name, batch, strategy, ratio in rows:
-        goal = 1.3 if batch == 1 else 1.0
+    for name, batch, strategy, peer, ratio in rows:
+        goal = GOALS[peer][(batch, strategy)]
         verdict = "meets" if ratio >= goal else "BELOW"
         print(
-            f"  {name} batch {batch} {strategy}: {ratio:.2f}x ({verdict} goal {goal}x)"
+            f"  {name} batch {batch} {strategy} vs {peer}: {ratio:.2f}x "
+            f"({verdict} goal {goal}x)"
         )
+
+
+# keras_nlg ÷ peer tokens/s that we aim for (issues 5 and 22).
+GOALS = {
+    "keras-hub": {
+        (1, "greedy"): 1.3,
+        (1, "top_p"): 1.3,
+        (8, "greedy"): 1.0,
+        (8, "top_p"): 1.0,
+    },
+    "transformers": {
+        (1, "greedy"): 1.9,
+        (8, "greedy"): 2.5,
+        (1, "top_p"): 1.5,
+        (8, "top_p"): 2.0,
+    },
+}
 
 
 def speed_table(shapes, args):
     print(
-        "| shape | batch | strategy | keras_nlg tok/s | keras-hub tok/s | ratio "
-        "| compile s (ours / hub) |"
+        "| shape | batch | strategy | keras_nlg tok/s | keras-hub tok/s "
+        "| transformers tok/s (eager / static+compile) | ours ÷ hub "
+        "| ours ÷ transformers eager | compile s (ours / hub / torch) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     rows, gpt2_batch1 = [], None
     for shape in shapes:
         context_length = 1024 if shape["preset"] == "gpt2_124m" else 512
         ours, theirs = build_pair(shape, context_length)
+        hf = transformers_peer(ours, args.threads)
         for batch in (1, 8):
             for strategy in ("greedy", "top_p"):
                 tokens = batch * args.new_tokens
@@ -180,13 +289,42 @@ def speed_table(shapes, args):
                 hub_time, hub_compile = time_keras_hub(
                     theirs, batch, args.new_tokens, strategy, args.repeats
                 )
-                ratio = hub_time / our_time
-                rows.append((shape["name"], batch, strategy, ratio))
+                rows.append(
+                    (shape["name"], batch, strategy, "keras-hub", hub_time / our_time)
+                )
+                hf_cell, hf_ratio, torch_compile = "not installed", "–", "–"
+                if hf is not None:
+                    eager, _ = time_transformers(
+                        hf, batch, args.new_tokens, strategy, args.repeats, False
+                    )
+                    compiled = "skipped"
+                    if not args.no_compile:
+                        try:
+                            compiled_time, compile_s = time_transformers(
+                                hf, batch, args.new_tokens, strategy, args.repeats, True
+                            )
+                            compiled = f"{tokens / compiled_time:,.1f}"
+                            torch_compile = f"{compile_s:.1f}"
+                        except Exception as error:  # reported, not fatal
+                            compiled = f"failed ({type(error).__name__})"
+                            print(f"static cache + compile failed: {error}")
+                    hf_cell = f"{tokens / eager:,.1f} / {compiled}"
+                    hf_ratio = f"{eager / our_time:.2f}x"
+                    rows.append(
+                        (
+                            shape["name"],
+                            batch,
+                            strategy,
+                            "transformers",
+                            eager / our_time,
+                        )
+                    )
                 print(
                     f"| {shape['name']} | {batch} | {strategy} "
                     f"| {tokens / our_time:,.1f} "
-                    f"| {tokens / hub_time:,.1f} | {ratio:.2f}x "
-                    f"| {our_compile:.1f} / {hub_compile:.1f} |",
+                    f"| {tokens / hub_time:,.1f} | {hf_cell} "
+                    f"| {hub_time / our_time:.2f}x | {hf_ratio} "
+                    f"| {our_compile:.1f} / {hub_compile:.1f} / {torch_compile} |",
                     flush=True,
                 )
                 if shape["name"] == "gpt2_124m" and batch == 1 and strategy == "greedy":
@@ -214,16 +352,19 @@ def flatness(shapes):
 
 
 def roofline(gpt2_batch1):
-    bandwidth = copy_bandwidth()
+    bandwidth, figures = read_bandwidth()
     print(
-        f"Copy bandwidth: {bandwidth / 1e9:.1f} GB/s "
-        "(numpy copy of 512 MiB, read + write)"
+        f"Read bandwidth: {bandwidth / 1e9:.1f} GB/s (best of 5; 1 GiB float32: "
+        f"BLAS gemv {figures['gemv'] / 1e9:.1f} GB/s, dot {figures['dot'] / 1e9:.1f}"
+        " GB/s; bytes read ÷ seconds)"
     )
     if gpt2_batch1:
         speed, parameters = gpt2_batch1
-        roofline = bandwidth / (4 * parameters)  # float32 weights read once per token
+        # Every float32 weight is read once per token at batch 1 (the tied
+        # embedding as the output projection; the position table is a row).
+        roofline = bandwidth / (4 * parameters)
         print(
-            f"GPT-2 124M batch-1 greedy: {speed:.1f} tok/s; roofline "
+            f"GPT-2 124M batch-1 greedy: {speed:.1f} tok/s; float32 roofline "
             f"{roofline:.1f} tok/s ({parameters:,} float32 parameters per token) → "
             f"{speed / roofline:.0%} of the memory-bandwidth limit"
         )

@@ -1,5 +1,5 @@
 """`keras-nlg export`: a model directory as a TF Serving SavedModel, a TFLite
-file, or a LiteRT-LM bundle.
+file, a LiteRT-LM bundle, or a Hugging Face transformers GPT-2 directory.
 
 Which flag applies to which `--format` is a rule about the flags, so it
 stays here; the settings themselves are checked by the exporters.
@@ -14,18 +14,20 @@ def add_parser(subparsers):
     export = subparsers.add_parser(
         "export",
         help="convert a model directory for deployment (TF Serving SavedModel, "
-        "TFLite, LiteRT-LM)",
+        "TFLite, LiteRT-LM) or for Hugging Face transformers",
     )
     export.add_argument("--model", required=True, metavar="DIR")
     export.add_argument(
-        "--format", choices=("saved_model", "tflite", "litertlm"), required=True
+        "--format",
+        choices=("saved_model", "tflite", "litertlm", "transformers"),
+        required=True,
     )
     add_out_arguments(
         export,
         metavar="OUTDIR",
         help="saved_model: export/NAME/VERSION (TF Serving's layout; a version "
         "is never overwritten, export a new one); tflite: a folder; litertlm: "
-        "FILE.litertlm",
+        "FILE.litertlm; transformers: a folder (GPT2LMHeadModel.from_pretrained)",
     )
     export.add_argument(
         "--quantize",
@@ -87,6 +89,7 @@ FORMAT_FLAGS = {
         "quality_data",
     ),
     "litertlm": ("quantize", "prefill_length", "overwrite"),
+    "transformers": ("overwrite",),
 }
 
 
@@ -102,6 +105,15 @@ def run(args):
         return _run_litertlm(args)
     if args.format == "saved_model":
         return _run_saved_model(args)
+    if args.format == "transformers":
+        from keras_nlg.export import export_transformers
+
+        path = export_transformers(args.model, args.out, overwrite=args.overwrite)
+        print(
+            f"wrote {path} (Hugging Face GPT-2: config.json, model.safetensors, "
+            "tokenizer files)"
+        )
+        return None
     from keras_nlg.export import export_tflite
 
     metadata = export_tflite(

@@ -15,6 +15,7 @@ _EXPORTS = {
     "TFLiteGenerator": "keras_nlg.export.litert_runner",
     "export_saved_model": "keras_nlg.export.saved_model",
     "export_tflite": "keras_nlg.export.tflite",
+    "export_transformers": "keras_nlg.export.hugging_face",
     "tflite_ops": "keras_nlg.export.tflite_metadata",
 }
 

@@ -70,9 +70,9 @@ def process_logits(
 def filter_logits(logits, config: GenerationConfig):
     """Temperature, then top-k, top-p and min-p (float64, removed → -inf).
 
-    The same rules as `sampling.filter_top_k_top_p` and `filter_min_p`:
-    top-k keeps ties with the k-th logit; the nucleus keeps a token while the
-    mass before it is below `top_p`; min-p keeps p ≥ min_p · p(top).
+    The same rules as `keras_nlg.generation.truncation`: top-k keeps ties
+    with the k-th logit; the nucleus keeps a token while the mass before it
+    is below `top_p`; min-p keeps p ≥ min_p · p(top).
     """
     logits = np.asarray(logits, np.float64) / config.temperature
     if config.top_k:

@@ -17,7 +17,7 @@ from keras_nlg.generation.logits_processors import (
     ban_end_of_text,
     repeated_ngram_bans,
 )
-from keras_nlg.generation.sampling import filter_min_p, filter_top_k_top_p
+from keras_nlg.generation.sampling import truncate_logits
 from keras_nlg.models import build_model
 from keras_nlg.tokenizers import ByteTokenizer
 from tests.generation.bigram import TOKENIZER, bigram
@@ -53,7 +53,7 @@ def reference_keep(logits, top_k, top_p, min_p):
 def test_top_k_top_p_min_p_keep_what_the_reference_keeps(top_k, top_p, min_p):
     rng = np.random.default_rng(top_k * 100 + int(top_p * 10) + int(min_p * 100))
     logits = rng.normal(0, 3, size=(6, 64)).astype(np.float32)
-    filtered = filter_min_p(filter_top_k_top_p(logits, top_k, top_p), min_p)
+    filtered = truncate_logits(logits, top_k, top_p, min_p)
     ours = np.isfinite(np.asarray(filtered))
     for row in range(len(logits)):
         expected = reference_keep(logits[row], top_k, top_p, min_p)
@@ -67,7 +67,7 @@ def test_top_k_top_p_min_p_keep_what_the_reference_keeps(top_k, top_p, min_p):
 def test_min_p_per_row_and_off():
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]] * 3, np.float32))
     min_p = np.array([0.0, 0.5, 0.31], np.float32)
-    kept = np.isfinite(np.asarray(filter_min_p(logits, min_p)))
+    kept = np.isfinite(np.asarray(truncate_logits(logits, 0, 1.0, min_p)))
     # p / p_max = 1, 0.6, 0.3, 0.1
     np.testing.assert_array_equal(
         kept,

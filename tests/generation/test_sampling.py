@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nlg.generation.logits_processors import apply_repetition_penalty
-from keras_nlg.generation.sampling import filter_top_k_top_p, select_next_token
+from keras_nlg.generation.sampling import select_next_token, truncate_logits
 
 
 def reference_keep(logits, top_k, top_p):
@@ -29,7 +29,7 @@ def reference_keep(logits, top_k, top_p):
 )
 def test_filter_matches_numpy(top_k, top_p):
     logits = np.random.default_rng(top_k).normal(size=(4, 50)).astype("float32") * 3
-    filtered = filter_top_k_top_p(
+    filtered = truncate_logits(
         tf.constant(logits), tf.constant(top_k), tf.constant(top_p)
     )
     kept = np.isfinite(np.asarray(filtered))

@@ -1,0 +1,248 @@
+"""A Transformer model directory as a Hugging Face GPT-2 directory.
+
+`export_transformers` writes what `transformers.GPT2LMHeadModel` and
+`AutoTokenizer` load with `from_pretrained(dir)`, offline:
+
+- `config.json`: `model_type: "gpt2"`, the sizes, and the options our
+  `TransformerLanguageModel` shares with GPT-2 (LayerNorm epsilon, tanh or
+  exact GELU, attention scaling, tied embeddings); `bos`/`eos_token_id` are
+  the tokenizer's end of text.
+- `model.safetensors` (float32, `{"format": "pt"}`): HF GPT-2's names and
+  layouts, the inverse of `keras_nlg.models.gpt2_reader`: query/key/value
+  fused into `c_attn` `(hidden, 3·hidden)`, `Conv1D` kernels `(in, out)` as
+  our `Dense` kernels are, an untied output projection as `lm_head.weight`
+  `(vocab, hidden)`. A model built with `use_bias=False` gets zero biases
+  (GPT-2 always has them; zeros change nothing).
+- the tokenizer: GPT-2 BPE as `vocab.json` + `merges.txt` (what
+  `GPT2Tokenizer` and `keras-nlg import-gpt2` read) and `tokenizer.json`;
+  the byte tokenizer as `tokenizer.json` only (`PreTrainedTokenizerFast`).
+  Both tokenize as ours (`keras_nlg.tokenizers.hugging_face`).
+
+Refused, with a `ValueError` naming the option: an LSTM model, sinusoidal
+positions and post-LN blocks (GPT-2 has learned positions and pre-LN), a
+SentencePiece tokenizer (no GPT-2 tokenizer class holds one).
+"""
+
+import json
+import os
+import shutil
+import uuid
+
+import numpy as np
+
+from keras_nlg.models.transformer import TransformerLanguageModel
+from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+def gpt2_config(model, end_of_text_id):
+    """Hugging Face `GPT2Config` fields (a dict) for `model`.
+
+    Raises:
+        ValueError: naming the option, for a model GPT-2 can't express.
+    """
+    check_gpt2_shape(model)
+    return {
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": model.vocabulary_size,
+        "n_positions": model.context_length,
+        "n_embd": model.hidden_dim,
+        "n_layer": model.num_layers,
+        "n_head": model.num_heads,
+        "n_inner": model.intermediate_dim,
+        "activation_function": "gelu_new" if model.approximate_gelu else "gelu",
+        "layer_norm_epsilon": model.layer_norm_epsilon,
+        "scale_attn_weights": model.scale_attention_weights,
+        "scale_attn_by_inverse_layer_idx": (
+            model.scale_attention_by_inverse_layer_index
+        ),
+        "tie_word_embeddings": model.tie_embeddings,
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "bos_token_id": end_of_text_id,
+        "eos_token_id": end_of_text_id,
+    }
+
+
+def check_gpt2_shape(model):
+    """`ValueError` unless `model` is a Transformer GPT-2 can express."""
+    if not isinstance(model, TransformerLanguageModel):
+        raise ValueError(
+            "Only a Transformer model exports as Hugging Face GPT-2. "
+            f"Received: a {type(model).__name__}"
+        )
+    for option, gpt2_value in (
+        ("position_embedding", "learned"),
+        ("normalize_first", True),
+    ):
+        value = getattr(model, option)
+        if value != gpt2_value:
+            raise ValueError(
+                f"Hugging Face GPT-2 has {option}={gpt2_value!r}; this model "
+                f"was built with {option}={value!r}"
+            )
+
+
+def gpt2_tensors(model):
+    """`{HF GPT2LMHeadModel tensor name: float32 array}` for `model`."""
+    check_gpt2_shape(model)
+    ours = {
+        w.path.split("/", 1)[1]: np.asarray(w.numpy(), np.float32)
+        for w in model.weights
+    }
+    hidden = model.hidden_dim
+
+    def bias(path, size):
+        return ours.get(path, np.zeros(size, np.float32))
+
+    tensors = {
+        "wte.weight": ours["embedding/token_embeddings"],
+        "wpe.weight": ours["embedding/position_embeddings"],
+        "ln_f.weight": ours["final_norm/gamma"],
+        "ln_f.bias": ours["final_norm/beta"],
+    }
+    for i in range(model.num_layers):
+        hf, block = f"h.{i}.", f"block_{i}/"
+        attention = block + "attention/"
+        tensors[hf + "attn.c_attn.weight"] = np.concatenate(
+            [
+                ours[attention + f"{part}/kernel"].reshape(hidden, hidden)
+                for part in ("query", "key", "value")
+            ],
+            axis=1,
+        )
+        tensors[hf + "attn.c_attn.bias"] = np.concatenate(
+            [
+                bias(attention + f"{part}/bias", hidden).reshape(hidden)
+                for part in ("query", "key", "value")
+            ]
+        )
+        tensors[hf + "attn.c_proj.weight"] = ours[
+            attention + "attention_output/kernel"
+        ].reshape(hidden, hidden)
+        tensors[hf + "attn.c_proj.bias"] = bias(
+            attention + "attention_output/bias", hidden
+        )
+        for norm, hf_norm in (("attention_norm", "ln_1"), ("mlp_norm", "ln_2")):
+            tensors[hf + f"{hf_norm}.weight"] = ours[block + f"{norm}/gamma"]
+            tensors[hf + f"{hf_norm}.bias"] = ours[block + f"{norm}/beta"]
+        for dense, hf_dense in (("mlp_in", "mlp.c_fc"), ("mlp_out", "mlp.c_proj")):
+            kernel = ours[block + f"{dense}/kernel"]
+            tensors[hf + f"{hf_dense}.weight"] = kernel
+            tensors[hf + f"{hf_dense}.bias"] = bias(
+                block + f"{dense}/bias", kernel.shape[1]
+            )
+    tensors = {f"transformer.{name}": value for name, value in tensors.items()}
+    if not model.tie_embeddings:  # Dense kernel (hidden, vocab) → nn.Linear
+        tensors["lm_head.weight"] = ours["output_projection/kernel"].T
+    return {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+
+
+def write_gpt2_weights(model, directory, end_of_text_id):
+    """Writes `config.json` and `model.safetensors` for `model` into `directory`."""
+    from safetensors.numpy import save_file
+
+    config = gpt2_config(model, end_of_text_id)
+    save_file(
+        gpt2_tensors(model),
+        os.path.join(directory, WEIGHTS_FILE),
+        metadata={"format": "pt"},
+    )
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+
+
+def _write_tokenizer(tokenizer, directory):
+    from keras_nlg.tokenizers.hugging_face import hugging_face_tokenizer
+
+    extra = {}
+    if isinstance(tokenizer, GPT2Tokenizer):
+        with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(tokenizer.vocabulary, f, ensure_ascii=False)
+        with open(os.path.join(directory, "merges.txt"), "w", encoding="utf-8") as f:
+            f.write(
+                "".join(f"{line}\n" for line in ["#version: 0.2", *tokenizer.merges])
+            )
+        end_of_text = "<|endoftext|>"
+    elif isinstance(tokenizer, ByteTokenizer):
+        end_of_text = tokenizer.id_to_token(tokenizer.end_of_text_id)
+        extra["pad_token"] = tokenizer.id_to_token(tokenizer.padding_id)
+    else:
+        raise ValueError(
+            "Hugging Face GPT-2 holds a GPT-2 BPE or a byte tokenizer. "
+            f"Received: a {type(tokenizer).__name__}"
+        )
+    hugging_face_tokenizer(tokenizer).save(os.path.join(directory, "tokenizer.json"))
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": end_of_text,
+        "eos_token": end_of_text,
+        "add_prefix_space": False,
+        **extra,
+    }
+    with open(
+        os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8"
+    ) as f:
+        json.dump(tokenizer_config, f, indent=2)
+
+
+def export_transformers(model_dir, out_dir, *, overwrite=False):
+    """Writes a model directory as a Hugging Face GPT-2 directory.
+
+    Args:
+        model_dir: a keras_nlg model directory holding a Transformer model.
+        out_dir: the directory to write; it must not exist, or be empty,
+            unless `overwrite`. Written under a temporary sibling name and
+            renamed at the end, so a failure leaves nothing half written.
+        overwrite: replace an existing `out_dir`.
+
+    Returns:
+        The absolute path written.
+
+    Raises:
+        ValueError: for a model or tokenizer GPT-2 can't express (see the
+            module docstring), or an existing non-empty `out_dir` without
+            `overwrite`, naming it.
+    """
+    from keras_nlg.model_directory import load
+
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    exists = os.path.lexists(out_dir)
+    if (
+        exists
+        and not overwrite
+        and not (os.path.isdir(out_dir) and not os.listdir(out_dir))
+    ):
+        raise ValueError(
+            "`out_dir` exists and is not an empty directory (pass overwrite=True "
+            f"to replace it). Received: {out_dir}"
+        )
+    if exists and not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: {out_dir}"
+        )
+    loaded = load(model_dir)
+    check_gpt2_shape(loaded.model)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(
+        parent, f".{os.path.basename(out_dir)}.{uuid.uuid4().hex[:8]}.partial"
+    )
+    os.mkdir(staging)
+    try:
+        _write_tokenizer(loaded.tokenizer, staging)
+        write_gpt2_weights(loaded.model, staging, loaded.tokenizer.end_of_text_id)
+        if exists:  # the old directory goes only once the new one is whole
+            aside = staging.removesuffix(".partial") + ".replaced"
+            os.replace(out_dir, aside)
+            os.replace(staging, out_dir)
+            shutil.rmtree(aside)
+        else:
+            os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,235 @@
+"""`export_transformers`: our Transformer as a Hugging Face GPT-2 directory.
+
+The round trip through our own importer must give the same logits bit for
+bit; with `transformers` installed (the `[hf]` extra), `GPT2LMHeadModel`
+on the exported directory must give our logits within 1e-4 and the same
+greedy tokens, and `AutoTokenizer` our token ids.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+import keras_nlg
+from keras_nlg.export import export_transformers
+from keras_nlg.model_directory import save_model_directory
+from keras_nlg.models import TransformerLanguageModel
+from keras_nlg.models.gpt2_checkpoint import import_gpt2
+from tests.cli.runner import assert_one_line_exit_2, run_cli
+
+TEXTS = ["Hello world, hello keras.", "the cat sat\non the mat ", "é ü 𝄞 ok"]
+
+
+def _logits(model, token_ids):
+    return np.asarray(model(np.asarray([token_ids], np.int32)))[0]
+
+
+def _prompt_ids(tokenizer):
+    ids = tokenizer.tokenize(TEXTS[0]).numpy().tolist()
+    assert len(ids) >= 3
+    return ids
+
+
+@pytest.fixture(scope="module")
+def untied_model_dir(tokenizer_model_dirs, tmp_path_factory):
+    """GPT-2 BPE, an untied output projection, no biases: both exported."""
+    _, tokenizer, config = keras_nlg.load(tokenizer_model_dirs["gpt2_bpe"])
+    model = TransformerLanguageModel(
+        tokenizer.vocabulary_size,
+        context_length=64,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=24,
+        tie_embeddings=False,
+        use_bias=False,
+        approximate_gelu=False,
+        scale_attention_by_inverse_layer_index=True,
+    )
+    model(np.zeros((1, 4), np.int32))
+    rng = np.random.default_rng(5)
+    for weight in model.weights:
+        weight.assign(rng.normal(0, 0.5, weight.shape).astype(np.float32))
+    directory = str(tmp_path_factory.mktemp("untied") / "model")
+    config = dict(
+        config, model={"class_name": type(model).__name__, "config": model.get_config()}
+    )
+    save_model_directory(directory, model, tokenizer, config)
+    return directory
+
+
+@pytest.fixture(scope="module", params=["tied", "untied"])
+def exported(request, tokenizer_model_dirs, untied_model_dir, tmp_path_factory):
+    """`(our model directory, exported HF directory)`."""
+    source = (
+        tokenizer_model_dirs["gpt2_bpe"]
+        if request.param == "tied"
+        else untied_model_dir
+    )
+    out = str(tmp_path_factory.mktemp("hf") / request.param)
+    assert export_transformers(source, out) == out
+    return source, out
+
+
+def test_import_of_the_export_gives_the_same_logits(exported, tmp_path):
+    source, out = exported
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "merges.txt",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+    ]
+    ours, tokenizer, _ = keras_nlg.load(source)
+    again, again_tokenizer, _ = import_gpt2(out, str(tmp_path / "again"))
+    ids = _prompt_ids(tokenizer)
+    np.testing.assert_array_equal(_logits(again, ids), _logits(ours, ids))
+    for text in TEXTS:
+        assert (
+            again_tokenizer.tokenize(text).numpy().tolist()
+            == tokenizer.tokenize(text).numpy().tolist()
+        )
+
+
+def test_transformers_gives_our_logits_and_greedy_tokens(exported):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    source, out = exported
+    ours, tokenizer, _ = keras_nlg.load(source)
+    theirs = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    for text in TEXTS:
+        assert (
+            hf_tokenizer(text)["input_ids"] == tokenizer.tokenize(text).numpy().tolist()
+        )
+    ids = _prompt_ids(tokenizer)
+    with torch.no_grad():
+        their_logits = theirs(torch.tensor([ids])).logits[0].numpy()
+    np.testing.assert_allclose(their_logits, _logits(ours, ids), atol=1e-4, rtol=0)
+    new_tokens = 12
+    with torch.no_grad():
+        their_tokens = theirs.generate(
+            torch.tensor([ids]),
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.end_of_text_id,
+        )[0, len(ids) :].tolist()
+    result = keras_nlg.generate(
+        ours,
+        tokenizer,
+        TEXTS[0],
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        return_details=True,
+    )
+    assert result[0].token_ids == their_tokens
+
+
+def test_byte_tokenizer_model_exports_with_a_tokenizer_json(
+    tokenizer_model_dirs, tmp_path
+):
+    out = export_transformers(tokenizer_model_dirs["byte"], tmp_path / "hf")
+    assert "vocab.json" not in os.listdir(out)
+    from tokenizers import Tokenizer
+
+    hf_tokenizer = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
+    for text in TEXTS:
+        assert hf_tokenizer.encode(text).ids == list(text.encode("utf-8"))
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    ours, tokenizer, _ = keras_nlg.load(tokenizer_model_dirs["byte"])
+    theirs = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
+    import torch
+
+    ids = list(TEXTS[1].encode("utf-8"))
+    with torch.no_grad():
+        their_logits = theirs(torch.tensor([ids])).logits[0].numpy()
+    np.testing.assert_allclose(their_logits, _logits(ours, ids), atol=1e-4, rtol=0)
+
+
+def test_what_gpt2_cannot_hold_is_refused_and_nothing_is_written(
+    tokenizer_model_dirs, trained_model_dir, tmp_path
+):
+    out = tmp_path / "hf"
+    with pytest.raises(ValueError, match="SentencePieceTokenizer"):
+        export_transformers(tokenizer_model_dirs["sentencepiece"], out)
+    assert not out.exists()
+    assert os.listdir(tmp_path) == []  # no staging directory left behind
+    model, tokenizer, config = keras_nlg.load(tokenizer_model_dirs["byte"])
+    post_ln = TransformerLanguageModel(
+        **{**model.get_config(), "normalize_first": False, "name": None}
+    )
+    post_ln(np.zeros((1, 2), np.int32))
+    post_ln_dir = str(tmp_path / "post_ln")
+    save_model_directory(
+        post_ln_dir,
+        post_ln,
+        tokenizer,
+        dict(
+            config,
+            model={
+                "class_name": "TransformerLanguageModel",
+                "config": post_ln.get_config(),
+            },
+        ),
+    )
+    with pytest.raises(ValueError, match="normalize_first"):
+        export_transformers(post_ln_dir, out)
+    assert not out.exists()
+
+
+def test_an_existing_export_is_replaced_only_with_overwrite(
+    tokenizer_model_dirs, tmp_path
+):
+    out = tmp_path / "hf"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="overwrite"):
+        export_transformers(tokenizer_model_dirs["gpt2_bpe"], out)
+    assert (out / "keep.txt").read_text() == "mine"
+    export_transformers(tokenizer_model_dirs["gpt2_bpe"], out, overwrite=True)
+    assert not (out / "keep.txt").exists()
+    assert (out / "model.safetensors").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["hf"]
+
+
+def test_cli(tokenizer_model_dirs, tmp_path):
+    out = tmp_path / "hf"
+    completed = run_cli(
+        "export",
+        "--model",
+        tokenizer_model_dirs["gpt2_bpe"],
+        "--format",
+        "transformers",
+        "--out",
+        str(out),
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "model.safetensors" in completed.stdout
+    assert (out / "config.json").is_file()
+    completed = run_cli(
+        "export",
+        "--model",
+        tokenizer_model_dirs["sentencepiece"],
+        "--format",
+        "transformers",
+        "--out",
+        str(tmp_path / "sp"),
+    )
+    assert_one_line_exit_2(completed, "SentencePieceTokenizer")
+    assert not (tmp_path / "sp").exists()
+    completed = run_cli(
+        "export",
+        "--model",
+        tokenizer_model_dirs["gpt2_bpe"],
+        "--format",
+        "transformers",
+        "--out",
+        str(tmp_path / "x"),
+        "--quantize",
+        "int8",
+    )
+    assert_one_line_exit_2(completed, "--quantize")
