@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras_nlg.generation.truncation import (
     candidate_thresholds,
     full_row_thresholds,
+    in_xla,
     per_row,
     take,
 )
@@ -85,8 +86,11 @@ def _first_argmax(values):
 
     The same index as `tf.argmax`. XLA fuses a whole Gumbel-noise computation
     into a single argmax reduction and runs its logarithms unvectorised there
-    (8.2 ms for eight GPT-2 rows, 1.9 ms this way).
+    (8.2 ms for eight GPT-2 rows, 1.9 ms this way). A plain graph runs one
+    kernel per op, so there the single pass of `tf.argmax` is cheaper.
     """
+    if not in_xla():
+        return tf.argmax(values, axis=-1, output_type=tf.int32)
     top = tf.reduce_max(values, axis=-1, keepdims=True)
     return tf.argmax(tf.cast(values >= top, tf.int32), axis=-1, output_type=tf.int32)
 

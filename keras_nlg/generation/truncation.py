@@ -100,7 +100,8 @@ def _smallest_passing_key(keys, passes):
     return high
 
 
-def _in_xla():
+def in_xla():
+    """Whether the graph being traced is compiled by XLA."""
     if tf.executing_eagerly():
         return False
     graph = tf.compat.v1.get_default_graph()
@@ -111,11 +112,14 @@ def take(values, index):
     """`values[b, index[b]]` as `(B, 1)`, for `values` `(B, N)`, `index` `(B,)`
     or `(B, 1)`.
 
-    A masked sum, not `tf.gather`: XLA computes `approx_max_k`/`top_k` as a
-    partial selection only while their results feed slices and elementwise
-    ops; a gather from them turns the selection back into a sort of the
-    whole row (12 ms instead of 0.4 for a GPT-2 row).
+    Under XLA a masked sum, not `tf.gather`: XLA computes `approx_max_k`/
+    `top_k` as a partial selection only while their results feed slices and
+    elementwise ops; a gather from them turns the selection back into a sort
+    of the whole row (12 ms instead of 0.4 for a GPT-2 row).
     """
+    if not in_xla():
+        index = tf.reshape(index, [-1])
+        return tf.gather(values, index, batch_dims=1)[:, None]
     ranks = tf.range(tf.shape(values)[-1])[None, :]
     picked = ranks == tf.reshape(index, [-1, 1])
     return tf.reduce_sum(
@@ -131,7 +135,7 @@ def _largest(logits, k):
     lowering of `top_k` sorts the whole row as soon as the indices are used
     (20 ms). `approx_max_k` has no TensorFlow kernel, so elsewhere `top_k`.
     """
-    if _in_xla():
+    if in_xla():
         return tf.math.approx_max_k(logits, k, recall_target=1.0)
     return tf.math.top_k(logits, k)
 
@@ -229,7 +233,7 @@ def full_row_thresholds(logits, top_k, top_p, min_p):
     top_k, top_p, min_p = _knobs(logits, top_k, top_p, min_p)
     top_logit = tf.reduce_max(logits, axis=-1, keepdims=True)
     min_p_threshold = _min_p_threshold(top_logit, min_p)
-    if not _in_xla():
+    if not in_xla():
         sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
         k = tf.minimum(top_k, tf.shape(logits)[-1])
         top_k_threshold = tf.where(

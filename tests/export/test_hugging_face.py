@@ -14,7 +14,8 @@ import pytest
 import keras_nlg
 from keras_nlg.export import export_transformers
 from keras_nlg.model_directory import save_model_directory
-from keras_nlg.models import TransformerLanguageModel
+from keras_nlg.export.hugging_face import gpt2_config
+from keras_nlg.models import LSTMLanguageModel, TransformerLanguageModel
 from keras_nlg.models.gpt2_checkpoint import import_gpt2
 from tests.cli.runner import assert_one_line_exit_2, run_cli
 
@@ -151,7 +152,7 @@ def test_byte_tokenizer_model_exports_with_a_tokenizer_json(
 
 
 def test_what_gpt2_cannot_hold_is_refused_and_nothing_is_written(
-    tokenizer_model_dirs, trained_model_dir, tmp_path
+    tokenizer_model_dirs, tmp_path
 ):
     out = tmp_path / "hf"
     with pytest.raises(ValueError, match="SentencePieceTokenizer"):
@@ -179,6 +180,8 @@ def test_what_gpt2_cannot_hold_is_refused_and_nothing_is_written(
     with pytest.raises(ValueError, match="normalize_first"):
         export_transformers(post_ln_dir, out)
     assert not out.exists()
+    with pytest.raises(ValueError, match="LSTMLanguageModel"):
+        gpt2_config(LSTMLanguageModel(258, embedding_dim=8, units=8), 256)
 
 
 def test_an_existing_export_is_replaced_only_with_overwrite(
