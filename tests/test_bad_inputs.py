@@ -149,7 +149,7 @@ CLI_CASES = [
     (
         ["export", "--format", "saved_model", "--model", "{tmp}", "--out", "{tmp}/1"]
         + ["--overwrite"],
-        "--overwrite applies to --format tflite or litertlm only",
+        "--overwrite applies to --format tflite or litertlm or transformers only",
     ),
     (
         ["export", "--format", "tflite", "--model", "{tmp}", "--out", "{finished}"],

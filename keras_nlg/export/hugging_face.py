@@ -72,7 +72,15 @@ def check_gpt2_shape(model):
     if not isinstance(model, TransformerLanguageModel):
         raise ValueError(
             "Only a Transformer model exports as Hugging Face GPT-2. "
-            f"Received: a {type(model).__name__}"
+            f"Received: model={type(model).__name__}"
+        )
+    quantized = sorted(
+        {layer.quantization_mode for layer in model._flatten_layers()} - {None}
+    )
+    if quantized:
+        raise ValueError(
+            "Hugging Face GPT-2 holds float weights; export the model before "
+            f"quantizing it. Received: a model quantized to {', '.join(quantized)}"
         )
     for option, gpt2_value in (
         ("position_embedding", "learned"),
@@ -189,41 +197,70 @@ def _write_tokenizer(tokenizer, directory):
         json.dump(tokenizer_config, f, indent=2)
 
 
+def _check_out_dir(model_dir, out_dir, overwrite):
+    """`ValueError` naming `out_dir` unless writing there loses nothing: it
+    is new or an empty directory, or (with `overwrite`) an earlier export,
+    and it is neither a link nor the model directory or one above it."""
+    if os.path.islink(out_dir):
+        raise ValueError(
+            "`out_dir` is a symbolic link; pass the directory it points to. "
+            f"Received: out_dir={out_dir!r}"
+        )
+    if not os.path.lexists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise ValueError(
+            f"`out_dir` exists and is not a directory. Received: out_dir={out_dir!r}"
+        )
+    source = os.path.realpath(os.fspath(model_dir))
+    if os.path.commonpath([source, os.path.realpath(out_dir)]) == os.path.realpath(
+        out_dir
+    ):
+        raise ValueError(
+            "`out_dir` must not be the model directory or hold it. "
+            f"Received: out_dir={out_dir!r}, model_dir={os.fspath(model_dir)!r}"
+        )
+    names = set(os.listdir(out_dir))
+    if not names:
+        return
+    if not overwrite:
+        raise ValueError(
+            "`out_dir` exists and is not empty; pass overwrite=True (CLI: "
+            "--overwrite) to replace an earlier export, or choose another "
+            f"directory. Received: out_dir={out_dir!r}"
+        )
+    if not {"config.json", WEIGHTS_FILE} <= names:
+        raise ValueError(
+            "`out_dir` is not an earlier Hugging Face export (no config.json and "
+            f"{WEIGHTS_FILE}); overwrite replaces only those. "
+            f"Received: out_dir={out_dir!r}"
+        )
+
+
 def export_transformers(model_dir, out_dir, *, overwrite=False):
     """Writes a model directory as a Hugging Face GPT-2 directory.
 
     Args:
         model_dir: a keras_nlg model directory holding a Transformer model.
-        out_dir: the directory to write; it must not exist, or be empty,
-            unless `overwrite`. Written under a temporary sibling name and
-            renamed at the end, so a failure leaves nothing half written.
-        overwrite: replace an existing `out_dir`.
+        out_dir: the directory to write; it must not exist, or be empty, or
+            (with `overwrite`) hold an earlier export. Written under a
+            temporary sibling name and renamed at the end, so a failure
+            leaves nothing half written and the earlier export in place.
+        overwrite: replace an earlier export in `out_dir`.
 
     Returns:
         The absolute path written.
 
     Raises:
         ValueError: for a model or tokenizer GPT-2 can't express (see the
-            module docstring), or an existing non-empty `out_dir` without
-            `overwrite`, naming it.
+            module docstring), or an `out_dir` that can't be written without
+            losing something (see `_check_out_dir`), naming it.
     """
     from keras_nlg.model_directory import load
 
     out_dir = os.path.abspath(os.fspath(out_dir))
+    _check_out_dir(model_dir, out_dir, overwrite)
     exists = os.path.lexists(out_dir)
-    if (
-        exists
-        and not overwrite
-        and not (os.path.isdir(out_dir) and not os.listdir(out_dir))
-    ):
-        raise ValueError(
-            "`out_dir` exists and is not an empty directory (pass overwrite=True "
-            f"to replace it). Received: {out_dir}"
-        )
-    if exists and not os.path.isdir(out_dir):
-        raise ValueError(
-            f"`out_dir` exists and is not a directory. Received: {out_dir}"
-        )
     loaded = load(model_dir)
     check_gpt2_shape(loaded.model)
     parent = os.path.dirname(out_dir)
@@ -231,18 +268,18 @@ def export_transformers(model_dir, out_dir, *, overwrite=False):
     staging = os.path.join(
         parent, f".{os.path.basename(out_dir)}.{uuid.uuid4().hex[:8]}.partial"
     )
+    aside = staging.removesuffix(".partial") + ".replaced"
     os.mkdir(staging)
     try:
         _write_tokenizer(loaded.tokenizer, staging)
         write_gpt2_weights(loaded.model, staging, loaded.tokenizer.end_of_text_id)
         if exists:  # the old directory goes only once the new one is whole
-            aside = staging.removesuffix(".partial") + ".replaced"
             os.replace(out_dir, aside)
-            os.replace(staging, out_dir)
-            shutil.rmtree(aside)
-        else:
-            os.replace(staging, out_dir)
+        os.replace(staging, out_dir)
     except BaseException:
+        if os.path.lexists(aside) and not os.path.lexists(out_dir):
+            os.replace(aside, out_dir)  # put the earlier export back
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    shutil.rmtree(aside, ignore_errors=True)
     return out_dir

@@ -72,7 +72,8 @@ def filter_logits(logits, config: GenerationConfig):
 
     The same rules as `keras_nlg.generation.truncation`: top-k keeps ties
     with the k-th logit; the nucleus keeps a token while the mass before it
-    is below `top_p`; min-p keeps p ≥ min_p · p(top).
+    is below `top_p`, and ties with its last token; min-p keeps p ≥ min_p ·
+    p(top).
     """
     logits = np.asarray(logits, np.float64) / config.temperature
     if config.top_k:
@@ -82,8 +83,9 @@ def filter_logits(logits, config: GenerationConfig):
         order = np.argsort(-logits, kind="stable")
         probabilities = _softmax(logits[order])
         keep = np.cumsum(probabilities) - probabilities < config.top_p
-        logits = logits.copy()
-        logits[order[~keep]] = -np.inf
+        # Tokens tied with the last kept one are kept too, as on the device.
+        threshold = logits[order[keep]].min()
+        logits = np.where(logits < threshold, -np.inf, logits)
     if config.min_p > 0.0:
         logits = np.where(logits < logits.max() + np.log(config.min_p), -np.inf, logits)
     return logits

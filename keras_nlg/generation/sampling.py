@@ -14,7 +14,7 @@ so a row's sample would depend on the rows beside it (on a server, on which
 requests the batcher put together). `uniform_noise` is therefore a
 counter-based generator: an integer hash of (row seed, step, token) turned
 into Gumbel noise, so row `r` with seed `s` draws the same tokens in any
-batch.
+batch (up to float32 ties, see `select_next_token`).
 """
 
 import tensorflow as tf
@@ -106,7 +106,10 @@ def select_next_token(
     row's kept tokens lie among its `NUM_CANDIDATES` largest logits (see
     `truncation.candidate_thresholds`), only those are considered and the
     noise is drawn for them alone; otherwise the whole row is. Both give the
-    same token.
+    same token, except that a token whose preceding mass equals `top_p` to
+    float32 rounding, or two kept tokens with exactly equal noisy logits, may
+    resolve differently (the paths sum and order in different orders); so a
+    row's token is independent of its batch up to such float32 ties.
 
     Args:
         logits: float32 `(B, V)`, already processed (bans, penalty; see

@@ -45,7 +45,19 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             start at different positions).
 
     The token table is `token_embeddings` (`(vocabulary_size, embedding_dim)`)
-    so a language model can tie its output projection to it.
+    so a language model can tie its output projection to it: `reverse(hidden)`
+    `(..., embedding_dim)` → logits `(..., vocabulary_size)`.
+
+    `quantize("int8")` (what Keras' `model.quantize("int8")` calls) stores the
+    token table as int8 with one float32 scale per row (abs-max, Keras'
+    `abs_max_quantize`); lookups dequantize the rows they take, and `reverse`
+    quantizes `hidden` per position the same way and multiplies int8 by int8
+    into int32, as Keras' own int8 `ReversibleEmbedding` does. Ours and not
+    Keras' layer because the table's name and place are those our saved
+    models, checkpoints and converters already use. The position table stays
+    float32 (one row per token is read). Other modes raise
+    `NotImplementedError` (Keras then leaves the layer as it is, with a
+    warning).
 
     Example:
 
@@ -87,11 +99,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape=None):
-        self.token_embeddings = self.add_weight(
-            name="token_embeddings",
-            shape=(self.vocabulary_size, self.embedding_dim),
-            initializer=self.embeddings_initializer,
-        )
+        if self.quantization_mode == "int8":
+            self._int8_build()
+        else:
+            self.token_embeddings = self.add_weight(
+                name="token_embeddings",
+                shape=(self.vocabulary_size, self.embedding_dim),
+                initializer=self.embeddings_initializer,
+            )
         if self.position_embedding == "learned":
             self.position_embeddings = self.add_weight(
                 name="position_embeddings",
@@ -100,8 +115,72 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.built = True
 
+    def _int8_build(self):
+        self.token_embeddings = self.add_weight(
+            name="token_embeddings",
+            shape=(self.vocabulary_size, self.embedding_dim),
+            initializer="zeros",
+            dtype="int8",
+            trainable=False,
+        )
+        self.token_embeddings_scale = self.add_weight(
+            name="token_embeddings_scale",
+            shape=(self.vocabulary_size, 1),
+            initializer="ones",
+            trainable=False,
+        )
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        if mode != "int8":
+            raise NotImplementedError(
+                "TokenAndPositionEmbedding quantizes to int8 only. "
+                f"Received: mode={mode}"
+            )
+        values, scale = keras.quantizers.abs_max_quantize(
+            self.token_embeddings, axis=-1, to_numpy=True
+        )
+        # The position table was built first and stays; the new variables
+        # come after it, in the order `build` creates them in int8 mode.
+        del self.token_embeddings  # untracked by Keras' __delattr__
+        self._int8_build()
+        self.token_embeddings.assign(values)
+        self.token_embeddings_scale.assign(scale)
+        # Marked first: setting a quantized policy on an unmarked built layer
+        # makes Keras call `quantize` again.
+        self._is_quantized = True
+        if self.dtype_policy.quantization_mode is None:
+            self.dtype_policy = f"int8_from_{self.dtype_policy.name}"
+
+    def _int8_call(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def _token_vectors(self, token_ids):
+        token_ids = ops.cast(token_ids, "int32")
+        vectors = ops.take(self.token_embeddings, token_ids, axis=0)
+        if self.quantization_mode == "int8":
+            scale = ops.take(self.token_embeddings_scale, token_ids, axis=0)
+            vectors = ops.divide(ops.cast(vectors, "float32"), scale)
+        return vectors
+
+    def reverse(self, hidden):
+        """Logits `(..., vocabulary_size)` of `hidden` `(..., embedding_dim)`
+        against the token table (a tied output projection)."""
+        if self.quantization_mode != "int8":
+            table = ops.cast(self.token_embeddings, hidden.dtype)  # (V, D)
+            # Contract with the (V, D) table directly: a transposed copy of a
+            # GPT-2-sized table (154 MB) per decode step is pure waste.
+            return ops.einsum("btd,vd->btv", hidden, table)
+        values, hidden_scale = keras.quantizers.abs_max_quantize(hidden, axis=-1)
+        logits = ops.cast(
+            ops.einsum("btd,vd->btv", values, self.token_embeddings), "float32"
+        )
+        table_scale = ops.reshape(self.token_embeddings_scale, (1, 1, -1))
+        return ops.divide(
+            logits, ops.multiply(ops.cast(hidden_scale, "float32"), table_scale)
+        )
+
     def call(self, token_ids, start_index=0, positions=None):
-        tokens = ops.take(self.token_embeddings, ops.cast(token_ids, "int32"), axis=0)
+        tokens = self._token_vectors(token_ids)
         if positions is None:
             length = ops.shape(token_ids)[-1]
             positions = ops.arange(length) + ops.cast(start_index, "int32")  # (T,)

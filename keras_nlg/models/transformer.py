@@ -176,6 +176,7 @@ class TransformerLanguageModel(LanguageModel):
         # Built at construction (no input shape is needed) so that every
         # method, including a traced `call_with_cache`, finds its weights.
         self.build()
+        _resolve_policy_map(self)
 
     @classmethod
     def from_gpt2(cls, path):
@@ -230,10 +231,7 @@ class TransformerLanguageModel(LanguageModel):
         if self.output_projection is not None:
             logits = self.output_projection(hidden)
         else:
-            table = ops.cast(self.embedding.token_embeddings, hidden.dtype)  # (V, D)
-            # Contract with the (V, D) table directly: a transposed copy of a
-            # GPT-2-sized table (154 MB) per decode step is pure waste.
-            logits = ops.einsum("btd,vd->btv", hidden, table)
+            logits = self.embedding.reverse(hidden)
         # Losses, sampling and beam scores want float32 even under mixed precision.
         return ops.cast(logits, "float32")
 
@@ -359,6 +357,9 @@ class TransformerLanguageModel(LanguageModel):
 
     def get_config(self):
         config = super().get_config()
+        quantized = _quantized_policies(self)
+        if quantized is not None:  # serialized: model directories keep JSON
+            config["dtype"] = keras.saving.serialize_keras_object(quantized)
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,
@@ -381,3 +382,39 @@ class TransformerLanguageModel(LanguageModel):
             }
         )
         return config
+
+
+def _quantized_policies(model):
+    """A `DTypePolicyMap` of the quantized sublayers' policies, or None.
+
+    Our sublayers are built in `__init__` from the model's config, which holds
+    one dtype; a quantized model (`model.quantize("int8")`) saves this map in
+    its place, so that reloading builds each quantized layer with its int8
+    variables (keras-hub's backbones do the same).
+    """
+    policies = keras.dtype_policies.DTypePolicyMap(
+        default_policy=keras.dtype_policies.get(model.dtype_policy.name)
+        if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap)
+        else model.dtype_policy.default_policy
+    )
+    for layer in model._flatten_layers(include_self=False):
+        if layer.quantization_mode is None:
+            continue
+        policy = layer.dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            policy = policy[layer.path]
+        policies[layer.path] = policy
+    return policies if len(policies) else None
+
+
+def _resolve_policy_map(model):
+    """Gives each layer its own policy from a `DTypePolicyMap` (a reloaded
+    quantized model): Keras 3.15's int8 `EinsumDense`/`Dense` read
+    `dtype_policy.quantization_mode`, which a map answers with its default
+    (none), and then save no kernel scale."""
+    if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap):
+        return
+    for layer in model._flatten_layers(include_self=False):
+        policy = layer._dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap) and layer.path:
+            layer._dtype_policy = policy[layer.path]

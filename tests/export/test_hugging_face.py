@@ -13,8 +13,8 @@ import pytest
 
 import keras_nlg
 from keras_nlg.export import export_transformers
-from keras_nlg.model_directory import save_model_directory
 from keras_nlg.export.hugging_face import gpt2_config
+from keras_nlg.model_directory import save_model_directory
 from keras_nlg.models import LSTMLanguageModel, TransformerLanguageModel
 from keras_nlg.models.gpt2_checkpoint import import_gpt2
 from tests.cli.runner import assert_one_line_exit_2, run_cli
@@ -184,19 +184,45 @@ def test_what_gpt2_cannot_hold_is_refused_and_nothing_is_written(
         gpt2_config(LSTMLanguageModel(258, embedding_dim=8, units=8), 256)
 
 
-def test_an_existing_export_is_replaced_only_with_overwrite(
+def test_an_earlier_export_is_replaced_only_with_overwrite(
     tokenizer_model_dirs, tmp_path
 ):
+    source = tokenizer_model_dirs["gpt2_bpe"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    for overwrite, message in ((False, "--overwrite"), (True, "not an earlier")):
+        with pytest.raises(ValueError, match=message):
+            export_transformers(source, mine, overwrite=overwrite)
+    assert (mine / "keep.txt").read_text() == "mine"
     out = tmp_path / "hf"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    with pytest.raises(ValueError, match="overwrite"):
-        export_transformers(tokenizer_model_dirs["gpt2_bpe"], out)
-    assert (out / "keep.txt").read_text() == "mine"
-    export_transformers(tokenizer_model_dirs["gpt2_bpe"], out, overwrite=True)
-    assert not (out / "keep.txt").exists()
+    export_transformers(source, out)
+    (out / "marker.txt").write_text("old")
+    with pytest.raises(ValueError, match="overwrite=True"):
+        export_transformers(source, out)
+    export_transformers(source, out, overwrite=True)
+    assert not (out / "marker.txt").exists()
     assert (out / "model.safetensors").is_file()
-    assert sorted(os.listdir(tmp_path)) == ["hf"]
+    assert sorted(os.listdir(tmp_path)) == ["hf", "mine"]  # nothing left aside
+
+
+def test_out_dir_that_would_lose_the_model_is_refused(tokenizer_model_dirs, tmp_path):
+    source = tokenizer_model_dirs["gpt2_bpe"]
+    before = sorted(os.listdir(source))
+    for out in (source, os.path.dirname(source)):
+        with pytest.raises(ValueError, match="model directory"):
+            export_transformers(source, out, overwrite=True)
+    assert sorted(os.listdir(source)) == before
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(ValueError, match="symbolic link"):
+        export_transformers(source, tmp_path / "link")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        export_transformers(source, tmp_path / "file", overwrite=True)
+    (tmp_path / "empty").mkdir()
+    export_transformers(source, tmp_path / "empty")
+    assert (tmp_path / "empty" / "config.json").is_file()
 
 
 def test_cli(tokenizer_model_dirs, tmp_path):

@@ -120,8 +120,12 @@ def test_whole_row_thresholds_match_numpy(top_k, top_p, min_p, full_rows):
             np.testing.assert_array_equal(
                 kept_by(threshold[row], logits[row]), expected
             )
-    # The flattest row's nucleus never fits among the candidates.
+    # The flattest row's nucleus never fits among the candidates; the most
+    # peaked row's kept set does whenever it is small and top-k is within.
     assert top_p < 0.5 or top_k or not exact[0]
+    small = reference_keep(logits[3], top_k, top_p, min_p).sum() < NUM_CANDIDATES
+    if small and top_k < NUM_CANDIDATES:
+        assert exact[3]
 
 
 def test_ties_across_the_candidates_edge_fall_back():
@@ -191,3 +195,57 @@ def test_sampled_token_is_the_gumbel_max_over_the_kept_tokens(jit_compile):
     np.testing.assert_array_equal(tokens(peaked), np.array(expected)[peaked])
     for row in (0, 1):
         assert tokens(np.array([row]))[0] == expected[row]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_candidates_draw_among_several_kept_tokens(jit_compile):
+    """Every row's nucleus (2–40 tokens) lies among its candidates, so the
+    batch takes the candidates' path; the draw over them must still be the
+    Gumbel-max over the whole kept set, for many seeds."""
+    sizes = [2, 3, 5, 8, 13, 21, 34, 40]
+    logits = rows_with_nucleus(sizes, seed=4)
+    _, exact, _, _ = candidate_thresholds(logits, 0, 0.9, 0.0)
+    assert np.all(exact)
+
+    @tf.function(jit_compile=jit_compile)
+    def draw(seeds):
+        return select_next_token(logits, True, 1.0, 0, 0.9, seeds, 11)
+
+    keep = np.array([reference_keep(row, 0, 0.9) for row in logits])
+    drawn = set()
+    for seed in range(12):
+        seeds = np.stack([np.full(len(sizes), seed), np.arange(len(sizes))], 1)
+        seeds = seeds.astype(np.int32)
+        tokens = draw(seeds).numpy()
+        expected = [
+            gumbel_max_reference(logits[row], keep[row], seeds[row : row + 1], 11)[0]
+            for row in range(len(sizes))
+        ]
+        np.testing.assert_array_equal(tokens, expected)
+        drawn.update(tokens[1:].tolist())
+    assert len(drawn) > len(sizes)  # the draws vary: not an argmax in disguise
+
+
+@pytest.mark.parametrize("vocabulary_size", [20, NUM_CANDIDATES, NUM_CANDIDATES + 1])
+def test_vocabularies_at_or_below_the_candidate_count(vocabulary_size):
+    """The candidates are then the whole row (or all but one token)."""
+    rng = np.random.default_rng(vocabulary_size)
+    logits = (rng.normal(size=(4, vocabulary_size)) * 2).astype(np.float32)
+    logits[1, : vocabulary_size // 2] = -np.inf  # fewer finite logits than K
+    temperature = np.array([1.0, 0.7, 0.0, 1.3], np.float32)  # row 2 greedy
+    seeds = np.stack([np.arange(4), np.arange(4) * 3], 1).astype(np.int32)
+
+    @tf.function(jit_compile=True)
+    def draw(top_k, top_p):
+        return select_next_token(logits, True, temperature, top_k, top_p, seeds, 2)
+
+    for top_k, top_p in ((0, 1.0), (0, 0.8), (5, 0.95)):
+        tokens = draw(top_k, top_p).numpy()
+        for row in range(4):
+            if temperature[row] == 0:
+                assert tokens[row] == logits[row].argmax()
+                continue
+            scaled = logits[row] / temperature[row]
+            keep = reference_keep(scaled, top_k, top_p)
+            expected = gumbel_max_reference(scaled, keep, seeds[row : row + 1], 2)[0]
+            assert tokens[row] == expected, (top_k, top_p, row)
