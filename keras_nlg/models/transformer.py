@@ -10,6 +10,7 @@ from keras_nlg.argument_checks import (
 )
 from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
 from keras_nlg.models.language_model import CacheSpec, LanguageModel
+from keras_nlg.models.quantization import quantized_policies, resolve_policy_map
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -176,7 +177,7 @@ class TransformerLanguageModel(LanguageModel):
         # Built at construction (no input shape is needed) so that every
         # method, including a traced `call_with_cache`, finds its weights.
         self.build()
-        _resolve_policy_map(self)
+        resolve_policy_map(self)
 
     @classmethod
     def from_gpt2(cls, path):
@@ -357,7 +358,7 @@ class TransformerLanguageModel(LanguageModel):
 
     def get_config(self):
         config = super().get_config()
-        quantized = _quantized_policies(self)
+        quantized = quantized_policies(self)
         if quantized is not None:  # serialized: model directories keep JSON
             config["dtype"] = keras.saving.serialize_keras_object(quantized)
         config.update(
@@ -382,39 +383,3 @@ class TransformerLanguageModel(LanguageModel):
             }
         )
         return config
-
-
-def _quantized_policies(model):
-    """A `DTypePolicyMap` of the quantized sublayers' policies, or None.
-
-    Our sublayers are built in `__init__` from the model's config, which holds
-    one dtype; a quantized model (`model.quantize("int8")`) saves this map in
-    its place, so that reloading builds each quantized layer with its int8
-    variables (keras-hub's backbones do the same).
-    """
-    policies = keras.dtype_policies.DTypePolicyMap(
-        default_policy=keras.dtype_policies.get(model.dtype_policy.name)
-        if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap)
-        else model.dtype_policy.default_policy
-    )
-    for layer in model._flatten_layers(include_self=False):
-        if layer.quantization_mode is None:
-            continue
-        policy = layer.dtype_policy
-        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
-            policy = policy[layer.path]
-        policies[layer.path] = policy
-    return policies if len(policies) else None
-
-
-def _resolve_policy_map(model):
-    """Gives each layer its own policy from a `DTypePolicyMap` (a reloaded
-    quantized model): Keras 3.15's int8 `EinsumDense`/`Dense` read
-    `dtype_policy.quantization_mode`, which a map answers with its default
-    (none), and then save no kernel scale."""
-    if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap):
-        return
-    for layer in model._flatten_layers(include_self=False):
-        policy = layer._dtype_policy
-        if isinstance(policy, keras.dtype_policies.DTypePolicyMap) and layer.path:
-            layer._dtype_policy = policy[layer.path]

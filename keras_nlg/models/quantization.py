@@ -1,0 +1,46 @@
+"""The dtype policies of a quantized model, across a save and a reload.
+
+`model.quantize("int8")` (Keras) gives each quantized layer an `int8_from_*`
+policy. Our models build their sublayers in `__init__` from a config that
+holds one dtype, so `get_config` stores a `DTypePolicyMap` (layer path →
+policy) in its place, and `__init__` resolves it back to one policy per
+layer once the layers exist.
+"""
+
+import keras
+
+
+def quantized_policies(model):
+    """A `DTypePolicyMap` of the quantized sublayers' policies, or None.
+
+    Our sublayers are built in `__init__` from the model's config, which holds
+    one dtype; a quantized model (`model.quantize("int8")`) saves this map in
+    its place, so that reloading builds each quantized layer with its int8
+    variables (keras-hub's backbones do the same).
+    """
+    policies = keras.dtype_policies.DTypePolicyMap(
+        default_policy=keras.dtype_policies.get(model.dtype_policy.name)
+        if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap)
+        else model.dtype_policy.default_policy
+    )
+    for layer in model._flatten_layers(include_self=False):
+        if layer.quantization_mode is None:
+            continue
+        policy = layer.dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap):
+            policy = policy[layer.path]
+        policies[layer.path] = policy
+    return policies if len(policies) else None
+
+
+def resolve_policy_map(model):
+    """Gives each layer its own policy from a `DTypePolicyMap` (a reloaded
+    quantized model): Keras 3.15's int8 `EinsumDense`/`Dense` read
+    `dtype_policy.quantization_mode`, which a map answers with its default
+    (none), and then save no kernel scale."""
+    if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap):
+        return
+    for layer in model._flatten_layers(include_self=False):
+        policy = layer._dtype_policy
+        if isinstance(policy, keras.dtype_policies.DTypePolicyMap) and layer.path:
+            layer._dtype_policy = policy[layer.path]
