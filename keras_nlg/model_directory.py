@@ -35,6 +35,7 @@ from keras_nlg.files import (
 )
 from keras_nlg.generation.config import GENERATION_CONFIG_FILE, GenerationConfig
 from keras_nlg.models.language_model import LanguageModel
+from keras_nlg.models.quantization import quantization_modes
 from keras_nlg.tokenizers import (
     TOKENIZER_FILE,
     TOKENIZER_FILES,
@@ -78,6 +79,12 @@ def save_model_directory(
 
 
 def _save_set(directory, model, tokenizer, config, metrics, generation_config):
+    if quantization_modes(model) and not getattr(model, "saves_quantized", False):
+        raise ValueError(
+            f"A quantized {type(model).__name__} can't be saved (its config "
+            "can't rebuild the int8 layers); save the float model. Received: a "
+            f"model quantized to {', '.join(quantization_modes(model))}"
+        )
     staging = staging_directory(directory)
     # A fresh copy of the weights: the trained instance carries the compiled
     # optimizer and (under a distribution strategy) mirrored variables; the

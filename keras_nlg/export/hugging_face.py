@@ -30,10 +30,20 @@ import uuid
 
 import numpy as np
 
+from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.models.transformer import TransformerLanguageModel
 from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
 
 WEIGHTS_FILE = "model.safetensors"
+# Everything `export_transformers` may write: what `overwrite` may replace.
+EXPORT_FILES = {
+    "config.json",
+    WEIGHTS_FILE,
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+}
 
 
 def gpt2_config(model, end_of_text_id):
@@ -74,14 +84,7 @@ def check_gpt2_shape(model):
             "Only a Transformer model exports as Hugging Face GPT-2. "
             f"Received: model={type(model).__name__}"
         )
-    quantized = sorted(
-        {layer.quantization_mode for layer in model._flatten_layers()} - {None}
-    )
-    if quantized:
-        raise ValueError(
-            "Hugging Face GPT-2 holds float weights; export the model before "
-            f"quantizing it. Received: a model quantized to {', '.join(quantized)}"
-        )
+    check_not_quantized(model, "Hugging Face GPT-2")
     for option, gpt2_value in (
         ("position_embedding", "learned"),
         ("normalize_first", True),
@@ -229,10 +232,11 @@ def _check_out_dir(model_dir, out_dir, overwrite):
             "--overwrite) to replace an earlier export, or choose another "
             f"directory. Received: out_dir={out_dir!r}"
         )
-    if not {"config.json", WEIGHTS_FILE} <= names:
+    if not {"config.json", WEIGHTS_FILE} <= names <= EXPORT_FILES:
         raise ValueError(
-            "`out_dir` is not an earlier Hugging Face export (no config.json and "
-            f"{WEIGHTS_FILE}); overwrite replaces only those. "
+            "`out_dir` is not an earlier export of ours (it must hold config.json "
+            f"and {WEIGHTS_FILE}, and nothing but {', '.join(sorted(EXPORT_FILES))}"
+            "); overwrite replaces only such a directory. "
             f"Received: out_dir={out_dir!r}"
         )
 

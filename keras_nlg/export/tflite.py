@@ -56,6 +56,7 @@ from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.layers.attention import bounded_masking
 from keras_nlg.layers.column_update import dynamic_update_slice_ops
 from keras_nlg.model_directory import MODEL_FILE, load
+from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.tokenizers import TOKENIZER_FILES, save_tokenizer
 
 __all__ = [
@@ -133,6 +134,7 @@ def _generate_function(model, end_of_text_id):
 
 def float32_copy(model):
     """The model with float32 variables and compute (the file's dtype)."""
+    check_not_quantized(model, "The TFLite and LiteRT-LM exports (--quantize)")
     if model.compute_dtype == "float32" and model.variable_dtype == "float32":
         return model
     copy = type(model).from_config({**model.get_config(), "dtype": "float32"})

@@ -116,6 +116,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.built = True
 
     def _int8_build(self):
+        self._is_quantized = True  # as Keras' `quantized_build` marks it
         self.token_embeddings = self.add_weight(
             name="token_embeddings",
             shape=(self.vocabulary_size, self.embedding_dim),

@@ -10,6 +10,29 @@ layer once the layers exist.
 import keras
 
 
+def quantization_modes(model):
+    """The sorted quantization modes of `model`'s layers (empty: float)."""
+    return sorted(
+        {layer.quantization_mode for layer in model._flatten_layers()} - {None}
+    )
+
+
+def check_not_quantized(model, purpose: str) -> None:
+    """`ValueError` if `model` has quantized layers: `purpose` (training,
+    LoRA, the TFLite exports, Hugging Face's GPT-2) needs float weights.
+
+    Quantized weights are an inference format here: an int8 cast passes no
+    gradient, and a LoRA merge into int8 kernels would round the update away.
+    """
+    modes = quantization_modes(model)
+    if modes:
+        raise ValueError(
+            f"{purpose} needs a float model: use the model from before "
+            f"`quantize`, and quantize afterwards. Received: a "
+            f"{type(model).__name__} quantized to {', '.join(modes)}"
+        )
+
+
 def quantized_policies(model):
     """A `DTypePolicyMap` of the quantized sublayers' policies, or None.
 

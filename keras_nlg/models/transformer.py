@@ -68,6 +68,9 @@ class TransformerLanguageModel(LanguageModel):
     (1, 8, 258)
     """
 
+    # `model.quantize("int8")` survives a save (see `models/quantization.py`).
+    saves_quantized = True
+
     def __init__(
         self,
         vocabulary_size,

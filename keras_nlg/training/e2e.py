@@ -27,6 +27,7 @@ from keras_nlg.evaluation.e2e_slots import SLOTS
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.model_directory import load
 from keras_nlg.models import build_model, preset_config
+from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
 from keras_nlg.training.config import E2E_DROPOUT, TrainingConfig
 from keras_nlg.training.fit import (
@@ -147,6 +148,7 @@ def train_e2e(
 
     if init_model_dir is not None:
         model, tokenizer, source_config = load(init_model_dir)
+        check_not_quantized(model, "Training from --init")
         model_record = {
             "arch": source_config.get("arch"),
             "preset": source_config.get("preset"),

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_nlg.model_directory import load
+from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.training.config import TrainingConfig
 from keras_nlg.training.fit import (
     TrainResult,
@@ -56,6 +57,7 @@ def finetune(
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model, tokenizer, source_config = load(model_dir)
+        check_not_quantized(model, "Fine-tuning")
         if config.lora_rank is not None:
             enable_lora(model, config.lora_rank, config.lora_alpha)
     config = config.replace(

@@ -3,6 +3,7 @@
 import keras
 
 from keras_nlg.argument_checks import check_positive_int
+from keras_nlg.models.quantization import check_not_quantized
 
 # The attention (query, key, value, output) and MLP projections of every block.
 LORA_TARGETS = ("query", "key", "value", "attention_output", "mlp_in", "mlp_out")
@@ -25,6 +26,7 @@ def enable_lora(model, rank: int, alpha: float | None = None):
     weights. `alpha` scales the update by `alpha / rank` (default `rank`).
     """
     check_positive_int("lora_rank", rank)
+    check_not_quantized(model, "LoRA")
     targets = lora_layers(model)
     if not targets:
         raise ValueError(

@@ -200,8 +200,13 @@ def test_an_earlier_export_is_replaced_only_with_overwrite(
     (out / "marker.txt").write_text("old")
     with pytest.raises(ValueError, match="overwrite=True"):
         export_transformers(source, out)
+    with pytest.raises(ValueError, match="not an earlier export"):
+        export_transformers(source, out, overwrite=True)  # marker.txt is not ours
+    assert (out / "marker.txt").read_text() == "old"
+    (out / "marker.txt").unlink()
+    (out / "vocab.json").unlink()  # an earlier export, however partial
     export_transformers(source, out, overwrite=True)
-    assert not (out / "marker.txt").exists()
+    assert (out / "vocab.json").is_file()
     assert (out / "model.safetensors").is_file()
     assert sorted(os.listdir(tmp_path)) == ["hf", "mine"]  # nothing left aside
 

@@ -151,3 +151,62 @@ def test_int8_model_exports_as_a_saved_model(float_and_int8, tmp_path, jit_compi
         quantized, ByteTokenizer(), prompts, max_new_tokens=12
     )
     assert [t.decode() for t in served["text"].numpy()] == expected
+
+
+@pytest.fixture(scope="module")
+def int8_dir(float_and_int8, tmp_path_factory):
+    _, quantized = float_and_int8
+    directory = str(tmp_path_factory.mktemp("int8") / "model")
+    config = {
+        "arch": "transformer",
+        "model": {
+            "class_name": type(quantized).__name__,
+            "config": quantized.get_config(),
+        },
+        "tokenizer": {"class_name": "ByteTokenizer"},
+    }
+    save_model_directory(directory, quantized, ByteTokenizer(), config)
+    return directory
+
+
+def test_training_and_float_exports_refuse_a_quantized_model(int8_dir, tmp_path):
+    """int8 is an inference format: an int8 cast passes no gradient and a
+    LoRA merge into int8 kernels would round the update away."""
+    from keras_nlg.export import export_tflite
+    from keras_nlg.training import finetune
+    from keras_nlg.training.lora import enable_lora
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("some text to fine-tune on\n" * 50)
+    with pytest.raises(ValueError, match="Fine-tuning needs a float model"):
+        finetune(int8_dir, [str(corpus)], str(tmp_path / "tuned"), steps=1)
+    assert not (tmp_path / "tuned" / "model.keras").exists()
+    with pytest.raises(ValueError, match="LoRA needs a float model"):
+        enable_lora(keras_nlg.load(int8_dir).model, 2)
+    with pytest.raises(ValueError, match="TFLite and LiteRT-LM exports"):
+        export_tflite(int8_dir, str(tmp_path / "tflite"))
+    assert not (tmp_path / "tflite" / "model.tflite").exists()
+
+
+def test_a_reloaded_int8_model_is_not_quantized_twice(int8_dir):
+    loaded = keras_nlg.load(int8_dir).model
+    ids = _ids(seed=5)
+    before = np.asarray(loaded(ids))
+    with pytest.raises(ValueError, match="already quantized"):
+        loaded.quantize("int8")
+    np.testing.assert_array_equal(np.asarray(loaded(ids)), before)
+
+
+def test_a_quantized_lstm_is_refused_at_save(tmp_path):
+    from keras_nlg.models import LSTMLanguageModel
+
+    model = LSTMLanguageModel(258, embedding_dim=8, units=8)
+    model(np.zeros((1, 2), np.int32))
+    model.quantize("int8")
+    with pytest.raises(ValueError, match="quantized LSTMLanguageModel can't be saved"):
+        save_model_directory(
+            str(tmp_path / "lstm"),
+            model,
+            ByteTokenizer(),
+            {"arch": "lstm", "model": {}, "tokenizer": {"class_name": "ByteTokenizer"}},
+        )

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.model_directory import load, save_model_directory
+from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.training.callbacks import TrainingTimeLimit
 from keras_nlg.training.checkpoints import RunBackup
 from keras_nlg.training.fit import TrainResult, epoch_plan
@@ -31,6 +32,7 @@ class Start:
 
 def load_start(model_dir: str) -> Start:
     policy, tokenizer, config = load(model_dir)
+    check_not_quantized(policy, "RL and preference tuning")
     return Start(model_dir, policy, tokenizer, config)
 
 
