@@ -7,7 +7,9 @@ Peers, in the same process, on identical weights (a random keras-hub
 - Hugging Face transformers `GPT2LMHeadModel.generate` on PyTorch (CPU),
   the weights written by `keras_nlg.export.hugging_face` (if `transformers`
   and `torch` are installed: `pip install -e ".[hf]"`): eager with its
-  default dynamic cache, and with a static cache and `torch.compile`.
+  default dynamic cache, and with a static cache and `torch.compile`. It
+  runs in this process, so `triton` must be absent (torch's CPU wheel, or
+  `pip uninstall triton`): importing it after TensorFlow segfaults.
 
 Timings exclude the first (compiling) call, which is reported separately.
 End-of-text never stops any side, so every row generates exactly

@@ -6,7 +6,11 @@ on the exported directory must give our logits within 1e-4 and the same
 greedy tokens, and `AutoTokenizer` our token ids.
 """
 
+import importlib.util
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -94,30 +98,88 @@ def test_import_of_the_export_gives_the_same_logits(exported, tmp_path):
         )
 
 
-def test_transformers_gives_our_logits_and_greedy_tokens(exported):
-    transformers = pytest.importorskip("transformers")
-    torch = pytest.importorskip("torch")
-    source, out = exported
-    ours, tokenizer, _ = keras_nlg.load(source)
-    theirs = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(out)
-    for text in TEXTS:
-        assert (
-            hf_tokenizer(text)["input_ids"] == tokenizer.tokenize(text).numpy().tolist()
-        )
-    ids = _prompt_ids(tokenizer)
-    with torch.no_grad():
-        their_logits = theirs(torch.tensor([ids])).logits[0].numpy()
-    np.testing.assert_allclose(their_logits, _logits(ours, ids), atol=1e-4, rtol=0)
-    new_tokens = 12
-    with torch.no_grad():
-        their_tokens = theirs.generate(
-            torch.tensor([ids]),
+# transformers runs in a child process, as in tests/models/test_gpt2_checkpoint.py:
+# torch and TensorFlow in one process can abort at import (CUDA builds of torch
+# load triton).
+_TRANSFORMERS_RUN = """
+import json
+import sys
+
+import numpy as np
+import torch
+import transformers
+
+directory, request_file, result = sys.argv[1:4]
+with open(request_file) as f:
+    request = json.load(f)
+model = transformers.GPT2LMHeadModel.from_pretrained(directory).eval()
+answer = {}
+with torch.no_grad():
+    ids = torch.tensor([request["ids"]])
+    answer["logits"] = model(ids).logits[0].numpy().tolist()
+    new_tokens = request["new_tokens"]
+    if new_tokens:
+        output = model.generate(
+            ids,
             max_new_tokens=new_tokens,
             min_new_tokens=new_tokens,
             do_sample=False,
-            pad_token_id=tokenizer.end_of_text_id,
-        )[0, len(ids) :].tolist()
+            pad_token_id=request["pad_token_id"],
+        )
+        answer["generated"] = output[0, len(request["ids"]) :].tolist()
+if request["texts"]:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+    answer["token_ids"] = [tokenizer(text)["input_ids"] for text in request["texts"]]
+with open(result, "w") as f:
+    json.dump(answer, f)
+"""
+
+
+def run_transformers(directory, scratch, ids, new_tokens=0, texts=(), pad_token_id=0):
+    """Logits (and greedy tokens, token ids) from transformers in a child
+    process; skips without the `[hf]` extra."""
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed (pip install '.[hf]')")
+    request = os.path.join(scratch, "request.json")
+    with open(request, "w") as f:
+        json.dump(
+            dict(
+                ids=list(ids),
+                new_tokens=new_tokens,
+                texts=list(texts),
+                pad_token_id=pad_token_id,
+            ),
+            f,
+        )
+    result = os.path.join(scratch, "result.json")
+    subprocess.run(
+        [sys.executable, "-c", _TRANSFORMERS_RUN, directory, request, result],
+        check=True,
+        timeout=300,
+    )
+    with open(result) as f:
+        answer = json.load(f)
+    answer["logits"] = np.asarray(answer["logits"], np.float32)
+    return answer
+
+
+def test_transformers_gives_our_logits_and_greedy_tokens(exported, tmp_path):
+    source, out = exported
+    ours, tokenizer, _ = keras_nlg.load(source)
+    ids = _prompt_ids(tokenizer)
+    new_tokens = 12
+    theirs = run_transformers(
+        out,
+        str(tmp_path),
+        ids,
+        new_tokens=new_tokens,
+        texts=TEXTS,
+        pad_token_id=tokenizer.end_of_text_id,
+    )
+    for text, their_ids in zip(TEXTS, theirs["token_ids"], strict=True):
+        assert their_ids == tokenizer.tokenize(text).numpy().tolist()
+    np.testing.assert_allclose(theirs["logits"], _logits(ours, ids), atol=1e-4, rtol=0)
     result = keras_nlg.generate(
         ours,
         tokenizer,
@@ -126,7 +188,7 @@ def test_transformers_gives_our_logits_and_greedy_tokens(exported):
         min_new_tokens=new_tokens,
         return_details=True,
     )
-    assert result[0].token_ids == their_tokens
+    assert result[0].token_ids == theirs["generated"]
 
 
 def test_byte_tokenizer_model_exports_with_a_tokenizer_json(
@@ -139,16 +201,10 @@ def test_byte_tokenizer_model_exports_with_a_tokenizer_json(
     hf_tokenizer = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
     for text in TEXTS:
         assert hf_tokenizer.encode(text).ids == list(text.encode("utf-8"))
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("torch")
-    ours, tokenizer, _ = keras_nlg.load(tokenizer_model_dirs["byte"])
-    theirs = transformers.GPT2LMHeadModel.from_pretrained(out).eval()
-    import torch
-
+    ours, _, _ = keras_nlg.load(tokenizer_model_dirs["byte"])
     ids = list(TEXTS[1].encode("utf-8"))
-    with torch.no_grad():
-        their_logits = theirs(torch.tensor([ids])).logits[0].numpy()
-    np.testing.assert_allclose(their_logits, _logits(ours, ids), atol=1e-4, rtol=0)
+    theirs = run_transformers(out, str(tmp_path), ids)
+    np.testing.assert_allclose(theirs["logits"], _logits(ours, ids), atol=1e-4, rtol=0)
 
 
 def test_what_gpt2_cannot_hold_is_refused_and_nothing_is_written(
