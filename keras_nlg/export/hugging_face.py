@@ -23,13 +23,13 @@ positions and post-LN blocks (GPT-2 has learned positions and pre-LN), a
 SentencePiece tokenizer (no GPT-2 tokenizer class holds one).
 """
 
-import json
 import os
 import shutil
 import uuid
 
 import numpy as np
 
+from keras_nlg.files import write_json_file
 from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.models.transformer import TransformerLanguageModel
 from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
@@ -162,8 +162,7 @@ def write_gpt2_weights(model, directory, end_of_text_id):
         os.path.join(directory, WEIGHTS_FILE),
         metadata={"format": "pt"},
     )
-    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
+    write_json_file(os.path.join(directory, "config.json"), config)
 
 
 def _write_tokenizer(tokenizer, directory):
@@ -171,12 +170,9 @@ def _write_tokenizer(tokenizer, directory):
 
     extra = {}
     if isinstance(tokenizer, GPT2Tokenizer):
-        with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
-            json.dump(tokenizer.vocabulary, f, ensure_ascii=False)
-        with open(os.path.join(directory, "merges.txt"), "w", encoding="utf-8") as f:
-            f.write(
-                "".join(f"{line}\n" for line in ["#version: 0.2", *tokenizer.merges])
-            )
+        tokenizer.save_files(
+            os.path.join(directory, "vocab.json"), os.path.join(directory, "merges.txt")
+        )
         end_of_text = "<|endoftext|>"
     elif isinstance(tokenizer, ByteTokenizer):
         end_of_text = tokenizer.id_to_token(tokenizer.end_of_text_id)
@@ -194,10 +190,7 @@ def _write_tokenizer(tokenizer, directory):
         "add_prefix_space": False,
         **extra,
     }
-    with open(
-        os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8"
-    ) as f:
-        json.dump(tokenizer_config, f, indent=2)
+    write_json_file(os.path.join(directory, "tokenizer_config.json"), tokenizer_config)
 
 
 def _check_out_dir(model_dir, out_dir, overwrite):

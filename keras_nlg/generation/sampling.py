@@ -23,6 +23,7 @@ from keras_nlg.generation.truncation import (
     candidate_thresholds,
     full_row_thresholds,
     in_xla,
+    min_p_threshold,
     per_row,
     take,
 )
@@ -154,10 +155,7 @@ def select_next_token(
             row_threshold = tf.cond(
                 filtering,
                 lambda: full_row_thresholds(scaled, top_k, top_p, min_p),
-                lambda: (
-                    tf.reduce_max(scaled, axis=-1, keepdims=True)
-                    + tf.math.log(per_row(min_p))
-                ),
+                lambda: min_p_threshold(scaled, min_p),
             )
             token_ids = tf.range(tf.shape(scaled)[-1])[None, :]
             noisy = scaled + _gumbel(seeds, step, token_ids)

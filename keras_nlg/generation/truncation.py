@@ -140,6 +140,12 @@ def _largest(logits, k):
     return tf.math.top_k(logits, k)
 
 
+def min_p_threshold(logits, min_p):
+    """float32 `(B, 1)` min-p threshold of whole rows; `min_p` scalar or `(B,)`."""
+    _, _, min_p = _knobs(logits, 0, 1.0, min_p)
+    return _min_p_threshold(tf.reduce_max(logits, axis=-1, keepdims=True), min_p)
+
+
 def _min_p_threshold(top_logit, min_p):
     """`(B, 1)` logit threshold of min-p (log 0 = -inf keeps every token)."""
     return top_logit + tf.math.log(min_p)
@@ -161,9 +167,13 @@ def _nucleus_from_sorted(sorted_logits, log_normaliser, top_k, top_p):
     return take(sorted_logits, last_kept)
 
 
-def _top_k_log_normaliser(logits, top_k_threshold, top_k):
-    """log Σ exp over the tokens top-k keeps (all of them when it is off)."""
-    masked = tf.where(logits >= top_k_threshold, logits, -float("inf"))
+def _top_k_log_normaliser(values, logits, top_k_threshold, top_k):
+    """log Σ exp over the tokens top-k keeps (all of `logits` when it is off).
+
+    `values` are the logits that may pass top-k: the whole row, or the
+    candidates when every token top-k keeps is one of them.
+    """
+    masked = tf.where(values >= top_k_threshold, values, -float("inf"))
     return tf.where(
         top_k > 0,
         tf.reduce_logsumexp(masked, axis=-1, keepdims=True),
@@ -206,15 +216,7 @@ def candidate_thresholds(logits, top_k, top_p, min_p):
     top_k_exact = (top_k[:, 0] <= 0) | (
         (top_k[:, 0] <= size) & (top_k_threshold[:, 0] > outside)
     )
-    log_normaliser = tf.where(
-        top_k > 0,
-        tf.reduce_logsumexp(
-            tf.where(candidates >= top_k_threshold, candidates, -float("inf")),
-            axis=-1,
-            keepdims=True,
-        ),
-        tf.reduce_logsumexp(logits, axis=-1, keepdims=True),
-    )
+    log_normaliser = _top_k_log_normaliser(candidates, logits, top_k_threshold, top_k)
     threshold = tf.maximum(
         _nucleus_from_sorted(candidates, log_normaliser, top_k, top_p),
         _min_p_threshold(tf.reduce_max(values, axis=-1, keepdims=True), min_p),
@@ -241,7 +243,7 @@ def full_row_thresholds(logits, top_k, top_p, min_p):
             take(sorted_logits, tf.maximum(k - 1, 0)),
             -float("inf"),
         )
-        log_normaliser = _top_k_log_normaliser(logits, top_k_threshold, top_k)
+        log_normaliser = _top_k_log_normaliser(logits, logits, top_k_threshold, top_k)
         nucleus = _nucleus_from_sorted(sorted_logits, log_normaliser, top_k, top_p)
         return tf.maximum(nucleus, min_p_threshold)
 
@@ -260,12 +262,13 @@ def full_row_thresholds(logits, top_k, top_p, min_p):
         top_k_search,
         lambda: tf.fill(tf.shape(top_logit), -float("inf")),
     )
-    log_normaliser = _top_k_log_normaliser(logits, top_k_threshold, top_k)
-    probabilities = tf.where(
-        logits >= top_k_threshold, tf.exp(logits - log_normaliser), 0.0
-    )
 
     def nucleus_search():
+        # Only here: a batch without top-p pays for no exponentials.
+        log_normaliser = _top_k_log_normaliser(logits, logits, top_k_threshold, top_k)
+        probabilities = tf.where(
+            logits >= top_k_threshold, tf.exp(logits - log_normaliser), 0.0
+        )
         key = _smallest_passing_key(
             keys,
             lambda t: (

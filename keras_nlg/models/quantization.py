@@ -41,11 +41,10 @@ def quantized_policies(model):
     its place, so that reloading builds each quantized layer with its int8
     variables (keras-hub's backbones do the same).
     """
-    policies = keras.dtype_policies.DTypePolicyMap(
-        default_policy=keras.dtype_policies.get(model.dtype_policy.name)
-        if not isinstance(model.dtype_policy, keras.dtype_policies.DTypePolicyMap)
-        else model.dtype_policy.default_policy
-    )
+    default = model.dtype_policy
+    if isinstance(default, keras.dtype_policies.DTypePolicyMap):
+        default = default.default_policy
+    policies = keras.dtype_policies.DTypePolicyMap(default_policy=default)
     for layer in model._flatten_layers(include_self=False):
         if layer.quantization_mode is None:
             continue

@@ -179,10 +179,17 @@ class GPT2Tokenizer:
 
     def save_assets(self, directory):
         """Writes `vocabulary.json` and `merges.txt` (keras-hub's asset names)."""
-        vocabulary_file = os.path.join(directory, VOCABULARY_ASSET)
+        self.save_files(
+            os.path.join(directory, VOCABULARY_ASSET),
+            os.path.join(directory, MERGES_ASSET),
+        )
+
+    def save_files(self, vocabulary_file, merges_file):
+        """Writes the vocabulary (JSON) and merges (`#version: 0.2` header)
+        files that `from_files` reads (Hugging Face's `vocab.json` format)."""
         with open(vocabulary_file, "w", encoding="utf-8") as f:
             json.dump(self.vocabulary, f, ensure_ascii=False)
-        with open(os.path.join(directory, MERGES_ASSET), "w", encoding="utf-8") as f:
+        with open(merges_file, "w", encoding="utf-8") as f:
             f.write("".join(f"{line}\n" for line in ["#version: 0.2", *self.merges]))
 
     @classmethod

@@ -287,39 +287,19 @@ def test_out_dir_that_would_lose_the_model_is_refused(tokenizer_model_dirs, tmp_
 
 
 def test_cli(tokenizer_model_dirs, tmp_path):
+    def export(kind, out, *flags):
+        model = tokenizer_model_dirs[kind]
+        return run_cli(
+            "export", "--model", model, "--format", "transformers", "--out", out, *flags
+        )
+
     out = tmp_path / "hf"
-    completed = run_cli(
-        "export",
-        "--model",
-        tokenizer_model_dirs["gpt2_bpe"],
-        "--format",
-        "transformers",
-        "--out",
-        str(out),
-    )
+    completed = export("gpt2_bpe", str(out))
     assert completed.returncode == 0, completed.stderr
     assert "model.safetensors" in completed.stdout
     assert (out / "config.json").is_file()
-    completed = run_cli(
-        "export",
-        "--model",
-        tokenizer_model_dirs["sentencepiece"],
-        "--format",
-        "transformers",
-        "--out",
-        str(tmp_path / "sp"),
-    )
+    completed = export("sentencepiece", str(tmp_path / "sp"))
     assert_one_line_exit_2(completed, "SentencePieceTokenizer")
     assert not (tmp_path / "sp").exists()
-    completed = run_cli(
-        "export",
-        "--model",
-        tokenizer_model_dirs["gpt2_bpe"],
-        "--format",
-        "transformers",
-        "--out",
-        str(tmp_path / "x"),
-        "--quantize",
-        "int8",
-    )
+    completed = export("gpt2_bpe", str(tmp_path / "x"), "--quantize", "int8")
     assert_one_line_exit_2(completed, "--quantize")

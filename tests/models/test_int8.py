@@ -42,6 +42,22 @@ def float_and_int8():
     return reference, quantized
 
 
+@pytest.fixture(scope="module")
+def int8_dir(float_and_int8, tmp_path_factory):
+    _, quantized = float_and_int8
+    directory = str(tmp_path_factory.mktemp("int8") / "model")
+    config = {
+        "arch": "transformer",
+        "model": {
+            "class_name": type(quantized).__name__,
+            "config": quantized.get_config(),
+        },
+        "tokenizer": {"class_name": "ByteTokenizer"},
+    }
+    save_model_directory(directory, quantized, ByteTokenizer(), config)
+    return directory
+
+
 def _ids(length=48, seed=1):
     return np.random.default_rng(seed).integers(0, 256, (2, length)).astype(np.int32)
 
@@ -87,18 +103,11 @@ def test_cached_decoding_of_the_int8_model_matches_its_full_pass(float_and_int8)
     np.testing.assert_array_equal(result.token_ids, expected)
 
 
-def test_int8_model_saves_and_reloads_with_safe_mode(float_and_int8, tmp_path):
+def test_int8_model_saves_and_reloads_with_safe_mode(
+    float_and_int8, int8_dir, tmp_path
+):
     _, quantized = float_and_int8
-    directory = str(tmp_path / "int8")
-    config = {
-        "arch": "transformer",
-        "model": {
-            "class_name": type(quantized).__name__,
-            "config": quantized.get_config(),
-        },
-        "tokenizer": {"class_name": "ByteTokenizer"},
-    }
-    save_model_directory(directory, quantized, ByteTokenizer(), config)
+    directory = int8_dir
     loaded = keras_nlg.load(directory).model
     assert loaded.embedding.token_embeddings.dtype == "int8"
     ids = _ids(seed=3)
@@ -115,7 +124,9 @@ def test_only_int8_is_offered_for_the_table():
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_int8_model_exports_as_a_saved_model(float_and_int8, tmp_path, jit_compile):
+def test_int8_model_exports_as_a_saved_model(
+    float_and_int8, int8_dir, tmp_path, jit_compile
+):
     """The SavedModel carries the int8 weights and serves generate's text."""
     import tensorflow as tf
 
@@ -123,19 +134,9 @@ def test_int8_model_exports_as_a_saved_model(float_and_int8, tmp_path, jit_compi
     from tests.export.saved_model.conftest import settings
 
     _, quantized = float_and_int8
-    directory = str(tmp_path / "int8")
-    config = {
-        "arch": "transformer",
-        "model": {
-            "class_name": type(quantized).__name__,
-            "config": quantized.get_config(),
-        },
-        "tokenizer": {"class_name": "ByteTokenizer"},
-    }
-    save_model_directory(directory, quantized, ByteTokenizer(), config)
     out = str(tmp_path / "export" / "int8" / "1")
     export_saved_model(
-        directory,
+        int8_dir,
         out,
         max_batch_size=4,
         jit_compile=jit_compile,
@@ -151,22 +152,6 @@ def test_int8_model_exports_as_a_saved_model(float_and_int8, tmp_path, jit_compi
         quantized, ByteTokenizer(), prompts, max_new_tokens=12
     )
     assert [t.decode() for t in served["text"].numpy()] == expected
-
-
-@pytest.fixture(scope="module")
-def int8_dir(float_and_int8, tmp_path_factory):
-    _, quantized = float_and_int8
-    directory = str(tmp_path_factory.mktemp("int8") / "model")
-    config = {
-        "arch": "transformer",
-        "model": {
-            "class_name": type(quantized).__name__,
-            "config": quantized.get_config(),
-        },
-        "tokenizer": {"class_name": "ByteTokenizer"},
-    }
-    save_model_directory(directory, quantized, ByteTokenizer(), config)
-    return directory
 
 
 def test_training_and_float_exports_refuse_a_quantized_model(int8_dir, tmp_path):
