@@ -142,6 +142,12 @@ def finished_dir(tmp_path):
 CLI_CASES = [
     (["train", "--steps", "1" + "0" * 30, "--out", "{tmp}/x"], "steps=1000"),
     (["train", "--out", "{finished}"], "--overwrite"),
+    (["train", "--minutes", "0", "--out", "{tmp}/x"], "--minutes"),
+    (["train", "--minutes", "1", "--steps", "5", "--out", "{tmp}/x"], "--steps"),
+    (
+        ["train", "--minutes", "1", "--max-minutes", "2", "--out", "{tmp}/x"],
+        "minutes=1.0, max_minutes=2.0",
+    ),
     (
         ["finetune", "--model", "{tmp}", "--data", "x", "--out", "{finished}"],
         "overwrite",

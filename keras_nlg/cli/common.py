@@ -42,6 +42,7 @@ def number(convert, description, accept=lambda value: True):
 positive_int = number(int, "a positive integer", lambda value: value > 0)
 positive_float = number(float, "a number > 0", lambda value: value > 0)
 non_negative_float = number(float, "a number ≥ 0", lambda value: value >= 0)
+non_negative_int = number(int, "an integer ≥ 0", lambda value: value >= 0)
 integer = number(int, "an integer")
 real = number(float, "a number")
 
@@ -78,22 +79,38 @@ def given_fields(args, names):
 SCHEDULE_FIELDS = (
     "steps",
     "epochs",
+    "minutes",
     "batch_size",
     "sequence_length",
     "learning_rate",
+    "warmup_steps",
     "steps_per_epoch",
     "seed",
 )
 
 
 def add_schedule_arguments(parser, help_texts):
-    """Adds --steps | --epochs, --batch-size, --sequence-length,
-    --learning-rate, --steps-per-epoch and --seed; `help_texts` maps a field
-    of `SCHEDULE_FIELDS` to its help (with that command's default)."""
+    """Adds --steps | --epochs | --minutes, --batch-size, --sequence-length,
+    --learning-rate, --warmup-steps, --steps-per-epoch and --seed;
+    `help_texts` maps a field of `SCHEDULE_FIELDS` to its help (with that
+    command's default)."""
     length = parser.add_mutually_exclusive_group()
-    types = {"seed": int, "learning_rate": positive_float}
+    types = {
+        "seed": int,
+        "learning_rate": positive_float,
+        "minutes": positive_float,
+        "warmup_steps": non_negative_int,
+    }
+    help_texts = {
+        "minutes": "train to a time budget: the whole run takes about this many "
+        "minutes, its steps and validation cadence sized to this machine's "
+        "measured speed and the learning rate fully decayed",
+        "warmup_steps": "linear learning-rate warm-up steps (default 5%% of "
+        "training, at most 200)",
+        **help_texts,
+    }
     for field in SCHEDULE_FIELDS:
-        group = length if field in ("steps", "epochs") else parser
+        group = length if field in ("steps", "epochs", "minutes") else parser
         group.add_argument(
             "--" + field.replace("_", "-"),
             type=types.get(field, positive_int),

@@ -20,13 +20,17 @@ def _transformer(context_length, num_layers, num_heads, hidden_dim, **other):
     )
 
 
-# `tiny` is for tests and notebooks (seconds on CPU), `small` for the CPU demo
-# and benchmark (minutes), `gpt2_124m` is the shape of the smallest GPT-2.
+# `tiny` is for tests and notebooks (seconds on CPU); `mini` is the shape that
+# learned most per CPU-minute on 2 cores in a few minutes' budget (context 64;
+# benchmarks/RESULTS.md, "Training against nanoGPT's CPU quickstart"); `small`
+# for the CPU demo and benchmarks (minutes); `gpt2_124m` is the shape of the
+# smallest GPT-2.
 PRESETS = {
     "transformer": {
         "tiny": _transformer(
             64, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64
         ),
+        "mini": _transformer(64, num_layers=3, num_heads=4, hidden_dim=128),
         "small": _transformer(256, num_layers=4, num_heads=4, hidden_dim=256),
         "gpt2_124m": _transformer(
             1024, num_layers=12, num_heads=12, hidden_dim=768, dropout=0.1

@@ -9,13 +9,7 @@ from keras_nlg.training.callbacks import (
     TextSampleLogger,
     TrainingTimeLimit,
 )
-from keras_nlg.training.config import (
-    COMMAND_LINE_SAMPLE_PROMPT,
-    COMMAND_LINE_SAMPLE_TOKENS,
-    RECIPES,
-    TRAINING_TOKENIZERS,
-    TrainingConfig,
-)
+from keras_nlg.training.config import TrainingConfig
 from keras_nlg.training.e2e import train_e2e
 from keras_nlg.training.finetuning import finetune
 from keras_nlg.training.fit import TrainResult, fit_and_save
@@ -23,6 +17,12 @@ from keras_nlg.training.lora import enable_lora, merge_lora
 from keras_nlg.training.optimizer import (
     language_model_optimizer,
     warmup_cosine_schedule,
+)
+from keras_nlg.training.recipes import (
+    COMMAND_LINE_SAMPLE_PROMPT,
+    COMMAND_LINE_SAMPLE_TOKENS,
+    RECIPES,
+    TRAINING_TOKENIZERS,
 )
 from keras_nlg.training.trainer import train
 

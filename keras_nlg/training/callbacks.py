@@ -25,6 +25,7 @@ class LanguageModelStats(keras.callbacks.Callback):
         super().__init__()
         self.tokens_per_step = tokens_per_step
         self.steps_run = 0  # over the whole fit: a time limit may end it early
+        self.step_seconds = 0.0  # in train steps, over the whole fit
 
     def on_epoch_begin(self, epoch, logs=None):
         self._train_seconds = 0.0
@@ -35,7 +36,9 @@ class LanguageModelStats(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # Only the train steps: validation and callbacks are not throughput.
-        self._train_seconds += time.perf_counter() - self._batch_start
+        seconds = time.perf_counter() - self._batch_start
+        self._train_seconds += seconds
+        self.step_seconds += seconds
         self._steps += 1
         self.steps_run += 1
 

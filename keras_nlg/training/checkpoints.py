@@ -33,6 +33,7 @@ import time
 import keras
 
 from keras_nlg.files import read_json_file, write_file_atomically, write_json_file
+from keras_nlg.training.budget import BudgetPlan
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,24 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         restored_logs: the resumed epoch's logs (dict of floats; empty on a
             fresh start): a run resumed after its last epoch trains nothing,
             and these are its final figures.
+        plan: a time-budgeted run's `BudgetPlan` (set by the caller), kept
+            in each backup so a resumed run keeps its schedule.
     """
 
     def __init__(self, backup_dir: str):
         super().__init__(backup_dir, delete_checkpoint=False)
         self.resumed_from_epoch = 0
         self.restored_logs = {}
+        self.plan = None
+
+    def recorded_plan(self):
+        """The `BudgetPlan` the backup was written under, or None (no
+        backup, an unreadable one, or a run planned by steps)."""
+        try:
+            metadata = read_json_file(os.path.join(self.backup_dir, METADATA_FILE))
+        except (OSError, ValueError):
+            return None
+        return BudgetPlan.from_dict(metadata.get("plan"))
 
     def on_train_begin(self, logs=None):
         if not os.path.isdir(self.backup_dir):
@@ -142,6 +155,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                 "batch": self._last_batch_seen,
                 "weights": name,
                 "logs": logs or {},
+                **({"plan": self.plan.to_dict()} if self.plan else {}),
             },
         )
         for other in os.listdir(self.backup_dir):

@@ -25,83 +25,22 @@ import math
 
 from keras_nlg.argument_checks import MAX_COUNT, fail, is_count, is_int, is_number
 from keras_nlg.models.presets import preset_config, preset_names
-
-RECIPES = ("lm", "finetune", "e2e")
-# Tokenizers `train` and `train_e2e` can build (evaluation.words has another
-# list: the word splitters of the diversity metrics).
-TRAINING_TOKENIZERS = ("byte", "sentencepiece")
-
-DEFAULT_LEARNING_RATE = {"transformer": 1e-3, "lstm": 2e-3}
-DEFAULT_SEQUENCE_LENGTH = 256  # the cap when the model's context is longer
-DEFAULT_SENTENCEPIECE_VOCABULARY = {"lm": 8000, "e2e": 2000}
-# Fine-tuning every weight takes small steps; LoRA adapters start at zero
-# and need larger ones.
-FINETUNE_LEARNING_RATE = 1e-4
-LORA_LEARNING_RATE = 1e-3
-# The E2E recipe's defaults were chosen on the dev set (benchmarks/RESULTS.md,
-# "E2E"); its model also gets dropout (see `E2E_DROPOUT`).
-E2E_LEARNING_RATE = 1e-3
-E2E_DROPOUT = 0.1
-
-# The settings a recipe fills in when left `None` (constant per recipe).
-# Those that depend on other fields, the data or the model are rules of
-# their own: `training_length`, `resolved_learning_rate`,
-# `resolved_vocabulary_size`, `resolved_sequence_length`,
-# `resolved_warmup_steps`; the E2E sample prompt is the first validation MR.
-# Shared parts: a new model (lm, e2e), training on text files (lm, finetune).
-_NEW_MODEL = dict(arch="transformer", preset="small", batch_size=32, weight_decay=0.1)
-_TEXT_FILES = dict(validation_fraction=0.1, steps_per_epoch=200, sample_prompt="\n")
-_RECIPE_DEFAULTS = {
-    "lm": {**_NEW_MODEL, **_TEXT_FILES, "tokenizer": "byte"},
-    "finetune": {**_TEXT_FILES, "batch_size": 8, "weight_decay": 0.0},
-    "e2e": {
-        **_NEW_MODEL,
-        "tokenizer": "sentencepiece",
-        "steps_per_epoch": 500,
-        # Off by default although it wins on the generalisation split
-        # (benchmarks/RESULTS.md, "E2E generalisation": +4.7 held-out BLEU):
-        # `generate`, the CLI's generate and the exports don't put the values
-        # back yet, only `evaluate`/`generate_for_mrs` do.
-        "delexicalize": False,
-    },
-}
-# Training length when neither `steps` nor `epochs` is given.
-_DEFAULT_LENGTH = {
-    "lm": ("steps", 1000),
-    "finetune": ("steps", 200),
-    "e2e": ("epochs", 6),
-}
-
-# What `keras-nlg train` (task lm) prints after training: a sample of this
-# length after this prompt (also the prompt of its TensorBoard samples).
-COMMAND_LINE_SAMPLE_PROMPT = "ROMEO:"
-COMMAND_LINE_SAMPLE_TOKENS = 300
-
-# The fields a recipe has no use for, and why (the error says so; the E2E
-# ones name the flag too, as `keras-nlg train --task e2e` reports them).
-_NOT_APPLICABLE = {
-    "finetune": {
-        name: f"`{name}` does not apply to fine-tuning (the model keeps its own)"
-        for name in ("arch", "preset", "model_overrides", "tokenizer")
-        + ("vocabulary_size",)
-    },
-    "e2e": {
-        "sequence_length": "`sequence_length`/--sequence-length does not apply to "
-        "--task e2e (each example is one MR and its text)",
-        "validation_fraction": "`validation_fraction` does not apply to --task e2e "
-        "(it validates on the validation CSV)",
-        "validation_steps": "`validation_steps`/--validation-steps does not apply to "
-        "--task e2e (it validates on all of the validation CSV)",
-    },
-}
-# Fields only one recipe uses: recipe -> (fields, how the error names it).
-_RECIPE_ONLY = {
-    "finetune": (("lora_rank", "lora_alpha"), "fine-tuning"),
-    "e2e": (("delexicalize",), "--task e2e"),
-}
-_POSITIVE_INTS = (
-    *("vocabulary_size", "steps", "epochs", "batch_size", "sequence_length"),
-    *("validation_steps", "steps_per_epoch", "lora_rank"),
+from keras_nlg.training.recipes import (
+    COMMAND_LINE_SAMPLE_PROMPT,
+    DEFAULT_LEARNING_RATE,
+    DEFAULT_LENGTH,
+    DEFAULT_SENTENCEPIECE_VOCABULARY,
+    DEFAULT_SEQUENCE_LENGTH,
+    E2E_LEARNING_RATE,
+    FINETUNE_LEARNING_RATE,
+    LORA_LEARNING_RATE,
+    NOT_APPLICABLE,
+    POSITIVE_INTS,
+    RECIPE_DEFAULTS,
+    RECIPE_ONLY,
+    RECIPES,
+    STEPS_PER_EPOCH,
+    TRAINING_TOKENIZERS,
 )
 
 
@@ -146,7 +85,16 @@ class TrainingConfig:
             (merged into the saved model) instead of every weight.
         lora_alpha: LoRA scale numerator (update scaled by alpha / rank).
         max_minutes: stop after this many minutes of training steps (the
-            model so far is saved).
+            model so far is saved; its schedule is cut short).
+        minutes: train to a time budget instead of a step count: the whole
+            run (from the call of `train`/`finetune`/`train_e2e` to the
+            written directory) is sized to this many minutes of wall time
+            after measuring the machine's step and validation time, and the
+            learning rate decays fully within it
+            (`keras_nlg.training.budget`). Not with `steps`, `epochs` or
+            `max_minutes`; `steps_per_epoch`, if given, caps the steps
+            between validations (default: the budget decides, ≤ 5% of the
+            time on validation).
         sample_prompt: prompt of the TensorBoard text sample (default a
             newline; E2E: the first validation MR).
         delexicalize: E2E only: train on MRs and texts with `name`/`near`
@@ -191,6 +139,7 @@ class TrainingConfig:
     lora_rank: int | None = None
     lora_alpha: float | None = None
     max_minutes: float | None = None
+    minutes: float | None = None
     sample_prompt: str | None = None
     delexicalize: bool | None = None
     seed: int = 0
@@ -198,7 +147,7 @@ class TrainingConfig:
     def __post_init__(self):
         if self.recipe not in RECIPES:
             fail("recipe", self.recipe, f"one of {RECIPES}")
-        for name, value in _RECIPE_DEFAULTS[self.recipe].items():
+        for name, value in RECIPE_DEFAULTS[self.recipe].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
         if isinstance(self.model_overrides, dict):
@@ -225,14 +174,14 @@ class TrainingConfig:
 
     def validate(self) -> None:
         """Checks every field on its own and every combination (see Raises)."""
-        for name in _POSITIVE_INTS:
+        for name in POSITIVE_INTS:
             value = getattr(self, name)
             if value is not None and not is_count(value):
                 fail(name, value, f"a positive integer ≤ {MAX_COUNT}")
         warmup = self.warmup_steps
         if warmup is not None and (not is_int(warmup) or warmup < 0):
             fail("warmup_steps", warmup, "an integer ≥ 0")
-        for name in ("learning_rate", "lora_alpha", "max_minutes"):
+        for name in ("learning_rate", "lora_alpha", "max_minutes", "minutes"):
             value = getattr(self, name)
             if value is not None and (not is_number(value) or not 0 < value < math.inf):
                 fail(name, value, "a finite number > 0")
@@ -268,6 +217,13 @@ class TrainingConfig:
                 "Give `steps` or `epochs`, not both. "
                 f"Received: steps={self.steps}, epochs={self.epochs}"
             )
+        for other in ("steps", "epochs", "max_minutes"):
+            if self.minutes is not None and getattr(self, other) is not None:
+                raise ValueError(
+                    f"Give `minutes` or `{other}`, not both (`minutes` sizes the "
+                    f"run to the time). Received: minutes={self.minutes}, "
+                    f"{other}={getattr(self, other)}"
+                )
         if self.vocabulary_size is not None and self.tokenizer != "sentencepiece":
             raise ValueError(
                 "`vocabulary_size` applies to the sentencepiece tokenizer only. "
@@ -276,11 +232,11 @@ class TrainingConfig:
             )
 
     def _check_recipe_fields(self):
-        for name, why in _NOT_APPLICABLE.get(self.recipe, {}).items():
+        for name, why in NOT_APPLICABLE.get(self.recipe, {}).items():
             value = getattr(self, name)
             if value is not None:
                 raise ValueError(f"{why}. Received: {name}={value!r}")
-        for recipe, (names, where) in _RECIPE_ONLY.items():
+        for recipe, (names, where) in RECIPE_ONLY.items():
             for name in names if self.recipe != recipe else ():
                 value = getattr(self, name)
                 if value is not None:
@@ -302,11 +258,19 @@ class TrainingConfig:
     # The defaults that depend on other fields, the model or the data.
 
     def training_length(self) -> tuple[int | None, int | None]:
-        """`(steps, epochs)`, one of them None: as given, else the recipe's."""
-        if self.steps is not None or self.epochs is not None:
+        """`(steps, epochs)`, one of them None: as given, else the recipe's
+        (both None with `minutes`: the budget plans the steps)."""
+        if self.steps is not None or self.epochs is not None or self.minutes:
             return self.steps, self.epochs
-        name, value = _DEFAULT_LENGTH[self.recipe]
+        name, value = DEFAULT_LENGTH[self.recipe]
         return (value, None) if name == "steps" else (None, value)
+
+    def resolved_steps_per_epoch(self) -> int | None:
+        """`steps_per_epoch`, else the recipe's (None with `minutes`: the
+        budget picks the validation cadence)."""
+        if self.steps_per_epoch is not None or self.minutes:
+            return self.steps_per_epoch
+        return STEPS_PER_EPOCH[self.recipe]
 
     def resolved_learning_rate(self) -> float:
         """`learning_rate`, else the recipe's default (per arch for `"lm"`)."""

@@ -9,6 +9,7 @@ pre-trained on general text (and keeps that model's tokenizer).
 import math
 import os
 import tempfile
+import time
 
 import keras
 import tensorflow as tf
@@ -29,13 +30,14 @@ from keras_nlg.model_directory import load
 from keras_nlg.models import build_model, preset_config
 from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
-from keras_nlg.training.config import E2E_DROPOUT, TrainingConfig
+from keras_nlg.training.config import TrainingConfig
 from keras_nlg.training.fit import (
     TrainResult,
     check_out_dir,
     fit_and_save,
     resolve_training_config,
 )
+from keras_nlg.training.recipes import E2E_DROPOUT
 
 VALIDATION_PAIRS = 1000  # dev pairs used for val_loss (the rest is for BLEU)
 
@@ -126,6 +128,7 @@ def train_e2e(
     Returns:
         A `TrainResult`.
     """
+    started_at = time.monotonic()  # a `minutes` budget counts from here
     config = resolve_training_config(config, overrides, "e2e", "train_e2e")
     check_out_dir(out_dir, overwrite)
     train_csv = _one_csv(train_csv)
@@ -225,6 +228,7 @@ def train_e2e(
         strategy=strategy,
         verbose=verbose,
         callbacks=callbacks,
+        started_at=started_at,
         generation_config=GenerationConfig(
             num_beams=DEFAULT_NUM_BEAMS, max_new_tokens=max_new_tokens
         ),

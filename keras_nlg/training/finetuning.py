@@ -1,6 +1,7 @@
 """`finetune()`: continue training a model directory on new text (full or LoRA)."""
 
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -48,6 +49,7 @@ def finetune(
         **overrides: `TrainingConfig` fields replacing `config`'s, e.g.
             `finetune(model_dir, files, out, lora_rank=8, steps=100)`.
     """
+    started_at = time.monotonic()  # a `minutes` budget counts from here
     config = resolve_training_config(config, overrides, "finetune", "finetune")
     check_out_dir(out_dir, overwrite, model_dir)
     data_paths = as_paths(data_paths)
@@ -74,7 +76,9 @@ def finetune(
         if lora
         else None,
     }
-    run = dict(strategy=strategy, verbose=verbose, callbacks=callbacks)
+    run = dict(
+        strategy=strategy, verbose=verbose, callbacks=callbacks, started_at=started_at
+    )
     run["export_model"] = merge_lora if lora else None  # the adapters merged
     return fit_on_text_files(
         model, tokenizer, out_dir, data_paths, config, model_record, **run

@@ -18,9 +18,15 @@ from collections.abc import Callable
 import keras
 import keras_hub
 
+from keras_nlg.generation import sample_continuation
 from keras_nlg.model_directory import (
     is_finished_model_directory,
     save_model_directory,
+)
+from keras_nlg.training.budget import (
+    TimeBudget,
+    measure_costs,
+    plan_for_budget,
 )
 from keras_nlg.training.callbacks import (
     LanguageModelStats,
@@ -32,6 +38,8 @@ from keras_nlg.training.config import TrainingConfig
 from keras_nlg.training.optimizer import language_model_optimizer
 
 logger = logging.getLogger(__name__)
+
+SAMPLE_TOKENS = 200  # length of each epoch's TensorBoard text sample
 
 
 @dataclasses.dataclass
@@ -139,6 +147,32 @@ def epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
     return num_epochs, math.ceil(steps / num_epochs), True
 
 
+def _plan_budget(model, tokenizer, data, config, given_warmup, backup, started_at):
+    """A `TimeBudget` for `config.minutes`, its schedule sized: the backup's
+    plan when resuming (the schedule it started with), else one measured on
+    this machine (`keras_nlg.training.budget`). `given_warmup`: the
+    config's `warmup_steps` before resolving (None: 5% of the plan)."""
+    schedule = model.optimizer.schedule
+    costs = measure_costs(
+        model,
+        data,
+        config.validation_steps,
+        # An epoch end's TensorBoard sample, as `TextSampleLogger` draws it.
+        epoch_end_work=lambda: sample_continuation(
+            model, tokenizer, config.sample_prompt, SAMPLE_TOKENS, config.seed
+        ),
+    )
+    # The final save writes about what a backup writes.
+    deadline = started_at + 60 * config.minutes - 0.5
+    plan = backup.recorded_plan() or plan_for_budget(
+        deadline - time.monotonic(), costs, config.steps_per_epoch
+    )
+    warmup = config.replace(warmup_steps=given_warmup).resolved_warmup_steps(plan.steps)
+    schedule.set_steps(plan.steps, min(warmup, plan.steps - 1))
+    epoch_end = costs.validation + costs.epoch_end_other
+    return TimeBudget(deadline, plan, schedule, epoch_end)
+
+
 def fit_and_save(
     model,
     tokenizer,
@@ -154,6 +188,7 @@ def fit_and_save(
     callbacks: list | None = None,
     export_model: Callable | None = None,
     generation_config=None,
+    started_at: float | None = None,
 ) -> TrainResult:
     """Compiles, fits with our callbacks and writes the model directory.
 
@@ -179,19 +214,30 @@ def fit_and_save(
             into the kernels.
         generation_config: the `GenerationConfig` to write with the model
             (default: the one `model` carries, e.g. a fine-tuned start's).
+        started_at: `time.monotonic()` when the entry point was called: a
+            `minutes` budget counts from there (default: now).
 
     Raises:
         FloatingPointError: if the loss became NaN or inf; the run's backup
             is removed, so a re-run starts afresh instead of resuming it.
     """
+    started_at = time.monotonic() if started_at is None else started_at
+    backup = RunBackup(os.path.join(out_dir, "checkpoints", "backup"))
     steps, epochs = config.training_length()
-    num_epochs, epoch_steps, repeat = epoch_plan(
-        steps, epochs, config.steps_per_epoch, data.steps_per_epoch
-    )
+    if config.minutes:
+        # Compiled with a placeholder length; `_plan_budget` sizes it after
+        # measuring (the schedule's step counts are variables).
+        num_epochs, epoch_steps, repeat = 1, (config.warmup_steps or 0) + 2, True
+    else:
+        num_epochs, epoch_steps, repeat = epoch_plan(
+            steps, epochs, config.resolved_steps_per_epoch(), data.steps_per_epoch
+        )
     total_steps = num_epochs * epoch_steps
+    given_warmup = config.warmup_steps
     config = config.replace(
         steps=steps,
         epochs=epochs,
+        steps_per_epoch=config.resolved_steps_per_epoch(),
         learning_rate=config.resolved_learning_rate(),
         warmup_steps=config.resolved_warmup_steps(total_steps),
     )
@@ -219,6 +265,22 @@ def fit_and_save(
         # variables is traced twice: building them here saves that second
         # trace (about 4 s of every run's start on 2 CPU cores).
         model.optimizer.build(model.trainable_variables)
+    budget = []
+    if config.minutes:
+        time_budget = _plan_budget(
+            model, tokenizer, data, config, given_warmup, backup, started_at
+        )
+        plan = backup.plan = time_budget.plan
+        num_epochs, epoch_steps, total_steps = (
+            plan.epochs,
+            plan.steps_per_epoch,
+            plan.steps,
+        )
+        config = config.replace(
+            steps_per_epoch=epoch_steps,
+            warmup_steps=model.optimizer.schedule.warmup_steps,
+        )
+        budget = [time_budget]
 
     os.makedirs(out_dir, exist_ok=True)
     log_dir = os.path.join(out_dir, "logs")
@@ -228,7 +290,6 @@ def fit_and_save(
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
-    backup = RunBackup(os.path.join(checkpoint_dir, "backup"))
     callbacks = [
         stats,
         keras.callbacks.TerminateOnNaN(),
@@ -243,10 +304,12 @@ def fit_and_save(
             tokenizer,
             os.path.join(log_dir, "samples"),
             prompt=config.sample_prompt,
+            max_new_tokens=SAMPLE_TOKENS,
             seed=config.seed,
         ),
         *time_limit,
         *(callbacks or []),
+        *budget,  # last: it measures what the others cost
     ]
     start = time.perf_counter()
     history = model.fit(
@@ -280,6 +343,8 @@ def fit_and_save(
         "resumed_from_epoch": backup.resumed_from_epoch,
         "parameters": int(model.count_params()),
         "train_seconds": elapsed,
+        # Of which in train steps (the rest: validation, callbacks, tracing).
+        "step_seconds": stats.step_seconds,
     }
     record = {
         **model_record,

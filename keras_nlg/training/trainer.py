@@ -1,5 +1,7 @@
 """`train()`: corpus files in, a model directory out (what `keras-nlg train` runs)."""
 
+import time
+
 import keras
 import tensorflow as tf
 
@@ -53,6 +55,7 @@ def train(
         A `TrainResult`; its `training_config` is the config with every
         default resolved, also recorded in `config.json["training"]`.
     """
+    started_at = time.monotonic()  # a `minutes` budget counts from here
     config = resolve_training_config(config, overrides, "lm", "train")
     check_out_dir(out_dir, overwrite)
     data_paths = as_paths(data_paths) or [datasets.tiny_shakespeare_path()]
@@ -87,7 +90,9 @@ def train(
         )
 
     record = {"arch": config.arch, "preset": config.preset}
-    run = dict(strategy=strategy, verbose=verbose, callbacks=callbacks)
+    run = dict(
+        strategy=strategy, verbose=verbose, callbacks=callbacks, started_at=started_at
+    )
     return fit_on_text_files(
         model, tokenizer, out_dir, data_paths, config, record, **run
     )

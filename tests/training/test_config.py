@@ -24,7 +24,7 @@ def test_recipe_defaults_are_filled_in_when_made():
     assert lm.resolved_vocabulary_size() == 8000
 
     e2e = TrainingConfig.for_e2e()
-    assert (e2e.tokenizer, e2e.steps_per_epoch, e2e.validation_fraction) == (
+    assert (e2e.tokenizer, e2e.resolved_steps_per_epoch(), e2e.validation_fraction) == (
         "sentencepiece",
         500,
         None,

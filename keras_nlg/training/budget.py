@@ -1,0 +1,264 @@
+"""Training to a time budget: `TrainingConfig(minutes=...)` sizes the run to the clock.
+
+A CPU user thinks in minutes, not steps. Stopping a run at a time limit
+(`max_minutes`) ends it in the middle of its learning-rate schedule, at a
+high rate; a schedule that decays fully by the end of the budget gives a
+better model for the same time (Li, Yumer & Ramanan, "Budgeted Training:
+Rethinking Deep Neural Network Training Under Resource Constraints", ICLR
+2020). So a budgeted run measures before it plans:
+
+1. `measure_costs` times a few real train steps (the first one traces and
+   compiles, and is paid once either way) and a few validation batches, then
+   puts every weight and optimizer variable back, so the run starts from the
+   state it would have had.
+2. `plan_for_budget` turns what is left of the budget into a step count and
+   a validation cadence: epoch ends (validation, backup, TensorBoard sample)
+   get at most `EPOCH_END_SHARE` of the time, and the final one always runs.
+3. `fit_and_save` sizes the `WarmupCosineDecay` schedule to the planned steps
+   (no retrace: its step counts are variables) and adds `BudgetDeadline`,
+   which ends the run early if the machine turns out slower than measured.
+
+The plan is recorded (config.json's `"training"`, the resumable backup), so a
+run resumed after a kill keeps the schedule it started with.
+"""
+
+import collections
+import dataclasses
+import math
+import time
+
+import keras
+
+# Epoch ends (validation, backup, sample) get at most this share of the time.
+EPOCH_END_SHARE = 0.05
+# `fit` gets room for this many more steps than planned, so `TimeBudget`
+# can grow the plan if the machine is faster than the calibration said.
+HEADROOM = 0.25
+# Timed train steps after the first (traced) one, and validation batches.
+CALIBRATION_STEPS = 6
+CALIBRATION_VALIDATION_BATCHES = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Costs:
+    """What `measure_costs` found, in seconds."""
+
+    step: float  # one train step
+    validation: float  # one pass over the validation batches (0 without)
+    epoch_end_other: float  # backup + sample + best checkpoint, estimated
+
+
+@dataclasses.dataclass(frozen=True)
+class BudgetPlan:
+    """Steps and epochs that fit a time budget (see `plan_for_budget`).
+
+    `steps` is the planned length (what the schedule is sized to);
+    `epochs × steps_per_epoch` is what `fit` is given, `HEADROOM` more, so
+    the plan can grow as well as shrink while it runs (`TimeBudget`).
+    """
+
+    steps: int
+    epochs: int
+    steps_per_epoch: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values) -> "BudgetPlan | None":
+        """The plan a backup recorded, or None if `values` isn't one."""
+        try:
+            plan = cls(
+                **{k: int(values[k]) for k in ("steps", "epochs", "steps_per_epoch")}
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return plan if min(plan.steps, plan.epochs, plan.steps_per_epoch) > 0 else None
+
+
+def plan_for_budget(
+    seconds: float,
+    costs: Costs,
+    max_steps_per_epoch: int | None = None,
+    epoch_end_share: float = EPOCH_END_SHARE,
+) -> BudgetPlan:
+    """The most steps that fit `seconds`, with the fewest epoch ends that
+    keep validation at most `epoch_end_share` of the time.
+
+    Args:
+        seconds: time left for train steps and epoch ends (the final
+            validation and the save included by the caller's reserve).
+        costs: measured costs.
+        max_steps_per_epoch: the most steps between two validations (the
+            user's `steps_per_epoch`), or None to let the budget decide.
+        epoch_end_share: see `EPOCH_END_SHARE`.
+
+    Raises:
+        ValueError: if not even one step and the final validation fit.
+    """
+    epoch_end = costs.validation + costs.epoch_end_other
+    if seconds < costs.step + epoch_end:
+        raise ValueError(
+            f"The time budget leaves {seconds:.1f} s for training, less than one "
+            f"step ({costs.step:.2f} s) and one validation ({epoch_end:.1f} s). "
+            "Give more `minutes`."
+        )
+    epochs = max(1, int(epoch_end_share * seconds / max(epoch_end, 1e-9)))
+    steps = int((seconds - epochs * epoch_end) / costs.step)
+    if max_steps_per_epoch is not None:
+        # The user's cadence: validate at least every `max_steps_per_epoch`
+        # steps, paying for the extra epoch ends with steps.
+        while math.ceil(steps / epochs) > max_steps_per_epoch:
+            epochs = math.ceil(steps / max_steps_per_epoch)
+            steps = max(1, int((seconds - epochs * epoch_end) / costs.step))
+    epochs = max(1, min(epochs, steps))
+    return BudgetPlan(steps, epochs, math.ceil(steps * (1 + HEADROOM) / epochs))
+
+
+def measure_costs(model, data, validation_steps=None, epoch_end_work=None) -> Costs:
+    """Times train steps and validation batches of a compiled model, then
+    restores its weights and optimizer state (the run starts unchanged).
+
+    It runs Keras' own `fit` and `evaluate` on a few batches, so the traced
+    and compiled functions are the ones the run's `fit` goes on to use: the
+    first step's tracing is paid here once, not twice.
+
+    Args:
+        model: compiled, optimizer built.
+        data: `LanguageModelData` (`train`, `validation` datasets).
+        validation_steps: cap on validation batches (None: all).
+        epoch_end_work: a callable doing the rest of an epoch end's work
+            (the TensorBoard text sample), timed once; its first run traces
+            what the first epoch end would trace anyway.
+    """
+    variables = list(model.variables)
+    seen = {id(v) for v in variables}
+    variables += [v for v in model.optimizer.variables if id(v) not in seen]
+    saved = [v.numpy() for v in variables]
+
+    timer = _BatchTimer()
+    model.fit(
+        data.train.repeat(),
+        epochs=1,
+        steps_per_epoch=CALIBRATION_STEPS + 1,
+        shuffle=False,  # the dataset shuffles itself
+        callbacks=[timer],
+        verbose=0,
+    )
+    step = timer.seconds_per_batch("train")
+    validation = 0.0
+    if data.validation is not None:
+        count = _count_batches(data.validation, validation_steps)
+        model.evaluate(
+            data.validation.take(CALIBRATION_VALIDATION_BATCHES + 1),
+            callbacks=[timer],
+            verbose=0,
+        )
+        validation = count * timer.seconds_per_batch("test")
+    for variable, value in zip(variables, saved, strict=True):
+        variable.assign(value)
+    other = 0.0
+    if epoch_end_work is not None:
+        start = time.perf_counter()
+        epoch_end_work()
+        other = time.perf_counter() - start
+    # Plus the backup and best-checkpoint writes (a few MB: well under a
+    # second here); `TimeBudget` measures whole epoch ends as they happen.
+    return Costs(step=step, validation=validation, epoch_end_other=other + 0.5)
+
+
+class _BatchTimer(keras.callbacks.Callback):
+    """Seconds per train/test batch, the first (traced) one left out."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = {"train": [], "test": []}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seconds["train"].append(time.perf_counter() - self._start)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.seconds["test"].append(time.perf_counter() - self._start)
+
+    def seconds_per_batch(self, kind):
+        times = self.seconds[kind][1:] or self.seconds[kind]
+        return sorted(times)[len(times) // 2]
+
+
+def _count_batches(dataset, cap):
+    count = int(dataset.cardinality())
+    if count < 0:  # unknown: count them (validation sets are small)
+        count = sum(1 for _ in dataset)
+    return min(count, cap) if cap else count
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Keeps a planned run inside its deadline.
+
+    Every `REPLAN_EVERY` steps it compares what is left of the plan (steps at
+    the median step time of the last ones, plus the epoch ends, measured at
+    each epoch end; put it last in the callback list) with the time left,
+    and re-sizes the plan to the steps that fit: the schedule is re-sized
+    too, so the learning rate still decays fully, and training stops there.
+    A slower machine shrinks the plan; a faster one grows it, up to the
+    `HEADROOM` that `fit` was given.
+
+    Args:
+        deadline: `time.monotonic()` value by which the steps and the final
+            epoch end are done (the caller keeps time for the save).
+        plan: the `BudgetPlan` being run.
+        schedule: the optimizer's `WarmupCosineDecay`.
+        epoch_end_seconds: estimated cost of one epoch end (until measured).
+
+    Attributes:
+        stop_step: the step the run ends at (`plan.steps` until re-planned).
+    """
+
+    REPLAN_EVERY = 10
+
+    def __init__(self, deadline, plan, schedule, epoch_end_seconds):
+        super().__init__()
+        self.deadline = deadline
+        self.plan = plan
+        self.schedule = schedule
+        self.epoch_end_seconds = epoch_end_seconds
+        self.stop_step = plan.steps
+        self._recent = collections.deque(maxlen=50)
+        self._last_step_end = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = self._last_step_end = time.monotonic()
+        self._recent.append(now - self._batch_start)
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self.REPLAN_EVERY == 0:
+            self._replan(now, step)
+        if step >= self.stop_step:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._last_step_end is not None:
+            self.epoch_end_seconds = time.monotonic() - self._last_step_end
+
+    def _replan(self, now, done):
+        step_seconds = sorted(self._recent)[len(self._recent) // 2]
+        per_epoch = self.plan.steps_per_epoch
+        capacity = self.plan.epochs * per_epoch
+        # The final epoch end is always paid; the others as steps cross them.
+        spare = self.deadline - now - self.epoch_end_seconds
+        affordable = int(spare / (step_seconds + self.epoch_end_seconds / per_epoch))
+        stop = min(capacity, done + max(1, affordable))
+        if abs(stop - self.stop_step) <= max(1, self.stop_step // 100):
+            return  # within 1%: keep the schedule steady
+        self.stop_step = stop
+        warmup = self.schedule.warmup_steps
+        if stop > warmup:
+            self.schedule.set_steps(stop, warmup)
