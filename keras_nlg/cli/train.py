@@ -67,8 +67,8 @@ def add_parser(subparsers):
             "steps": "optimizer steps (default 1000; --task e2e: 6 epochs)",
             "epochs": "passes over the data",
             "batch_size": "default 32",
-            "steps_per_epoch": "with --steps: steps between validation, logs and "
-            "backups (default 200; --task e2e: 500)",
+            "steps_per_epoch": "steps between validation, logs and backups "
+            "(default 200; --task e2e: 500; --minutes: the budget decides)",
             "seed": "default 0",
         },
     )

@@ -6,6 +6,9 @@ from keras_nlg.models.lstm import LSTMLanguageModel
 from keras_nlg.models.presets import PRESETS, build_model, preset_config, preset_names
 from keras_nlg.models.transformer import TransformerLanguageModel
 
+# Registers the schedule that `checkpoints/best.keras` optimizers name.
+from keras_nlg.schedules import WarmupCosineDecay  # noqa: F401
+
 __all__ = [
     "CacheSpec",
     "CacheTensor",

@@ -15,11 +15,12 @@ Rethinking Deep Neural Network Training Under Resource Constraints", ICLR
    a validation cadence: epoch ends (validation, backup, TensorBoard sample)
    get at most `EPOCH_END_SHARE` of the time, and the final one always runs.
 3. `fit_and_save` sizes the `WarmupCosineDecay` schedule to the planned steps
-   (no retrace: its step counts are variables) and adds `BudgetDeadline`,
-   which ends the run early if the machine turns out slower than measured.
+   (no retrace: its step counts are variables) and adds `TimeBudget`, which
+   moves the end (and the schedule with it) as the run's real speed shows.
 
-The plan is recorded (config.json's `"training"`, the resumable backup), so a
-run resumed after a kill keeps the schedule it started with.
+The plan and the end reached are kept in the resumable backup, so a run
+resumed after a kill keeps the schedule it had (and trains nothing more if
+it had finished).
 """
 
 import collections
@@ -86,8 +87,8 @@ def plan_for_budget(
     keep validation at most `epoch_end_share` of the time.
 
     Args:
-        seconds: time left for train steps and epoch ends (the final
-            validation and the save included by the caller's reserve).
+        seconds: time left for train steps and epoch ends (the final one
+            included; the caller keeps time for the save).
         costs: measured costs.
         max_steps_per_epoch: the most steps between two validations (the
             user's `steps_per_epoch`), or None to let the budget decide.
@@ -103,21 +104,28 @@ def plan_for_budget(
             f"step ({costs.step:.2f} s) and one validation ({epoch_end:.1f} s). "
             "Give more `minutes`."
         )
-    epochs = max(1, int(epoch_end_share * seconds / max(epoch_end, 1e-9)))
-    steps = int((seconds - epochs * epoch_end) / costs.step)
-    if max_steps_per_epoch is not None:
-        # The user's cadence: validate at least every `max_steps_per_epoch`
-        # steps, paying for the extra epoch ends with steps.
-        while math.ceil(steps / epochs) > max_steps_per_epoch:
-            epochs = math.ceil(steps / max_steps_per_epoch)
-            steps = max(1, int((seconds - epochs * epoch_end) / costs.step))
-    epochs = max(1, min(epochs, steps))
-    return BudgetPlan(steps, epochs, math.ceil(steps * (1 + HEADROOM) / epochs))
+    if max_steps_per_epoch is None:
+        epochs = max(1, int(epoch_end_share * seconds / max(epoch_end, 1e-9)))
+        steps = max(1, int((seconds - epochs * epoch_end) / costs.step))
+        epochs = min(epochs, steps)
+        return BudgetPlan(steps, epochs, math.ceil(steps * (1 + HEADROOM) / epochs))
+    # The user's cadence: an epoch end at least every `max_steps_per_epoch`
+    # steps, paid for with steps; `fit` gets whole epochs of that length.
+    cap = max_steps_per_epoch
+    steps = int(seconds / (costs.step + epoch_end / cap)) + 1
+
+    def cost(steps):
+        return steps * costs.step + math.ceil(steps / cap) * epoch_end
+
+    while steps > 1 and cost(steps) > seconds:
+        steps -= 1
+    return BudgetPlan(steps, math.ceil(steps * (1 + HEADROOM) / cap), cap)
 
 
 def measure_costs(model, data, validation_steps=None, epoch_end_work=None) -> Costs:
     """Times train steps and validation batches of a compiled model, then
-    restores its weights and optimizer state (the run starts unchanged).
+    restores its weights and optimizer state (the run starts from the same
+    weights; the data's shuffle has moved on by the few batches used).
 
     It runs Keras' own `fit` and `evaluate` on a few batches, so the traced
     and compiled functions are the ones the run's `fit` goes on to use: the
@@ -159,6 +167,7 @@ def measure_costs(model, data, validation_steps=None, epoch_end_work=None) -> Co
         variable.assign(value)
     other = 0.0
     if epoch_end_work is not None:
+        epoch_end_work()  # the first call traces: paid once, not per epoch
         start = time.perf_counter()
         epoch_end_work()
         other = time.perf_counter() - start
@@ -201,13 +210,15 @@ def _count_batches(dataset, cap):
 class TimeBudget(keras.callbacks.Callback):
     """Keeps a planned run inside its deadline.
 
-    Every `REPLAN_EVERY` steps it compares what is left of the plan (steps at
-    the median step time of the last ones, plus the epoch ends, measured at
-    each epoch end; put it last in the callback list) with the time left,
-    and re-sizes the plan to the steps that fit: the schedule is re-sized
-    too, so the learning rate still decays fully, and training stops there.
-    A slower machine shrinks the plan; a faster one grows it, up to the
-    `HEADROOM` that `fit` was given.
+    Every `REPLAN_EVERY` steps it finds the last step that fits before
+    `deadline` (steps at the median time of the recent ones, plus the epoch
+    ends still to cross, measured at each epoch end; put it last in the
+    callback list) and moves the run's end there, re-sizing the schedule so
+    the learning rate still decays fully. A slower machine shrinks the plan;
+    a faster one grows it (by more than `GROW_MARGIN`, so timing noise
+    doesn't make the learning rate saw), up to the steps `fit` was given.
+    Between re-plans, a step that would leave no time for the final epoch
+    end stops the run at once.
 
     Args:
         deadline: `time.monotonic()` value by which the steps and the final
@@ -215,33 +226,67 @@ class TimeBudget(keras.callbacks.Callback):
         plan: the `BudgetPlan` being run.
         schedule: the optimizer's `WarmupCosineDecay`.
         epoch_end_seconds: estimated cost of one epoch end (until measured).
+        warmup_steps: the warm-up asked for (it shrinks with the plan, to
+            at most the run's length − 1).
+        stop_step: the end a resumed run had reached (default `plan.steps`).
+        replan: False for a resumed run: it keeps the end it had (its new
+            process has no record of the first one's time); a run killed
+            after its last step trains one more, at the final rate.
 
     Attributes:
-        stop_step: the step the run ends at (`plan.steps` until re-planned).
+        stop_step: the step the run ends at.
     """
 
     REPLAN_EVERY = 10
+    GROW_MARGIN = 0.02
 
-    def __init__(self, deadline, plan, schedule, epoch_end_seconds):
+    def __init__(
+        self,
+        deadline,
+        plan,
+        schedule,
+        epoch_end_seconds,
+        warmup_steps=0,
+        stop_step=None,
+        replan=True,
+    ):
         super().__init__()
         self.deadline = deadline
         self.plan = plan
         self.schedule = schedule
         self.epoch_end_seconds = epoch_end_seconds
-        self.stop_step = plan.steps
+        self.warmup_steps = warmup_steps
+        self.replan = replan
+        self.stop_step = stop_step or plan.steps
+        self.capacity = None  # known when `fit` starts its first epoch
         self._recent = collections.deque(maxlen=50)
         self._last_step_end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.capacity is None:
+            # The last step `fit` can reach: its epochs left (a resumed run
+            # starts at a later one) from the step the optimizer is at.
+            done = int(self.model.optimizer.iterations.numpy())
+            left = self.plan.epochs - epoch
+            self.capacity = done + left * self.plan.steps_per_epoch
+            self.stop_step = min(self.stop_step, self.capacity)
+            self._resize(self.stop_step)
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         now = self._last_step_end = time.monotonic()
-        self._recent.append(now - self._batch_start)
+        seconds = now - self._batch_start
+        self._recent.append(seconds)
         step = int(self.model.optimizer.iterations.numpy())
-        if step % self.REPLAN_EVERY == 0:
+        if self.replan and step % self.REPLAN_EVERY == 0:
             self._replan(now, step)
-        if step >= self.stop_step:
+        late = now + seconds + self.epoch_end_seconds > self.deadline
+        if step >= self.stop_step or (self.replan and late):
+            if step < self.stop_step:
+                self._resize(step)  # out of time: end the decay here
+            self.stop_step = step
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
@@ -251,14 +296,24 @@ class TimeBudget(keras.callbacks.Callback):
     def _replan(self, now, done):
         step_seconds = sorted(self._recent)[len(self._recent) // 2]
         per_epoch = self.plan.steps_per_epoch
-        capacity = self.plan.epochs * per_epoch
-        # The final epoch end is always paid; the others as steps cross them.
-        spare = self.deadline - now - self.epoch_end_seconds
-        affordable = int(spare / (step_seconds + self.epoch_end_seconds / per_epoch))
-        stop = min(capacity, done + max(1, affordable))
-        if abs(stop - self.stop_step) <= max(1, self.stop_step // 100):
-            return  # within 1%: keep the schedule steady
-        self.stop_step = stop
-        warmup = self.schedule.warmup_steps
-        if stop > warmup:
-            self.schedule.set_steps(stop, warmup)
+        spare = self.deadline - now - self.epoch_end_seconds  # the final end
+        stop = done
+        # The furthest stop whose steps and intermediate epoch ends fit.
+        low, high = done + 1, self.capacity
+        while low <= high:
+            middle = (low + high) // 2
+            ends = (middle - 1) // per_epoch - done // per_epoch
+            if (middle - done) * step_seconds + ends * self.epoch_end_seconds <= spare:
+                stop, low = middle, middle + 1
+            else:
+                high = middle - 1
+        stop = max(stop, done + 1)
+        if self.stop_step < stop <= self.stop_step * (1 + self.GROW_MARGIN):
+            return  # a small gain: keep the schedule steady
+        if stop != self.stop_step:
+            self.stop_step = stop
+            self._resize(stop)
+
+    def _resize(self, total):
+        if total >= 2:
+            self.schedule.set_steps(total, min(self.warmup_steps, total - 1))

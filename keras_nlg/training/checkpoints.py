@@ -52,24 +52,30 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         restored_logs: the resumed epoch's logs (dict of floats; empty on a
             fresh start): a run resumed after its last epoch trains nothing,
             and these are its final figures.
-        plan: a time-budgeted run's `BudgetPlan` (set by the caller), kept
-            in each backup so a resumed run keeps its schedule.
+        budget: a time-budgeted run's `TimeBudget` (set by the caller): its
+            plan and the end it reached go into each backup, so a resumed
+            run keeps its schedule.
     """
 
     def __init__(self, backup_dir: str):
         super().__init__(backup_dir, delete_checkpoint=False)
         self.resumed_from_epoch = 0
         self.restored_logs = {}
-        self.plan = None
+        self.budget = None
 
     def recorded_plan(self):
-        """The `BudgetPlan` the backup was written under, or None (no
-        backup, an unreadable one, or a run planned by steps)."""
+        """`(BudgetPlan, stop_step)` of the time-budgeted run the backup was
+        written by, or None (no backup, an unreadable one, or a run planned
+        by steps)."""
         try:
             metadata = read_json_file(os.path.join(self.backup_dir, METADATA_FILE))
         except (OSError, ValueError):
             return None
-        return BudgetPlan.from_dict(metadata.get("plan"))
+        plan = BudgetPlan.from_dict(metadata.get("plan"))
+        stop = (metadata.get("plan") or {}).get("stop_step")
+        if plan is None or not isinstance(stop, int) or stop < 1:
+            return None
+        return plan, stop
 
     def on_train_begin(self, logs=None):
         if not os.path.isdir(self.backup_dir):
@@ -155,12 +161,18 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                 "batch": self._last_batch_seen,
                 "weights": name,
                 "logs": logs or {},
-                **({"plan": self.plan.to_dict()} if self.plan else {}),
+                **self._plan_record(),
             },
         )
         for other in os.listdir(self.backup_dir):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.backup_dir, other))
+
+    def _plan_record(self):
+        if self.budget is None:
+            return {}
+        plan = self.budget.plan.to_dict()
+        return {"plan": {**plan, "stop_step": self.budget.stop_step}}
 
     def last_logs(self, history: dict) -> dict:
         """The run's final figures (floats): the last epoch of `history`

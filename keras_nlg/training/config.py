@@ -43,6 +43,9 @@ from keras_nlg.training.recipes import (
     TRAINING_TOKENIZERS,
 )
 
+# `minutes` beyond a year is a typo (and 60 × it must stay finite).
+MAX_MINUTES = 525_600
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
@@ -78,9 +81,11 @@ class TrainingConfig:
             (default 0.1; E2E validates on its validation CSV instead).
         validation_steps: cap on validation batches per epoch (default all).
         steps_per_epoch: with `steps`, the most steps between validations,
-            logs and backups (default 200; E2E 500); `steps` is split into
-            equal epochs, so it may be rounded up by a few steps (recorded
-            as `total_steps`).
+            logs and backups (default 200; E2E 500, resolved when training
+            starts: `resolved_steps_per_epoch`); `steps` is split into equal
+            epochs, so it may be rounded up by a few steps (recorded as
+            `total_steps`). With `minutes`: validate every this many steps
+            (default: the budget decides).
         lora_rank: fine-tuning only: train rank-`lora_rank` adapters
             (merged into the saved model) instead of every weight.
         lora_alpha: LoRA scale numerator (update scaled by alpha / rank).
@@ -216,6 +221,13 @@ class TrainingConfig:
             raise ValueError(
                 "Give `steps` or `epochs`, not both. "
                 f"Received: steps={self.steps}, epochs={self.epochs}"
+            )
+        if self.minutes is not None and self.minutes > MAX_MINUTES:
+            fail("minutes", self.minutes, f"at most {MAX_MINUTES} (a year)")
+        if self.steps is not None and warmup is not None and warmup >= self.steps:
+            raise ValueError(
+                "`warmup_steps` must be less than `steps`. Received: "
+                f"warmup_steps={warmup}, steps={self.steps}"
             )
         for other in ("steps", "epochs", "max_minutes"):
             if self.minutes is not None and getattr(self, other) is not None:

@@ -164,13 +164,29 @@ def _plan_budget(model, tokenizer, data, config, given_warmup, backup, started_a
     )
     # The final save writes about what a backup writes.
     deadline = started_at + 60 * config.minutes - 0.5
-    plan = backup.recorded_plan() or plan_for_budget(
-        deadline - time.monotonic(), costs, config.steps_per_epoch
-    )
-    warmup = config.replace(warmup_steps=given_warmup).resolved_warmup_steps(plan.steps)
-    schedule.set_steps(plan.steps, min(warmup, plan.steps - 1))
+    warmup = config.replace(warmup_steps=given_warmup)
     epoch_end = costs.validation + costs.epoch_end_other
-    return TimeBudget(deadline, plan, schedule, epoch_end)
+    recorded = backup.recorded_plan()
+    if recorded is not None:
+        plan, stop = recorded
+        return TimeBudget(
+            deadline,
+            plan,
+            schedule,
+            epoch_end,
+            warmup.resolved_warmup_steps(plan.steps),
+            stop_step=stop,
+            replan=False,
+        )
+    try:
+        plan = plan_for_budget(
+            deadline - time.monotonic(), costs, config.steps_per_epoch
+        )
+    except ValueError as error:
+        raise ValueError(f"{error} Received: minutes={config.minutes}") from None
+    return TimeBudget(
+        deadline, plan, schedule, epoch_end, warmup.resolved_warmup_steps(plan.steps)
+    )
 
 
 def fit_and_save(
@@ -270,16 +286,9 @@ def fit_and_save(
         time_budget = _plan_budget(
             model, tokenizer, data, config, given_warmup, backup, started_at
         )
-        plan = backup.plan = time_budget.plan
-        num_epochs, epoch_steps, total_steps = (
-            plan.epochs,
-            plan.steps_per_epoch,
-            plan.steps,
-        )
-        config = config.replace(
-            steps_per_epoch=epoch_steps,
-            warmup_steps=model.optimizer.schedule.warmup_steps,
-        )
+        plan = time_budget.plan
+        backup.budget = time_budget
+        num_epochs, epoch_steps = plan.epochs, plan.steps_per_epoch
         budget = [time_budget]
 
     os.makedirs(out_dir, exist_ok=True)
@@ -323,6 +332,11 @@ def fit_and_save(
         verbose=verbose,
     )
     elapsed = time.perf_counter() - start
+    if budget:
+        # What the budget ran to: the schedule's final length and warm-up
+        # (the given fields stay as given, so the record replays the run).
+        total_steps = model.optimizer.schedule.total_steps
+        config = config.replace(warmup_steps=model.optimizer.schedule.warmup_steps)
     last = backup.last_logs(history.history)
     # TerminateOnNaN stops on NaN and on inf; don't ship a diverged model.
     last_loss = last.get("loss", math.nan)

@@ -34,9 +34,15 @@ def test_plan_respects_a_given_cadence_and_pays_for_it_with_steps():
     costs = Costs(step=0.05, validation=1.0, epoch_end_other=0.5)
     free = plan_for_budget(300.0, costs)
     capped = plan_for_budget(300.0, costs, max_steps_per_epoch=200)
-    assert capped.steps / capped.epochs <= 200
-    assert capped.epochs > free.epochs and capped.steps < free.steps
-    assert capped.steps * costs.step + capped.epochs * 1.5 <= 300.0
+    assert capped.steps_per_epoch == 200  # fit validates every 200 steps
+    ends = -(-capped.steps // 200)
+    assert capped.steps < free.steps
+    assert capped.steps * costs.step + ends * 1.5 <= 300.0
+    assert (capped.steps + 1) * costs.step + -(-(capped.steps + 1) // 200) * 1.5 > 300
+    assert capped.epochs * 200 >= capped.steps * (1 + HEADROOM)
+    # A cadence shorter than the costs allow still fills the time.
+    tight = plan_for_budget(100.0, Costs(0.1, 1.0, 0.0), max_steps_per_epoch=10)
+    assert tight.steps_per_epoch == 10 and tight.steps >= 450
 
 
 def test_plan_always_has_one_validation_and_refuses_a_budget_too_short():
@@ -78,9 +84,14 @@ def _run_keeper(monkeypatch, step_seconds):
     schedule = WarmupCosineDecay(1e-3, total_steps=100, warmup_steps=5)
     plan = BudgetPlan(steps=100, epochs=2, steps_per_epoch=63)
     keeper = TimeBudget(
-        deadline=12.0, plan=plan, schedule=schedule, epoch_end_seconds=1.0
+        deadline=12.0,
+        plan=plan,
+        schedule=schedule,
+        epoch_end_seconds=1.0,
+        warmup_steps=5,
     )
     keeper.set_model(model)
+    keeper.on_epoch_begin(0)
     for batch in range(plan.epochs * plan.steps_per_epoch):
         keeper.on_train_batch_begin(batch)
         clock.now += step_seconds
@@ -89,6 +100,7 @@ def _run_keeper(monkeypatch, step_seconds):
         if batch == plan.steps_per_epoch - 1:
             clock.now += 1.0  # the first epoch end
             keeper.on_epoch_end(0)
+            keeper.on_epoch_begin(1)
         if model.stop_training:
             break
     return keeper, schedule, int(model.optimizer.iterations.numpy()), clock.now
@@ -110,22 +122,66 @@ def test_time_budget_grows_the_plan_when_steps_are_faster(monkeypatch):
     assert now + keeper.epoch_end_seconds <= 12.0 + 0.075 * keeper.REPLAN_EVERY
 
 
+def test_time_budget_holds_steady_at_the_calibrated_speed(monkeypatch):
+    # 100 steps of 0.1 s and 2 epoch ends of 1 s fill 12 s exactly: the
+    # schedule must not be re-sized back and forth.
+    resizes = []
+    original = WarmupCosineDecay.set_steps
+    monkeypatch.setattr(
+        WarmupCosineDecay,
+        "set_steps",
+        lambda self, total, warmup: (
+            resizes.append(total) or original(self, total, warmup)
+        ),
+    )
+    keeper, schedule, steps, _ = _run_keeper(monkeypatch, 0.1)
+    assert 99 <= steps <= 100 and schedule.total_steps == steps
+    assert len(resizes) <= 2  # the start, and at most one rounding
+
+
+def test_time_budget_shrinking_into_the_warmup_still_ends_the_decay(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("keras_nlg.training.budget.time.monotonic", clock)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.optimizer = keras.optimizers.SGD()
+    model.stop_training = False
+    schedule = WarmupCosineDecay(1e-3, total_steps=200, warmup_steps=100)
+    plan = BudgetPlan(steps=200, epochs=1, steps_per_epoch=250)
+    keeper = TimeBudget(11.0, plan, schedule, 1.0, warmup_steps=100)
+    keeper.set_model(model)
+    keeper.on_epoch_begin(0)
+    while not model.stop_training:  # 0.2 s steps: 50 fit, not 200
+        keeper.on_train_batch_begin(0)
+        clock.now += 0.2
+        model.optimizer.iterations.assign_add(1)
+        keeper.on_train_batch_end(0)
+    steps = int(model.optimizer.iterations.numpy())
+    assert steps < 100 and schedule.total_steps == steps
+    assert schedule.warmup_steps == steps - 1
+    assert float(schedule(steps)) == pytest.approx(1e-4, rel=1e-3)
+
+
 def test_backup_keeps_the_plan_for_a_resumed_run(tmp_path):
     backup = RunBackup(str(tmp_path / "backup"))
     assert backup.recorded_plan() is None
     os.makedirs(backup.backup_dir)
-    plan = BudgetPlan(steps=60, epochs=3, steps_per_epoch=20)
+    plan = BudgetPlan(steps=60, epochs=3, steps_per_epoch=25)
+    record = {**plan.to_dict(), "stop_step": 57}
     with open(os.path.join(backup.backup_dir, METADATA_FILE), "w") as f:
-        json.dump(
-            {"epoch": 1, "weights": "epoch-1.weights.h5", "plan": plan.to_dict()}, f
-        )
-    assert backup.recorded_plan() == plan
+        json.dump({"epoch": 1, "weights": "epoch-1.weights.h5", "plan": record}, f)
+    assert backup.recorded_plan() == (plan, 57)
     with open(os.path.join(backup.backup_dir, METADATA_FILE), "w") as f:
         json.dump({"epoch": 1, "plan": {"steps": "many"}}, f)
     assert backup.recorded_plan() is None
 
 
-def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file):
+def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file, monkeypatch):
+    # Calibration "finds" 1-s steps: the plan is short, and the real
+    # (faster) steps grow it to all that `fit` was given, deterministically.
+    monkeypatch.setattr(
+        "keras_nlg.training.fit.measure_costs",
+        lambda *args, **kwargs: Costs(step=1.0, validation=0.5, epoch_end_other=0.5),
+    )
     out = str(tmp_path / "model")
     result = train(
         out,
@@ -133,23 +189,45 @@ def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file):
         preset="tiny",
         batch_size=4,
         sequence_length=32,
-        minutes=0.2,
+        minutes=1.0,
         warmup_steps=3,
         verbose=0,
     )
     training = result.config["training"]
-    assert training["minutes"] == 0.2 and training["steps"] is None
+    assert training["minutes"] == 1.0 and training["steps"] is None
+    assert training["steps_per_epoch"] is None  # the budget chose it
     capacity = training["planned_epochs"] * training["planned_steps_per_epoch"]
-    assert training["total_steps"] < capacity
     steps_run = result.metrics["steps_run"]
-    assert 0 < steps_run <= capacity
+    assert steps_run == capacity == training["total_steps"]
     # The learning rate reached the end of its decay at the last step run.
     schedule = result.model.optimizer.schedule
     assert schedule.total_steps == steps_run
     assert float(schedule(steps_run)) == pytest.approx(1e-4, rel=1e-3)
     assert schedule.warmup_steps == training["warmup_steps"] == 3
     # The record repeats the run: a budget, not a step count.
-    assert TrainingConfig.from_record(training).minutes == 0.2
+    assert TrainingConfig.from_record(training).minutes == 1.0
+
+
+def test_a_resumed_budget_keeps_the_end_it_had(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr("keras_nlg.training.budget.time.monotonic", clock)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    model.optimizer = keras.optimizers.SGD()
+    model.stop_training = False
+    model.optimizer.iterations.assign(25)  # restored from the backup
+    schedule = WarmupCosineDecay(1e-3, total_steps=60, warmup_steps=5)
+    plan = BudgetPlan(steps=60, epochs=3, steps_per_epoch=25)
+    keeper = TimeBudget(1.0, plan, schedule, 1.0, 5, stop_step=57, replan=False)
+    keeper.set_model(model)
+    keeper.on_epoch_begin(1)
+    assert keeper.capacity == 75 and schedule.total_steps == 57
+    while not model.stop_training:  # long past the (new) deadline
+        keeper.on_train_batch_begin(0)
+        clock.now += 1.0
+        model.optimizer.iterations.assign_add(1)
+        keeper.on_train_batch_end(0)
+    assert int(model.optimizer.iterations.numpy()) == 57
+    assert schedule.total_steps == 57
 
 
 @pytest.mark.parametrize(
@@ -160,6 +238,8 @@ def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file):
         (dict(minutes=1, max_minutes=2), "Give `minutes` or `max_minutes`"),
         (dict(minutes=0), "minutes=0"),
         (dict(minutes=float("inf")), "minutes=inf"),
+        (dict(minutes=1e307), "minutes=1e\\+307"),
+        (dict(steps=10, warmup_steps=10), "warmup_steps=10, steps=10"),
     ],
 )
 def test_bad_budgets(settings, match):
