@@ -26,9 +26,12 @@ it had finished).
 import collections
 import dataclasses
 import math
+import statistics
 import time
 
 import keras
+
+from keras_nlg.training.snapshot import TrainingState
 
 # Epoch ends (validation, backup, sample) get at most this share of the time.
 EPOCH_END_SHARE = 0.05
@@ -139,10 +142,7 @@ def measure_costs(model, data, validation_steps=None, epoch_end_work=None) -> Co
             (the TensorBoard text sample), timed once; its first run traces
             what the first epoch end would trace anyway.
     """
-    variables = list(model.variables)
-    seen = {id(v) for v in variables}
-    variables += [v for v in model.optimizer.variables if id(v) not in seen]
-    saved = [v.numpy() for v in variables]
+    start_state = TrainingState(model)
 
     timer = _BatchTimer()
     model.fit(
@@ -163,8 +163,7 @@ def measure_costs(model, data, validation_steps=None, epoch_end_work=None) -> Co
             verbose=0,
         )
         validation = count * timer.seconds_per_batch("test")
-    for variable, value in zip(variables, saved, strict=True):
-        variable.assign(value)
+    start_state.restore()
     other = 0.0
     if epoch_end_work is not None:
         epoch_end_work()  # the first call traces: paid once, not per epoch
@@ -196,8 +195,7 @@ class _BatchTimer(keras.callbacks.Callback):
         self.seconds["test"].append(time.perf_counter() - self._start)
 
     def seconds_per_batch(self, kind):
-        times = self.seconds[kind][1:] or self.seconds[kind]
-        return sorted(times)[len(times) // 2]
+        return statistics.median_high(self.seconds[kind][1:] or self.seconds[kind])
 
 
 def _count_batches(dataset, cap):
@@ -294,7 +292,7 @@ class TimeBudget(keras.callbacks.Callback):
             self.epoch_end_seconds = time.monotonic() - self._last_step_end
 
     def _replan(self, now, done):
-        step_seconds = sorted(self._recent)[len(self._recent) // 2]
+        step_seconds = statistics.median_high(self._recent)
         per_epoch = self.plan.steps_per_epoch
         spare = self.deadline - now - self.epoch_end_seconds  # the final end
         stop = done

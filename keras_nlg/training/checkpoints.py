@@ -34,6 +34,7 @@ import keras
 
 from keras_nlg.files import read_json_file, write_file_atomically, write_json_file
 from keras_nlg.training.budget import BudgetPlan
+from keras_nlg.training.snapshot import TrainingState
 
 logger = logging.getLogger(__name__)
 
@@ -112,16 +113,11 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             optimizer.build(self.model.trainable_variables)
         # Keras assigns what it can before a mismatch raises: keep the fresh
         # state to put back, so a failed resume really starts from scratch.
-        variables = list(self.model.variables)
-        if optimizer is not None:
-            seen = {id(v) for v in variables}
-            variables += [v for v in optimizer.variables if id(v) not in seen]
-        fresh = [v.numpy() for v in variables]
+        fresh = TrainingState(self.model)
         try:
             self.model.load_weights(weights_path)
         except Exception as error:  # h5py/Keras raise many types
-            for variable, value in zip(variables, fresh, strict=True):
-                variable.assign(value)
+            fresh.restore()
             message = " ".join(f"{type(error).__name__}: {error}".split())
             raise ValueError(f"cannot load {weights_path}: {message}") from None
         self.model._initial_epoch = epoch  # what Keras' own restore sets

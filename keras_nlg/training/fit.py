@@ -168,24 +168,23 @@ def _plan_budget(model, tokenizer, data, config, given_warmup, backup, started_a
     epoch_end = costs.validation + costs.epoch_end_other
     recorded = backup.recorded_plan()
     if recorded is not None:
-        plan, stop = recorded
-        return TimeBudget(
-            deadline,
-            plan,
-            schedule,
-            epoch_end,
-            warmup.resolved_warmup_steps(plan.steps),
-            stop_step=stop,
-            replan=False,
-        )
-    try:
-        plan = plan_for_budget(
-            deadline - time.monotonic(), costs, config.steps_per_epoch
-        )
-    except ValueError as error:
-        raise ValueError(f"{error} Received: minutes={config.minutes}") from None
+        plan, stop = recorded  # a resumed run keeps the end it had
+    else:
+        stop = None
+        try:
+            plan = plan_for_budget(
+                deadline - time.monotonic(), costs, config.steps_per_epoch
+            )
+        except ValueError as error:
+            raise ValueError(f"{error} Received: minutes={config.minutes}") from None
     return TimeBudget(
-        deadline, plan, schedule, epoch_end, warmup.resolved_warmup_steps(plan.steps)
+        deadline,
+        plan,
+        schedule,
+        epoch_end,
+        warmup.resolved_warmup_steps(plan.steps),
+        stop_step=stop,
+        replan=recorded is None,
     )
 
 

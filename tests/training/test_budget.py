@@ -73,30 +73,44 @@ class _Clock:
         return self.now
 
 
-def _run_keeper(monkeypatch, step_seconds):
-    """Runs `TimeBudget` over a plan made for 0.1 s steps: 100 steps and
-    2 epoch ends of 1 s in a 12-s budget, `fit` given room for 125."""
+def _keeper(monkeypatch, *args, start_step=0, **kwargs):
+    """`(TimeBudget(*args, **kwargs), its model, the fake clock)`; the
+    optimizer starts at `start_step` (a resumed run's)."""
     clock = _Clock()
     monkeypatch.setattr("keras_nlg.training.budget.time.monotonic", clock)
     model = keras.Sequential([keras.layers.Dense(1)])
     model.optimizer = keras.optimizers.SGD()
+    model.optimizer.iterations.assign(start_step)
     model.stop_training = False
+    keeper = TimeBudget(*args, **kwargs)
+    keeper.set_model(model)
+    return keeper, model, clock
+
+
+def _step(keeper, model, clock, seconds):
+    """One train step of `seconds`, as `fit` reports it to the callback."""
+    keeper.on_train_batch_begin(0)
+    clock.now += seconds
+    model.optimizer.iterations.assign_add(1)
+    keeper.on_train_batch_end(0)
+
+
+def _run_keeper(monkeypatch, step_seconds):
+    """Runs `TimeBudget` over a plan made for 0.1 s steps: 100 steps and
+    2 epoch ends of 1 s in a 12-s budget, `fit` given room for 125."""
     schedule = WarmupCosineDecay(1e-3, total_steps=100, warmup_steps=5)
     plan = BudgetPlan(steps=100, epochs=2, steps_per_epoch=63)
-    keeper = TimeBudget(
+    keeper, model, clock = _keeper(
+        monkeypatch,
         deadline=12.0,
         plan=plan,
         schedule=schedule,
         epoch_end_seconds=1.0,
         warmup_steps=5,
     )
-    keeper.set_model(model)
     keeper.on_epoch_begin(0)
     for batch in range(plan.epochs * plan.steps_per_epoch):
-        keeper.on_train_batch_begin(batch)
-        clock.now += step_seconds
-        model.optimizer.iterations.assign_add(1)
-        keeper.on_train_batch_end(batch)
+        _step(keeper, model, clock, step_seconds)
         if batch == plan.steps_per_epoch - 1:
             clock.now += 1.0  # the first epoch end
             keeper.on_epoch_end(0)
@@ -140,21 +154,14 @@ def test_time_budget_holds_steady_at_the_calibrated_speed(monkeypatch):
 
 
 def test_time_budget_shrinking_into_the_warmup_still_ends_the_decay(monkeypatch):
-    clock = _Clock()
-    monkeypatch.setattr("keras_nlg.training.budget.time.monotonic", clock)
-    model = keras.Sequential([keras.layers.Dense(1)])
-    model.optimizer = keras.optimizers.SGD()
-    model.stop_training = False
     schedule = WarmupCosineDecay(1e-3, total_steps=200, warmup_steps=100)
     plan = BudgetPlan(steps=200, epochs=1, steps_per_epoch=250)
-    keeper = TimeBudget(11.0, plan, schedule, 1.0, warmup_steps=100)
-    keeper.set_model(model)
+    keeper, model, clock = _keeper(
+        monkeypatch, 11.0, plan, schedule, 1.0, warmup_steps=100
+    )
     keeper.on_epoch_begin(0)
     while not model.stop_training:  # 0.2 s steps: 50 fit, not 200
-        keeper.on_train_batch_begin(0)
-        clock.now += 0.2
-        model.optimizer.iterations.assign_add(1)
-        keeper.on_train_batch_end(0)
+        _step(keeper, model, clock, 0.2)
     steps = int(model.optimizer.iterations.numpy())
     assert steps < 100 and schedule.total_steps == steps
     assert schedule.warmup_steps == steps - 1
@@ -209,23 +216,23 @@ def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file, monke
 
 
 def test_a_resumed_budget_keeps_the_end_it_had(monkeypatch):
-    clock = _Clock()
-    monkeypatch.setattr("keras_nlg.training.budget.time.monotonic", clock)
-    model = keras.Sequential([keras.layers.Dense(1)])
-    model.optimizer = keras.optimizers.SGD()
-    model.stop_training = False
-    model.optimizer.iterations.assign(25)  # restored from the backup
     schedule = WarmupCosineDecay(1e-3, total_steps=60, warmup_steps=5)
     plan = BudgetPlan(steps=60, epochs=3, steps_per_epoch=25)
-    keeper = TimeBudget(1.0, plan, schedule, 1.0, 5, stop_step=57, replan=False)
-    keeper.set_model(model)
+    keeper, model, clock = _keeper(
+        monkeypatch,
+        1.0,
+        plan,
+        schedule,
+        1.0,
+        5,
+        stop_step=57,
+        replan=False,
+        start_step=25,  # restored from the backup
+    )
     keeper.on_epoch_begin(1)
     assert keeper.capacity == 75 and schedule.total_steps == 57
     while not model.stop_training:  # long past the (new) deadline
-        keeper.on_train_batch_begin(0)
-        clock.now += 1.0
-        model.optimizer.iterations.assign_add(1)
-        keeper.on_train_batch_end(0)
+        _step(keeper, model, clock, 1.0)
     assert int(model.optimizer.iterations.numpy()) == 57
     assert schedule.total_steps == 57
 
