@@ -7,6 +7,8 @@ DIR/
   config.json      architecture, tokenizer and training settings
   metrics.json     final training/validation figures
   generation_config.json   optional: generation defaults (`GenerationConfig`)
+  discriminator.keras      optional: an adversarially trained generator's
+                   discriminator (`keras_nlg.models.discriminators`)
   logs/            TensorBoard event files
   checkpoints/     best model so far and the crash-recovery backup
 ```
@@ -34,6 +36,7 @@ from keras_nlg.files import (
     write_json_file,
 )
 from keras_nlg.generation.config import GENERATION_CONFIG_FILE, GenerationConfig
+from keras_nlg.models.discriminators import DISCRIMINATORS
 from keras_nlg.models.language_model import LanguageModel
 from keras_nlg.models.quantization import quantization_modes
 from keras_nlg.tokenizers import (
@@ -46,6 +49,7 @@ from keras_nlg.tokenizers import (
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+DISCRIMINATOR_FILE = "discriminator.keras"
 # Every file of the set: a save replaces them all (removing those the new
 # model lacks, e.g. another tokenizer's vocabulary).
 MODEL_DIRECTORY_FILES = (
@@ -53,11 +57,15 @@ MODEL_DIRECTORY_FILES = (
     CONFIG_FILE,
     METRICS_FILE,
     GENERATION_CONFIG_FILE,
+    DISCRIMINATOR_FILE,
     *TOKENIZER_FILES,
 )
 
 # The entries of config.json that hold objects (read with `.get` later).
-_RECORD_OBJECTS = ("model", "tokenizer", "training", "task", "lora", "rl", "dpo")
+_RECORD_OBJECTS = (
+    *("model", "tokenizer", "training", "task", "lora", "rl", "dpo"),
+    "adversarial",
+)
 
 LoadedModel = collections.namedtuple("LoadedModel", ["model", "tokenizer", "config"])
 
@@ -69,16 +77,28 @@ def save_model_directory(
     config: dict,
     metrics: dict | None = None,
     generation_config: GenerationConfig | None = None,
+    discriminator=None,
 ) -> None:
-    """Writes the model (without optimizer state), tokenizer, config, metrics
-    and generation defaults, as one set: a kill at any instant leaves the
-    directory's previous set or this one (see the module docstring)."""
+    """Writes the model (without optimizer state), tokenizer, config, metrics,
+    generation defaults and optional discriminator, as one set: a kill at any
+    instant leaves the directory's previous set or this one (see the module
+    docstring)."""
     os.makedirs(directory, exist_ok=True)
     with directory_lock(directory, exclusive=True):
-        _save_set(directory, model, tokenizer, config, metrics, generation_config)
+        _save_set(
+            directory,
+            model,
+            tokenizer,
+            config,
+            metrics,
+            generation_config,
+            discriminator,
+        )
 
 
-def _save_set(directory, model, tokenizer, config, metrics, generation_config):
+def _save_set(
+    directory, model, tokenizer, config, metrics, generation_config, discriminator
+):
     if quantization_modes(model) and not getattr(model, "saves_quantized", False):
         raise ValueError(
             f"A quantized {type(model).__name__} can't be saved (its config "
@@ -98,6 +118,8 @@ def _save_set(directory, model, tokenizer, config, metrics, generation_config):
         write_json_file(os.path.join(staging, METRICS_FILE), metrics)
     if generation_config is not None:
         generation_config.save_pretrained(staging)
+    if discriminator is not None:
+        discriminator.save(os.path.join(staging, DISCRIMINATOR_FILE))
     commit_staged(directory, replaces=MODEL_DIRECTORY_FILES)
 
 
@@ -176,6 +198,24 @@ def load_keras_file(path):
     except Exception as error:
         message = " ".join(f"{type(error).__name__}: {error}".split())
         raise ValueError(f"Cannot load {path}: {message}") from None
+
+
+def load_discriminator(directory: str):
+    """The directory's `discriminator.keras` (safe_mode), or None without one.
+
+    Raises:
+        ValueError: for a file that can't be loaded or holds another kind of
+            model.
+    """
+    path = os.path.join(directory, DISCRIMINATOR_FILE)
+    if not os.path.isfile(path):
+        return None
+    model = load_keras_file(path)
+    if not isinstance(model, tuple(DISCRIMINATORS.values())):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a keras_nlg discriminator"
+        )
+    return model
 
 
 def _load_model_file(path):

@@ -23,6 +23,7 @@ def test_notebooks_exist():
         "06_export_and_serve.ipynb",
         "07_tflite.ipynb",
         "08_rl_finetuning.ipynb",
+        "09_adversarial_training.ipynb",
     ]
 
 

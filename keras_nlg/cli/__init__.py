@@ -1,8 +1,9 @@
 """`keras-nlg`: the command-line front end. Parses, calls the library, prints.
 
 One module per command (`train`, `evaluate`, `import_gpt2`, `finetune`,
-`rl_finetune`, `dpo`, `export`, `serve`, `client`, `generate`), each with
-`add_parser(subparsers)` and `run(args)`; `common` holds what they share.
+`rl_finetune`, `dpo`, `adversarial_train`, `export`, `serve`, `client`,
+`generate`), each with `add_parser(subparsers)` and `run(args)`; `common`
+holds what they share.
 Defaults and rules about the settings themselves live in the library (e.g.
 `GenerationConfig`), so every front end gives the same answer. The command
 modules import the library inside `run`: `keras-nlg --help` never loads
@@ -15,6 +16,7 @@ import logging
 import sys
 
 from keras_nlg.cli import (
+    adversarial_train,
     client,
     dpo,
     evaluate,
@@ -40,6 +42,7 @@ _COMMANDS = (
     finetune,
     rl_finetune,
     dpo,
+    adversarial_train,
     export,
     serve,
     client,

@@ -11,7 +11,7 @@ from keras_nlg.layers.settings import settings_config
 _SETTINGS = (
     *("num_heads", "intermediate_dim", "dropout", "normalize_first"),
     *("layer_norm_epsilon", "approximate_gelu", "use_bias"),
-    *("kernel_initializer", "attention_scale"),
+    *("kernel_initializer", "attention_scale", "use_causal_mask"),
 )
 
 
@@ -36,12 +36,16 @@ class TransformerDecoderBlock(keras.layers.Layer):
         kernel_initializer: initializer of all kernels.
         attention_scale: factor multiplying the attention scores; None (the
             default) is 1/√head_dim (see `MultiHeadAttention`).
+        use_causal_mask: each position attends only to itself and earlier
+            ones (a decoder). False makes the block an encoder block
+            (bidirectional attention, as in BERT), e.g. for the
+            discriminators of `keras_nlg.models.discriminators`.
         **kwargs: base layer arguments.
 
     Call arguments:
         inputs: `(batch, length, hidden_dim)`.
         attention_mask: optional boolean `(batch, length, key_length)`, ANDed
-            with the causal mask.
+            with the causal mask (if used).
         cache: optional pair (keys, values) of `(batch * num_heads,
             cache_length, head_dim)` tensors (see `MultiHeadAttention`).
         cache_index: position of `inputs[:, 0]` in the cache.
@@ -70,9 +74,16 @@ class TransformerDecoderBlock(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         attention_scale=None,
+        use_causal_mask=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not isinstance(use_causal_mask, bool):
+            raise TypeError(
+                "`use_causal_mask` must be True or False. "
+                f"Received: use_causal_mask={use_causal_mask!r}"
+            )
+        self.use_causal_mask = use_causal_mask
         check_positive_int("num_heads", num_heads)
         check_positive_int("intermediate_dim", intermediate_dim)
         check_rate("dropout", dropout)
@@ -147,7 +158,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
             x,
             x,
             attention_mask=attention_mask,
-            use_causal_mask=True,
+            use_causal_mask=self.use_causal_mask,
             return_attention_scores=return_attention_scores,
             cache=cache,
             cache_index=cache_index,

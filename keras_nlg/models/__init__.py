@@ -1,6 +1,12 @@
 """Language models: the `LanguageModel` contract, the LSTM baseline and the
-GPT-style Transformer, their size presets and GPT-2 checkpoint import."""
+GPT-style Transformer, their size presets and GPT-2 checkpoint import; and
+the discriminators (sequence classifiers) of adversarial training."""
 
+from keras_nlg.models.discriminators import (
+    LSTMDiscriminator,
+    TransformerDiscriminator,
+    build_discriminator,
+)
 from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
 from keras_nlg.models.lstm import LSTMLanguageModel
 from keras_nlg.models.presets import PRESETS, build_model, preset_config, preset_names
@@ -12,10 +18,13 @@ from keras_nlg.schedules import WarmupCosineDecay  # noqa: F401
 __all__ = [
     "CacheSpec",
     "CacheTensor",
+    "LSTMDiscriminator",
     "LSTMLanguageModel",
     "LanguageModel",
     "PRESETS",
+    "TransformerDiscriminator",
     "TransformerLanguageModel",
+    "build_discriminator",
     "build_model",
     "preset_config",
     "preset_names",

@@ -117,12 +117,14 @@ def policy_loss(log_probs, old_log_probs, advantages, completion_mask, clip_rati
     samples ρ = 1 and the gradient is REINFORCE's, `-A_i Σ_t ∇ log π(t)`
     (summed over tokens: the sequence's log-probability, no length
     normalisation). The KL penalty is in the advantages
-    (`kl_penalized_rewards`).
+    (`kl_penalized_rewards`). With per-token advantages `A_{i,t}` replace
+    `A_i` by `A_{i,t}` (REINFORCE with reward to go).
 
     Args:
         log_probs: float32 `(B, T)` under the current policy (differentiable).
         old_log_probs: `(B, T)` under the policy that sampled (constants).
-        advantages: `(B,)` sequence advantages.
+        advantages: `(B,)` sequence advantages, or `(B, T)` one per token
+            (per-token credit, as adversarial training's `Q_t`).
         completion_mask: `(B, T)`, 1 on completion tokens, else 0.
         clip_ratio: PPO's ε, or None for no clipping.
 
@@ -131,7 +133,9 @@ def policy_loss(log_probs, old_log_probs, advantages, completion_mask, clip_rati
         tokens whose ratio is outside `1 ± clip_ratio` (0 without clipping).
     """
     mask = ops.cast(completion_mask, "float32")
-    advantages = ops.expand_dims(ops.cast(advantages, "float32"), -1)
+    advantages = ops.cast(advantages, "float32")
+    if len(advantages.shape) == 1:
+        advantages = ops.expand_dims(advantages, -1)
     ratio = ops.exp(log_probs - ops.stop_gradient(old_log_probs))
     surrogate = ratio * advantages
     clip_fraction = ops.zeros(())

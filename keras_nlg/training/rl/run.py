@@ -30,9 +30,9 @@ class Start:
     config: dict
 
 
-def load_start(model_dir: str) -> Start:
+def load_start(model_dir: str, purpose: str = "RL and preference tuning") -> Start:
     policy, tokenizer, config = load(model_dir)
-    check_not_quantized(policy, "RL and preference tuning")
+    check_not_quantized(policy, purpose)
     return Start(model_dir, policy, tokenizer, config)
 
 
@@ -76,9 +76,11 @@ def step_dataset():
 
 
 def epochs_of(config) -> tuple[int, int]:
-    """`(epochs, steps_per_epoch)`: `config.steps` in equal epochs of at most
+    """`(epochs, steps_per_epoch)`: the run's `fit` steps (`config.steps`, or
+    `config.total_steps` where a trainer adds some) in equal epochs of at most
     `config.steps_per_epoch` steps (as in `train`; may round up a little)."""
-    epochs, epoch_steps, _ = epoch_plan(config.steps, None, config.steps_per_epoch, 0)
+    steps = getattr(config, "total_steps", config.steps)
+    epochs, epoch_steps, _ = epoch_plan(steps, None, config.steps_per_epoch, 0)
     return epochs, epoch_steps
 
 
@@ -108,15 +110,17 @@ def fit_trainer(trainer, out_dir, config, callbacks, verbose):
     return history.history, time.perf_counter() - start, backup
 
 
-def save_tuned(start: Start, out_dir, config, run_record, run):
+def save_tuned(start: Start, out_dir, config, run_record, run, discriminator=None):
     """Writes the tuned model directory (LoRA merged) and returns a `TrainResult`.
 
-    `run_record` is what config.json says about the run (`{"rl": ...}` or
-    `{"dpo": ...}`); `run` is `fit_trainer`'s `(history, seconds, backup)`.
+    `run_record` is what config.json says about the run (`{"rl": ...}`,
+    `{"dpo": ...}` or `{"adversarial": ...}`); `run` is `fit_trainer`'s
+    `(history, seconds, backup)`; a `discriminator` is saved with the model.
     """
     history, seconds, backup = run
     policy, tokenizer = start.policy, start.tokenizer
-    shipped = merge_lora(policy) if config.lora_rank is not None else policy
+    lora = getattr(config, "lora_rank", None) is not None
+    shipped = merge_lora(policy) if lora else policy
     epochs, epoch_steps = epochs_of(config)
     ((key, values),) = run_record.items()
     record = {
@@ -135,7 +139,13 @@ def save_tuned(start: Start, out_dir, config, run_record, run):
     metrics = {**last, "train_seconds": seconds}
     shipped.generation_config = getattr(policy, "generation_config", None)
     save_model_directory(
-        out_dir, shipped, tokenizer, record, metrics, shipped.generation_config
+        out_dir,
+        shipped,
+        tokenizer,
+        record,
+        metrics,
+        shipped.generation_config,
+        discriminator,
     )
     backup.discard()  # only now: a kill during the save resumes from it
     return TrainResult(shipped, tokenizer, record, metrics, history, out_dir)

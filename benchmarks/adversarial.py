@@ -1,0 +1,244 @@
+"""Adversarial (SeqGAN-style) training against a temperature-swept MLE
+baseline, on the synthetic oracle benchmark of SeqGAN and Texygen.
+
+A random LSTM oracle (vocabulary 5,000, width 32, N(0, 1) weights, fixed
+seed) writes 10,000 training and 5,000 held-out sequences of 20 tokens. A
+generator of the oracle's size is trained by maximum likelihood (Adam 0.01,
+batches of 64, as SeqGAN), then, from that start, by
+`keras_nlg.training.adversarial.AdversarialTrainer` (discriminator
+pre-training, then rounds of discriminator updates and policy-gradient
+updates with Monte Carlo rollout credit). Both are scored, in the same run,
+at temperatures 0.6 … 1.4: NLL_oracle (realism), NLL_test (coverage) and
+self-BLEU-3 (`keras_nlg.training.adversarial.oracle`). The peer is the MLE
+model swept over temperature (Caccia et al., ICLR 2020): the GAN helps only
+where its curve lies below the MLE curve in the NLL_oracle–NLL_test plane.
+
+    python benchmarks/adversarial.py --out /tmp/adversarial
+    python benchmarks/adversarial.py --quick --out /tmp/adversarial-quick
+
+Writes `results.json` and `quality_diversity.png` into `--out`, and prints
+a table and the ratios.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_nlg.models import LSTMLanguageModel, build_discriminator  # noqa: E402
+from keras_nlg.training.adversarial import (  # noqa: E402
+    AdversarialConfig,
+    AdversarialTrainer,
+)
+from keras_nlg.training.adversarial import oracle as bench  # noqa: E402
+from keras_nlg.training.adversarial.train import compile_adversarial  # noqa: E402
+from keras_nlg.training.rl.run import step_dataset  # noqa: E402
+
+TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
+PUBLISHED = "SeqGAN table 1 (NLL_oracle): random 10.310, MLE 9.038, SeqGAN 8.736"
+
+
+def settings(quick):
+    if quick:
+        return dict(
+            vocabulary=500, train=1000, test=500, mle_epochs=5, samples=300,
+            temperatures=(0.8, 1.0, 1.2),
+            gan=AdversarialConfig(
+                steps=6, steps_per_epoch=3, batch_size=32, sample_length=20,
+                discriminator_pretrain_steps=6, discriminator_steps=1,
+                rollouts=2, generator_learning_rate=1e-2,
+                discriminator_learning_rate=1e-3, discriminator_dim=32,
+                discriminator_layers=1,
+            ),
+        )  # fmt: skip
+    return dict(
+        vocabulary=bench.VOCABULARY_SIZE, train=10_000, test=5_000, mle_epochs=50,
+        samples=2_000, temperatures=TEMPERATURES,
+        gan=AdversarialConfig(
+            steps=150, steps_per_epoch=10, batch_size=64, sample_length=20,
+            discriminator_pretrain_steps=300, discriminator_steps=3,
+            rollouts=8, generator_learning_rate=1e-2,
+            discriminator_learning_rate=1e-3, discriminator_dim=64,
+            discriminator_layers=2,
+        ),
+    )  # fmt: skip
+
+
+class OracleProbe(keras.callbacks.Callback):
+    """NLL_oracle of 500 fresh samples at temperature 1 after each epoch."""
+
+    def __init__(self, oracle, fmt):
+        super().__init__()
+        self.oracle, self.fmt, self.curve = oracle, fmt, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        ids = bench.sample_in_batches(
+            self.model.generator, 500, 10_000 + epoch, self.fmt
+        )
+        self.curve.append(
+            {
+                "epoch": epoch + 1,
+                "nll_oracle": bench.mean_nll(self.oracle, ids),
+                "reward_mean": float((logs or {}).get("reward_mean", 0.0)),
+                "real_accuracy": float((logs or {}).get("real_accuracy", 0.0)),
+                "fake_accuracy": float((logs or {}).get("fake_accuracy", 0.0)),
+            }
+        )
+        print("  epoch", epoch + 1, {k: round(v, 3) for k, v in self.curve[-1].items()})
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    for name, marker in (("mle", "o"), ("gan", "s")):
+        rows = results[name]
+        axes.plot(
+            [r["nll_test"] for r in rows],
+            [r["nll_oracle"] for r in rows],
+            marker=marker,
+            label={"mle": "MLE, temperature sweep", "gan": "GAN, temperature sweep"}[
+                name
+            ],
+        )
+        for r in rows:
+            axes.annotate(
+                f"{r['temperature']:.1f}", (r["nll_test"], r["nll_oracle"]), fontsize=7
+            )
+    axes.set_xlabel("NLL_test (lower: more diverse / better coverage)")
+    axes.set_ylabel("NLL_oracle (lower: more realistic)")
+    axes.set_title("Quality-diversity on the oracle benchmark")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def below_mle_curve(mle, gan):
+    """GAN points strictly below the MLE curve (linear interpolation of
+    NLL_oracle over NLL_test; only within the MLE curve's NLL_test range)."""
+    curve = sorted((r["nll_test"], r["nll_oracle"]) for r in mle)
+    xs, ys = [x for x, _ in curve], [y for _, y in curve]
+    found = []
+    for r in gan:
+        if xs[0] <= r["nll_test"] <= xs[-1]:
+            mle_at = float(np.interp(r["nll_test"], xs, ys))
+            if r["nll_oracle"] < mle_at:
+                found.append({**r, "mle_nll_oracle_at_same_nll_test": mle_at})
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    s = settings(args.quick)
+    fmt = bench.ORACLE_FORMAT
+    started = time.perf_counter()
+    timings = {}
+
+    oracle = bench.oracle_model(s["vocabulary"], seed=args.seed)
+    train = bench.sample_in_batches(oracle, s["train"], 1, fmt)
+    test = bench.sample_in_batches(oracle, s["test"], 2, fmt)
+    timings["oracle data"] = time.perf_counter() - started
+
+    t = time.perf_counter()
+    keras.utils.set_random_seed(args.seed)
+    generator = LSTMLanguageModel(
+        s["vocabulary"], embedding_dim=bench.WIDTH, units=bench.WIDTH
+    )
+    random_nll = bench.mean_nll(
+        oracle, bench.sample_in_batches(generator, s["samples"], 3, fmt)
+    )
+    bench.pretrain_mle(generator, train, s["mle_epochs"], seed=args.seed)
+    timings["MLE pre-training"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    mle = bench.quality_diversity(
+        generator, oracle, test, s["temperatures"], s["samples"]
+    )
+    timings["MLE sweep"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    config = s["gan"]
+    discriminator = build_discriminator(
+        "transformer", s["vocabulary"], fmt.length,
+        num_layers=config.discriminator_layers, num_heads=2,
+        hidden_dim=config.discriminator_dim,
+        intermediate_dim=2 * config.discriminator_dim,
+    )  # fmt: skip
+    trainer = AdversarialTrainer(generator, discriminator, train, fmt, config)
+    compile_adversarial(trainer, config)
+    probe = OracleProbe(oracle, fmt)
+    epochs = config.total_steps // config.steps_per_epoch
+    trainer.fit(
+        step_dataset(), epochs=epochs, steps_per_epoch=config.steps_per_epoch,
+        callbacks=[probe], verbose=0,
+    )  # fmt: skip
+    timings["adversarial training"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    gan = bench.quality_diversity(
+        generator, oracle, test, s["temperatures"], s["samples"]
+    )
+    timings["GAN sweep"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+
+    at_one = {
+        name: next(r for r in rows if r["temperature"] == 1.0)
+        for name, rows in (("mle", mle), ("gan", gan))
+    }
+    below = below_mle_curve(mle, gan)
+    mle_1, gan_1 = at_one["mle"], at_one["gan"]
+    drop = mle_1["nll_oracle"] - gan_1["nll_oracle"]
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"),
+        "quick": args.quick,
+        "settings": {**{k: v for k, v in s.items() if k != "gan"}},
+        "adversarial_config": config.to_dict(),
+        "random_generator_nll_oracle": random_nll,
+        "mle": mle,
+        "gan": gan,
+        "adversarial_curve": probe.curve,
+        "nll_oracle_drop_at_t1": drop,
+        "gan_points_below_mle_curve": below,
+        "seconds": timings,
+        "published": PUBLISHED,
+    }
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    plot(results, os.path.join(args.out, "quality_diversity.png"))
+
+    print(f"\nrandom generator NLL_oracle {random_nll:.3f}   ({PUBLISHED})")
+    print(f"{'model':5} {'T':>4} {'NLL_oracle':>11} {'NLL_test':>9} {'self-BLEU3':>11}")
+    for name, rows in (("MLE", mle), ("GAN", gan)):
+        for r in rows:
+            figures = (r["nll_oracle"], r["nll_test"], r["self_bleu"])
+            print(
+                f"{name:5} {r['temperature']:4.1f} "
+                + "{:11.3f} {:9.3f} {:11.3f}".format(*figures)
+            )
+    print(
+        f"\nNLL_oracle at T=1: MLE {mle_1['nll_oracle']:.3f} -> GAN "
+        f"{gan_1['nll_oracle']:.3f} (drop {drop:.3f} nats; goal >= 0.3)"
+    )
+    ratio = gan_1["nll_test"] / mle_1["nll_test"]
+    print(f"GAN ÷ MLE NLL_test at T=1: {ratio:.3f}")
+    print(f"GAN points below the MLE temperature curve: {len(below)} of {len(gan)}")
+    print("seconds:", {k: round(v, 1) for k, v in timings.items()})
+
+
+if __name__ == "__main__":
+    main()
