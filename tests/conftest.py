@@ -44,6 +44,35 @@ def make_corpus(num_lines=400, seed=0):
     return "\n".join(lines)
 
 
+def pytest_configure(config):
+    """Starts building the TF Serving side environment in the background when
+    this session will run its tests (see
+    `tests/export/saved_model/side_environment.py`): minutes of download that
+    then overlap the other tests. Once per session (the controller, not
+    each xdist worker); a failed background build is retried, and reported,
+    by the test's own call."""
+    if hasattr(config, "workerinput"):
+        return
+    from tests.export.saved_model.side_environment import TEST_FILE
+
+    chosen = [str(arg).split("::")[0] for arg in config.args] or ["tests"]
+    root = str(config.rootpath)
+    if not any(
+        TEST_FILE.startswith(os.path.join(root, arg).rstrip(os.sep)) for arg in chosen
+    ):
+        return
+    import subprocess
+    import sys
+
+    subprocess.Popen(
+        [sys.executable, "-m", "tests.export.saved_model.side_environment"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def pytest_collection_modifyitems(items):
     """The notebooks first: the longest file (about a fifth of the suite's
     time) starts at once on one worker instead of lengthening the tail."""

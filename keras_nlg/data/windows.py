@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from keras_nlg.argument_checks import check_positive_int
 
+_DOCUMENTS_PER_CALL = 1024
+
 
 def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:
     """Tokenizes each text and joins them with end-of-text between documents.
@@ -14,13 +16,19 @@ def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:
     The end-of-text id is added here, as an id: a document containing the
     text "<|endoftext|>" stays one document (tokenizers never parse special
     tokens out of text). Returns an int32 NumPy array of the whole corpus.
+    Texts are tokenized `_DOCUMENTS_PER_CALL` at a time (one tokenizer call
+    per text cost ~3 ms each: 2 minutes for the E2E training set's 42,000).
     """
     if isinstance(texts, str):
         texts = [texts]
     pieces = []
-    for text in texts:
-        pieces.append(np.asarray(tokenizer.tokenize(text), dtype=np.int32))
-        pieces.append(np.asarray([tokenizer.end_of_text_id], dtype=np.int32))
+    for start in range(0, len(texts), _DOCUMENTS_PER_CALL):
+        ragged = tokenizer.tokenize(list(texts[start : start + _DOCUMENTS_PER_CALL]))
+        values = np.asarray(ragged.flat_values, dtype=np.int32)
+        ends = np.cumsum(np.asarray(ragged.row_lengths()))
+        for begin, end in zip(np.concatenate([[0], ends[:-1]]), ends, strict=True):
+            pieces.append(values[begin:end])
+            pieces.append(np.asarray([tokenizer.end_of_text_id], dtype=np.int32))
     return np.concatenate(pieces[:-1])
 
 

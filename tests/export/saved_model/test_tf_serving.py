@@ -14,18 +14,13 @@ keras_nlg); every export runs there as the server runs it
 `keras_nlg.generate` and our own TensorFlow.
 
 The side environment is built once and kept under `~/.cache/keras_nlg/`
-(keyed by its requirements; built beside and renamed into place, under a
-file lock for parallel workers). It is downloaded from PyPI, like the test
-dependencies themselves.
+(`side_environment.py`; the test session starts building it in the
+background when this file is among the tests to run).
 """
 
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -36,70 +31,14 @@ import keras_nlg
 from keras_nlg.export.saved_model import gpu_placement
 from keras_nlg.export.saved_model.placement import HOST_OPS, graph_ops
 from tests.export.conftest import TOKENIZER_KINDS
-
-TF_SERVING_VERSION = "2.20"
-REQUIREMENTS = (
-    f"tensorflow=={TF_SERVING_VERSION}.*",
-    f"tensorflow-text=={TF_SERVING_VERSION}.*",
-    f"tensorflow-serving-api=={TF_SERVING_VERSION}.*",
+from tests.export.saved_model.side_environment import (
+    TF_SERVING_VERSION,
+    side_environment_python,
 )
+
 RUNNER = os.path.join(os.path.dirname(__file__), "tf_serving_runtime.py")
 PROMPTS = ["ROMEO:", "KING:\nto be or", "月光"]
 MAX_NEW_TOKENS = 12
-
-
-def _home_cache():
-    # Not $XDG_CACHE_HOME: tests/conftest.py points it at a temporary folder.
-    return os.path.join(os.path.expanduser("~"), ".cache")
-
-
-def side_environment_python():
-    """The side virtualenv's Python, built on first use."""
-    # Keyed by the requirements and the interpreter the venv links to.
-    identity = " ".join([*REQUIREMENTS, sys.version, os.path.realpath(sys.executable)])
-    key = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    root = os.path.join(_home_cache(), "keras_nlg", f"tf-serving-{key}")
-    python = os.path.join(root, "bin", "python")
-    os.makedirs(os.path.dirname(root), exist_ok=True)
-    with open(root + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.isfile(os.path.join(root, "complete")) and _imports(python):
-            return python
-        scratch = root + ".partial"
-        shutil.rmtree(scratch, ignore_errors=True)
-        subprocess.run(
-            [sys.executable, "-m", "venv", scratch], check=True, capture_output=True
-        )
-        environment = dict(os.environ)
-        environment.setdefault("PIP_CACHE_DIR", os.path.join(_home_cache(), "pip"))
-        installed = subprocess.run(
-            [os.path.join(scratch, "bin", "python"), "-m", "pip", "install", "-q"]
-            + list(REQUIREMENTS),
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=1200,
-        )
-        assert installed.returncode == 0, installed.stderr[-3000:]
-        with open(os.path.join(scratch, "complete"), "w") as f:
-            f.write(" ".join(REQUIREMENTS) + "\n")
-        shutil.rmtree(root, ignore_errors=True)
-        os.rename(scratch, root)
-    return python
-
-
-def _imports(python):
-    """Whether the side environment's TensorFlow still imports (a venv breaks
-    when the interpreter it links to goes away)."""
-    try:
-        checked = subprocess.run(
-            [python, "-c", "import tensorflow, tensorflow_text"],
-            capture_output=True,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return checked.returncode == 0
 
 
 def request_spec(model_dir):
