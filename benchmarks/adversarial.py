@@ -31,14 +31,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_nlg.models import LSTMLanguageModel, build_discriminator  # noqa: E402
+from keras_nlg.models import LSTMLanguageModel  # noqa: E402
 from keras_nlg.training.adversarial import (  # noqa: E402
     AdversarialConfig,
     AdversarialTrainer,
 )
 from keras_nlg.training.adversarial import oracle as bench  # noqa: E402
-from keras_nlg.training.adversarial.train import compile_adversarial  # noqa: E402
-from keras_nlg.training.rl.run import step_dataset  # noqa: E402
+from keras_nlg.training.adversarial.train import (  # noqa: E402
+    compile_adversarial,
+    new_discriminator,
+)
+from keras_nlg.training.rl.run import epochs_of, step_dataset  # noqa: E402
 
 TEMPERATURES = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
 PUBLISHED = "SeqGAN table 1 (NLL_oracle): random 10.310, MLE 9.038, SeqGAN 8.736"
@@ -53,41 +56,48 @@ def settings(quick):
                 steps=6, steps_per_epoch=3, batch_size=32, sample_length=20,
                 discriminator_pretrain_steps=6, discriminator_steps=1,
                 rollouts=2, generator_learning_rate=1e-2,
-                discriminator_learning_rate=1e-3, discriminator_dim=32,
-                discriminator_layers=1,
+                discriminator_learning_rate=1e-3, discriminator="lstm",
+                discriminator_dim=32,
             ),
         )  # fmt: skip
     return dict(
         vocabulary=bench.VOCABULARY_SIZE, train=10_000, test=5_000, mle_epochs=50,
         samples=2_000, temperatures=TEMPERATURES,
         gan=AdversarialConfig(
-            steps=150, steps_per_epoch=10, batch_size=64, sample_length=20,
-            discriminator_pretrain_steps=300, discriminator_steps=3,
-            rollouts=8, generator_learning_rate=1e-2,
-            discriminator_learning_rate=1e-3, discriminator_dim=64,
-            discriminator_layers=2,
+            steps=300, steps_per_epoch=20, batch_size=64, sample_length=20,
+            discriminator_pretrain_steps=1500, discriminator_steps=5,
+            rollouts=4, generator_learning_rate=1e-2,
+            discriminator_learning_rate=1e-3, discriminator="lstm",
+            discriminator_dim=64,
         ),
     )  # fmt: skip
 
 
 class OracleProbe(keras.callbacks.Callback):
-    """NLL_oracle of 500 fresh samples at temperature 1 after each epoch."""
+    """After each epoch: NLL_oracle of 500 fresh samples at temperature 1, and
+    the discriminator's accuracy on them and on 500 held-out real sequences
+    (never trained on)."""
 
-    def __init__(self, oracle, fmt):
+    def __init__(self, oracle, fmt, held_out_real):
         super().__init__()
         self.oracle, self.fmt, self.curve = oracle, fmt, []
+        self.real = held_out_real[:500]
 
     def on_epoch_end(self, epoch, logs=None):
-        ids = bench.sample_in_batches(
-            self.model.generator, 500, 10_000 + epoch, self.fmt
-        )
+        trainer = self.model
+        ids = bench.sample_in_batches(trainer.generator, 500, 10_000 + epoch, self.fmt)
+        everything = np.ones(ids.shape, bool)
         self.curve.append(
             {
                 "epoch": epoch + 1,
                 "nll_oracle": bench.mean_nll(self.oracle, ids),
                 "reward_mean": float((logs or {}).get("reward_mean", 0.0)),
-                "real_accuracy": float((logs or {}).get("real_accuracy", 0.0)),
-                "fake_accuracy": float((logs or {}).get("fake_accuracy", 0.0)),
+                "held_out_real_accuracy": float(
+                    np.mean(trainer.discriminate(self.real, everything) > 0.5)
+                ),
+                "fresh_fake_accuracy": float(
+                    np.mean(trainer.discriminate(ids, everything) <= 0.5)
+                ),
             }
         )
         print("  epoch", epoch + 1, {k: round(v, 3) for k, v in self.curve[-1].items()})
@@ -151,6 +161,7 @@ def main():
     oracle = bench.oracle_model(s["vocabulary"], seed=args.seed)
     train = bench.sample_in_batches(oracle, s["train"], 1, fmt)
     test = bench.sample_in_batches(oracle, s["test"], 2, fmt)
+    validation = bench.sample_in_batches(oracle, s["test"] // 5, 4, fmt)
     timings["oracle data"] = time.perf_counter() - started
 
     t = time.perf_counter()
@@ -161,7 +172,9 @@ def main():
     random_nll = bench.mean_nll(
         oracle, bench.sample_in_batches(generator, s["samples"], 3, fmt)
     )
-    bench.pretrain_mle(generator, train, s["mle_epochs"], seed=args.seed)
+    mle_history = bench.pretrain_mle(
+        generator, train, s["mle_epochs"], seed=args.seed, validation_ids=validation
+    )
     timings["MLE pre-training"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -172,19 +185,14 @@ def main():
 
     t = time.perf_counter()
     config = s["gan"]
-    discriminator = build_discriminator(
-        "transformer", s["vocabulary"], fmt.length,
-        num_layers=config.discriminator_layers, num_heads=2,
-        hidden_dim=config.discriminator_dim,
-        intermediate_dim=2 * config.discriminator_dim,
-    )  # fmt: skip
+    discriminator = new_discriminator(config, s["vocabulary"])
     trainer = AdversarialTrainer(generator, discriminator, train, fmt, config)
     compile_adversarial(trainer, config)
-    probe = OracleProbe(oracle, fmt)
-    epochs = config.total_steps // config.steps_per_epoch
+    probe = OracleProbe(oracle, fmt, test)
+    epochs, epoch_steps = epochs_of(config)
     trainer.fit(
-        step_dataset(), epochs=epochs, steps_per_epoch=config.steps_per_epoch,
-        callbacks=[probe], verbose=0,
+        step_dataset(), epochs=epochs, steps_per_epoch=epoch_steps,
+        callbacks=[probe], shuffle=False, verbose=0,
     )  # fmt: skip
     timings["adversarial training"] = time.perf_counter() - t
 
@@ -209,6 +217,8 @@ def main():
         "settings": {**{k: v for k, v in s.items() if k != "gan"}},
         "adversarial_config": config.to_dict(),
         "random_generator_nll_oracle": random_nll,
+        "mle_epochs_run": len(mle_history["loss"]),
+        "mle_validation_loss": mle_history["val_loss"],
         "mle": mle,
         "gan": gan,
         "adversarial_curve": probe.curve,

@@ -208,9 +208,10 @@ def load_discriminator(directory: str):
             model.
     """
     path = os.path.join(directory, DISCRIMINATOR_FILE)
-    if not os.path.isfile(path):
-        return None
-    model = load_keras_file(path)
+    with directory_lock(directory, exclusive=False):  # never half a commit
+        if not os.path.isfile(path):
+            return None
+        model = load_keras_file(path)
     if not isinstance(model, tuple(DISCRIMINATORS.values())):
         raise ValueError(
             f"{path} holds a {type(model).__name__}, not a keras_nlg discriminator"

@@ -11,21 +11,17 @@ from keras_nlg.cli.common import (
     positive_int,
 )
 
-
-def _whole_number(text):
-    """`int` parsing only: the ranges are AdversarialConfig's to check and name."""
-    return int(text)
-
-
 # AdversarialConfig fields with a flag of the same name (dashes for
-# underscores), their types and help (with the library's defaults).
+# underscores), their types and help (with the library's defaults). `int`
+# where a range has exceptions (0 allowed, >= 2): AdversarialConfig checks and
+# names them.
 _FIELDS = {
     "steps": (positive_int, "adversarial rounds (default 100)"),
     "steps_per_epoch": (positive_int, "steps between logs and backups (default 10)"),
     "batch_size": (positive_int, "sequences per update (default 64)"),
-    "sample_length": (_whole_number, "tokens per sequence, end included (default 32)"),
+    "sample_length": (int, "tokens per sequence, end included (default 32)"),
     "discriminator_pretrain_steps": (
-        _whole_number,
+        int,
         "discriminator updates before the first round (default 50)",
     ),
     "discriminator_steps": (
@@ -34,11 +30,11 @@ _FIELDS = {
     ),
     "generator_steps": (positive_int, "generator updates per round (default 1)"),
     "mle_steps": (
-        _whole_number,
+        int,
         "likelihood updates on real text per round (default 0)",
     ),
     "credit": (str, "per-token credit: rollout (SeqGAN, default) or prefix"),
-    "rollouts": (_whole_number, "Monte Carlo completions per prefix (default 8)"),
+    "rollouts": (int, "Monte Carlo completions per prefix (default 8)"),
     "kl_coef": (non_negative_float, "KL penalty to the starting generator (default 0)"),
     "generator_learning_rate": (positive_float, "Adam learning rate (default 1e-4)"),
     "discriminator_learning_rate": (

@@ -163,9 +163,25 @@ def select_next_token(
                 tf.where(scaled >= row_threshold, noisy, -float("inf"))
             )
 
-        sampled = tf.cond(
+        return tf.cond(
             tf.reduce_all(exact | ~sampling[:, 0]), from_candidates, from_whole_rows
         )
+
+    def draw_untruncated():
+        # No sampled row keeps fewer than all tokens (no top-k, top-p or
+        # min-p): the Gumbel-max draw over the whole row, the same token
+        # `from_whole_rows` gives, without the candidates' partial sort
+        # (which cost 3/4 of a step for 10,000 rows over 5,000 tokens).
+        scaled = logits / tf.where(sampling, temperature, 1.0)
+        token_ids = tf.range(tf.shape(scaled)[-1])[None, :]
+        return _first_argmax(scaled + _gumbel(seeds, step, token_ids))
+
+    def sample():
+        truncating = tf.reduce_any(
+            sampling
+            & ((per_row(top_k) > 0) | (per_row(top_p) < 1) | (per_row(min_p) > 0))
+        )
+        sampled = tf.cond(truncating, draw, draw_untruncated)
         return tf.where(sampling[:, 0], sampled, greedy)
 
-    return tf.cond(tf.reduce_any(sampling), draw, lambda: greedy)
+    return tf.cond(tf.reduce_any(sampling), sample, lambda: greedy)

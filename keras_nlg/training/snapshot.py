@@ -7,14 +7,22 @@ calibration of a time-budgeted run (`keras_nlg.training.budget`).
 
 
 class TrainingState:
-    """The values of `model`'s variables and its optimizer's (slots and
-    iteration count), taken when made; `restore()` assigns them back."""
+    """The values of `model`'s variables and its optimizers' (slots and
+    iteration counts: `model.optimizer` and any in `model.extra_optimizers`,
+    e.g. an adversarial trainer's discriminator optimizer), taken when made;
+    `restore()` assigns them back."""
 
     def __init__(self, model):
         variables = list(model.variables)
-        if model.optimizer is not None:
-            seen = {id(v) for v in variables}
-            variables += [v for v in model.optimizer.variables if id(v) not in seen]
+        optimizers = [model.optimizer, *getattr(model, "extra_optimizers", ())]
+        seen = {id(v) for v in variables}
+        for optimizer in optimizers:
+            if optimizer is None:
+                continue
+            for variable in optimizer.variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    variables.append(variable)
         self._variables = variables
         self._values = [v.numpy() for v in variables]
 

@@ -16,8 +16,10 @@ with Policy Gradient", AAAI 2017, equations 4-8):
 - an optional KL penalty to the starting model is subtracted as reward to
   go, `β Σ_{s ≥ t} (log π(y_s) − log π_ref(y_s))`, so the gradient is that of
   `E[D] − β KL(π ‖ π_ref)`;
-- a baseline, each column's mean value over the batch, is subtracted to cut
-  variance without bias (it does not depend on the token taken).
+- a baseline is subtracted to cut variance without bias: for each token,
+  the mean value of the same position over the *other* sequences of the
+  batch that reach it (leave one out, as RLOO; a mean that included the
+  sequence itself would shrink its gradient by 1 − 1/n).
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def token_advantages(
             tokens under the sampling policy and the frozen starting model
             (needed when `kl_coef` > 0).
         kl_coef: β ≥ 0.
-        baseline: subtract each column's mean over the sequences that have
-            that token.
+        baseline: subtract, from each token's return, the mean return at the
+            same position of the other sequences that reach it (none when
+            it is the only one).
 
     Returns:
         `(advantages, kl)`: float64 `(n, L)` (0 on padding), and `(n,)`
@@ -114,7 +117,9 @@ def token_advantages(
         to_go = np.cumsum(difference[:, ::-1], axis=1)[:, ::-1]
         returns = returns - kl_coef * to_go
     if baseline:
-        counts = weights.sum(axis=0)
-        column_mean = returns.sum(axis=0) / np.maximum(counts, 1.0)
-        returns = (returns - column_mean[None, :]) * weights
+        counts = weights.sum(axis=0, keepdims=True)
+        others = (returns.sum(axis=0, keepdims=True) - returns) / np.maximum(
+            counts - 1.0, 1.0
+        )
+        returns = (returns - np.where(counts > 1, others, 0.0)) * weights
     return returns, kl

@@ -122,21 +122,39 @@ def pretrain_mle(
     learning_rate=1e-2,
     seed=0,
     sequence_format=ORACLE_FORMAT,
+    validation_ids=None,
+    patience=2,
 ):
     """Maximum-likelihood training on token sequences `(n, L)` with Keras'
     `fit` (the MLE baseline and the GAN's starting point; SeqGAN: Adam,
-    learning rate 0.01, batches of 64). Returns the history dict."""
+    learning rate 0.01, batches of 64). With `validation_ids`, Keras'
+    `EarlyStopping` keeps the weights of the epoch with the lowest validation
+    loss, stopping `patience` epochs after it (a small generator overfits
+    10,000 sequences within ~10 epochs). Returns the history dict."""
     import keras
 
-    inputs = sequence_format.with_start(token_ids)
+    def pairs(ids):
+        ids = sequence_format.with_start(ids)
+        return ids[:, :-1], ids[:, 1:]
+
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=5.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=True,
     )
     keras.utils.set_random_seed(seed)
+    callbacks = []
+    if validation_ids is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+        )
     history = model.fit(
-        inputs[:, :-1], inputs[:, 1:], batch_size=batch_size, epochs=epochs, verbose=0
+        *pairs(token_ids),
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=None if validation_ids is None else pairs(validation_ids),
+        callbacks=callbacks,
+        verbose=0,
     )
     return history.history
 

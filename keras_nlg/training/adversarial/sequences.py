@@ -26,6 +26,11 @@ import tensorflow as tf
 from keras_nlg.generation.engine import Processing, compiled_decode, knobs_for_rows
 
 _SAMPLING = Processing(do_sample=True)
+# Texts per tokenizer call (one call per text costs ~3 ms each).
+_TEXTS_PER_CALL = 1024
+# Rows per compiled decode of completions: one program, and memory bounded
+# (each row has its own cache and (rows, vocabulary) logits per step).
+ROLLOUT_CHUNK = 4096
 _NEVER = -1  # an end-of-text id no token equals (sequences without an end)
 
 
@@ -68,23 +73,44 @@ class SequenceFormat:
 def encode_texts(tokenizer, texts, sequence_format: SequenceFormat) -> np.ndarray:
     """Real sequences from texts: each text's first `length - 1` tokens, then
     end-of-text (a text cut there keeps `length` tokens and no end, as a
-    sample that ran out of budget does), padded. int32 `(n, length)`."""
+    sample that ran out of budget does), padded. int32 `(n, length)`.
+
+    Raises:
+        ValueError: for a format without an end token (texts need one).
+    """
+    if sequence_format.end_of_text_id is None:
+        raise ValueError(
+            "Texts need a sequence format with an end-of-text token. Received: "
+            "end_of_text_id=None"
+        )
     length = sequence_format.length
     rows = np.full((len(texts), length), sequence_format.padding_id, np.int32)
-    for i, text in enumerate(texts):
-        ids = np.asarray(tokenizer.tokenize(text), np.int32).tolist()
-        ids = (ids + [sequence_format.end_of_text_id])[:length]
-        rows[i, : len(ids)] = ids
+    for start in range(0, len(texts), _TEXTS_PER_CALL):
+        ragged = tokenizer.tokenize(list(texts[start : start + _TEXTS_PER_CALL]))
+        for i, ids in enumerate(ragged.to_list(), start):
+            ids = (ids + [sequence_format.end_of_text_id])[:length]
+            rows[i, : len(ids)] = ids
     return rows
 
 
-def _decode(
-    model, prompt_ids, prompt_mask, budgets, seed, sequence_format, temperature=1.0
+def decode(
+    model,
+    prompt_ids,
+    prompt_mask,
+    budgets,
+    seed,
+    sequence_format,
+    temperature=1.0,
+    capacity=None,
 ):
-    """The engine's sampling loop on left-padded prompts; int32 `(n, C)`
-    new tokens, `C = max(budgets)`, `padding_id` after a row's end."""
+    """The engine's sampling loop on left-padded prompts.
+
+    Returns `(tokens, log_probs)`: int32 `(n, C)` new tokens (`padding_id`
+    after a row's end) and float32 `(n, C)` their log-probabilities under
+    the model's own distribution; `C = capacity`, default `max(budgets)`.
+    """
     rows = len(prompt_ids)
-    capacity = int(np.max(budgets))
+    capacity = capacity or int(np.max(budgets))
     padding_mask = np.concatenate(
         [np.asarray(prompt_mask, bool), np.ones((rows, capacity), bool)], axis=1
     )
@@ -111,7 +137,7 @@ def _decode(
         _NEVER if end is None else end,
         sequence_format.padding_id,
     )
-    return np.asarray(state.tokens)
+    return np.asarray(state.tokens), np.asarray(state.log_probs)
 
 
 def sample_sequences(
@@ -127,7 +153,7 @@ def sample_sequences(
     """
     prompt = np.full((count, 1), sequence_format.start_id, np.int32)
     budgets = np.full(count, sequence_format.length, np.int32)
-    tokens = _decode(
+    tokens, _ = decode(
         model,
         prompt,
         np.ones((count, 1), bool),
@@ -140,46 +166,65 @@ def sample_sequences(
     return tokens, sequence_format.mask(tokens)
 
 
+def prefix_prompts(token_ids, sequence_format):
+    """The prompts that continue every prefix `y_1 … y_t`, `t = 1 … L - 1`.
+
+    Returns `(prompts, prompt_mask, budgets)`: int32 `(n, L - 1, L)` rows
+    `[pad … pad, start, y_1 … y_t]` (left-padded), their bool masks, and
+    int32 `(n, L - 1)` new-token budgets `L - t`; a prefix that already holds
+    the end token is complete, and gets a one-token budget whose token the
+    caller drops.
+    """
+    token_ids = np.asarray(token_ids, np.int32)
+    n, length = token_ids.shape
+    prompts = np.full((n, length - 1, length), sequence_format.padding_id, np.int32)
+    prompt_mask = np.zeros(prompts.shape, bool)
+    for t in range(1, length):
+        prompts[:, t - 1, length - 1 - t] = sequence_format.start_id
+        prompts[:, t - 1, length - t :] = token_ids[:, :t]
+        prompt_mask[:, t - 1, length - 1 - t :] = True
+    # The mask is False from the column after the end token.
+    ended = ~sequence_format.mask(token_ids)[:, 1:]
+    budgets = np.where(ended, 1, length - np.arange(1, length)[None, :])
+    return prompts, prompt_mask, budgets.astype(np.int32)
+
+
 def complete_prefixes(model, token_ids, rollouts: int, seed: int, sequence_format):
     """SeqGAN's Monte Carlo search: `rollouts` completions of every prefix.
 
     For each sequence `y` (`(n, L)`) and each prefix length `t` in
     `1 … L - 1`, `rollouts` rows continue `y_1 … y_t` with the model to the
-    full length. A prefix that already ended is kept as it is (its row gets a
-    one-token budget whose token is then dropped).
+    full length (`prefix_prompts`); a prefix that already ended is kept as it
+    is. The `n · (L - 1) · rollouts` rows are decoded `ROLLOUT_CHUNK` at a
+    time (the last chunk padded), chunk c drawing from its own seed.
 
     Returns int32 `(n, L - 1, rollouts, L)`: `[i, t - 1, r]` is `y_1 … y_t`
     followed by completion r, cleaned after its end token.
     """
     token_ids = np.asarray(token_ids, np.int32)
     n, length = token_ids.shape
-    mask = sequence_format.mask(token_ids)
-    prefix_lengths = np.arange(1, length)  # t
-    # Prompt rows [pad … pad, start, y_1 … y_t], P = L columns.
-    prompts = np.full((n, length - 1, length), sequence_format.padding_id, np.int32)
-    prompt_mask = np.zeros(prompts.shape, bool)
-    for t in prefix_lengths:
-        prompts[:, t - 1, length - 1 - t] = sequence_format.start_id
-        prompts[:, t - 1, length - t :] = token_ids[:, :t]
-        prompt_mask[:, t - 1, length - 1 - t :] = True
-    # A prefix that holds the end token (the mask is False from the column
-    # after it) is complete already: a one-token budget, dropped below.
-    ended = ~mask[:, 1:]
-    budgets = np.where(ended, 1, length - prefix_lengths[None, :]).astype(np.int32)
-
-    def repeat(array):  # (n, L - 1, ...) → (n · (L - 1) · rollouts, ...)
-        return np.repeat(array.reshape(n * (length - 1), *array.shape[2:]), rollouts, 0)
-
-    new = _decode(
-        model,
-        repeat(prompts),
-        repeat(prompt_mask),
-        repeat(budgets),
-        seed,
-        sequence_format,
-    ).reshape(n, length - 1, rollouts, -1)
+    rows = [
+        np.repeat(array.reshape(n * (length - 1), *array.shape[2:]), rollouts, 0)
+        for array in prefix_prompts(token_ids, sequence_format)
+    ]
+    total = len(rows[0])
+    chunk = min(ROLLOUT_CHUNK, total)
+    new = []
+    for index, start in enumerate(range(0, total, chunk)):
+        part = [array[start : start + chunk] for array in rows]
+        real = len(part[0])
+        if real < chunk:  # pad to the compiled shape
+            part = [
+                np.concatenate([a, np.repeat(a[-1:], chunk - real, 0)]) for a in part
+            ]
+        chunk_seed = int(np.random.default_rng([seed, index]).integers(2**31 - 1))
+        tokens, _ = decode(
+            model, *part, chunk_seed, sequence_format, capacity=length - 1
+        )
+        new.append(tokens[:real])
+    new = np.concatenate(new).reshape(n, length - 1, rollouts, length - 1)
     completed = np.empty((n, length - 1, rollouts, length), np.int32)
-    for t in prefix_lengths:
+    for t in range(1, length):
         completed[:, t - 1, :, :t] = token_ids[:, None, :t]
         completed[:, t - 1, :, t:] = new[:, t - 1, :, : length - t]
     completed = sequence_format.clean(completed.reshape(-1, length))

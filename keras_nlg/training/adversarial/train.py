@@ -10,6 +10,7 @@ starting directory is itself an adversarial run's output.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import keras
@@ -23,6 +24,8 @@ from keras_nlg.training.adversarial.trainer import AdversarialTrainer
 from keras_nlg.training.fit import TrainResult, check_out_dir
 from keras_nlg.training.rl.finetune import RLSampleLogger
 from keras_nlg.training.rl.run import fit_trainer, load_start, save_tuned
+
+logger = logging.getLogger(__name__)
 
 
 def _check_texts(texts) -> list[str]:
@@ -41,9 +44,11 @@ def new_discriminator(config: AdversarialConfig, vocabulary_size: int):
     """The discriminator `config` describes, sized for `sample_length` tokens."""
     width = config.discriminator_dim
     if config.discriminator == "transformer":
+        # Heads of 32 features or more, as many as divide the width.
+        heads = next(h for h in range(max(1, width // 32), 0, -1) if width % h == 0)
         sizes = dict(
             num_layers=config.discriminator_layers,
-            num_heads=max(1, width // 32),
+            num_heads=heads,
             hidden_dim=width,
             intermediate_dim=2 * width,
         )
@@ -55,14 +60,16 @@ def new_discriminator(config: AdversarialConfig, vocabulary_size: int):
 
 
 def compile_adversarial(trainer: AdversarialTrainer, config: AdversarialConfig):
-    """Adam for each model, gradients clipped to global norm 5 (SeqGAN's)."""
+    """Adam for each kind of update, gradients clipped to global norm 5
+    (SeqGAN's)."""
+
+    def adam(learning_rate):
+        return keras.optimizers.Adam(learning_rate, global_clipnorm=5.0)
+
     trainer.compile(
-        optimizer=keras.optimizers.Adam(
-            config.generator_learning_rate, global_clipnorm=5.0
-        ),
-        discriminator_optimizer=keras.optimizers.Adam(
-            config.discriminator_learning_rate, global_clipnorm=5.0
-        ),
+        optimizer=adam(config.generator_learning_rate),
+        discriminator_optimizer=adam(config.discriminator_learning_rate),
+        mle_optimizer=adam(config.generator_learning_rate),
     )
 
 
@@ -120,9 +127,21 @@ def adversarial_train(
         padding_id=tokenizer.padding_id,
         length=config.sample_length,
     )
-    discriminator = load_discriminator(model_dir) or new_discriminator(
-        config, generator.vocabulary_size
-    )
+    discriminator = load_discriminator(model_dir)
+    if discriminator is None:
+        discriminator = new_discriminator(config, generator.vocabulary_size)
+    else:
+        logger.warning(
+            "Continuing with %s's discriminator (%s); the discriminator, "
+            "discriminator_dim and discriminator_layers settings don't apply.",
+            model_dir,
+            type(discriminator).__name__,
+        )
+        if discriminator.vocabulary_size != generator.vocabulary_size:
+            raise ValueError(
+                f"{model_dir}'s discriminator reads {discriminator.vocabulary_size} "
+                f"token ids, its generator {generator.vocabulary_size}."
+            )
     trainer = AdversarialTrainer(
         generator,
         discriminator,
@@ -140,5 +159,12 @@ def adversarial_train(
         [RLSampleLogger(os.path.join(out_dir, "logs", "samples")), *(callbacks or [])],
         verbose,
     )
-    record = {"adversarial": {"discriminator": type(discriminator).__name__}}
+    record = {
+        "adversarial": {
+            "discriminator_model": {
+                "class_name": type(discriminator).__name__,
+                "config": discriminator.get_config(),
+            }
+        }
+    }
     return save_tuned(start, out_dir, config, record, run, discriminator)

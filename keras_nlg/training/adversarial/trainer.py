@@ -60,8 +60,15 @@ class AdversarialTrainer(keras.Model):
             `config.kl_coef` > 0.
         detokenize: optional `ids -> text` for the samples shown in logs.
 
-    Compile with the generator's optimizer (`compile_adversarial` does it);
-    `discriminator_optimizer` is its own. It always runs eagerly.
+    Compile with the generator's optimizer for the policy-gradient updates
+    (`compile_adversarial` does it); the discriminator's updates and the
+    likelihood updates have their own (`discriminator_optimizer`,
+    `mle_optimizer`: likelihood gradients would otherwise dominate Adam's
+    second moments and shrink the policy-gradient steps). All three are in
+    the backups, with the step count: a resumed run draws the same batches
+    and samples as one that never stopped (dropout masks aside: Keras' random
+    state is not in a backup). `fit` stops after `config.total_steps` steps.
+    It always runs eagerly.
 
     Raises:
         ValueError: with no real sequences, fewer than `batch_size`, rows of
@@ -88,6 +95,11 @@ class AdversarialTrainer(keras.Model):
                 "Adversarial training needs real sequences: an int array of shape "
                 f"(n, {length}) with n >= 1. Received: shape={list(real.shape)}"
             )
+        if length != config.sample_length:
+            raise ValueError(
+                f"`sample_length` must equal the sequence format's length {length}. "
+                f"Received: sample_length={config.sample_length}"
+            )
         if real.shape[1] != length:
             raise ValueError(
                 f"Real sequences must have sample_length={length} columns. "
@@ -111,7 +123,15 @@ class AdversarialTrainer(keras.Model):
                 f"token and a sample of sample_length={length} tokens."
             )
         if config.kl_coef and reference is None:
-            raise ValueError("`kl_coef` > 0 needs the frozen `reference` generator.")
+            raise ValueError(
+                "`kl_coef` > 0 needs the frozen `reference` generator. Received: "
+                f"kl_coef={config.kl_coef}, reference=None"
+            )
+        if reference is generator:
+            raise ValueError(
+                "`reference` must be a separate copy of the starting generator "
+                "(it is frozen); received the generator itself."
+            )
         self.generator = generator
         self.discriminator = discriminator
         self.reference = reference
@@ -159,7 +179,9 @@ class AdversarialTrainer(keras.Model):
     def call(self, token_ids, training=False):
         return self.generator(token_ids, training=training)
 
-    def compile(self, *args, discriminator_optimizer=None, **kwargs):
+    def compile(
+        self, *args, discriminator_optimizer=None, mle_optimizer=None, **kwargs
+    ):
         if kwargs.get("run_eagerly") is False:
             raise ValueError(
                 "`AdversarialTrainer` samples on the host in each step and needs "
@@ -169,8 +191,17 @@ class AdversarialTrainer(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
             self.settings.discriminator_learning_rate, global_clipnorm=5.0
         )
+        self.mle_optimizer = mle_optimizer or keras.optimizers.Adam(
+            self.settings.generator_learning_rate, global_clipnorm=5.0
+        )
         self.optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.mle_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def extra_optimizers(self):
+        """The optimizers besides `optimizer`, for `TrainingState` snapshots."""
+        return [self.discriminator_optimizer, self.mle_optimizer]
 
     # The compiled updates.
     def _discriminator_step(self, real_ids, real_mask, fake_ids, fake_mask):
@@ -203,7 +234,7 @@ class AdversarialTrainer(keras.Model):
         with tf.GradientTape() as tape:
             log_probs = token_log_probs(self.generator, ids, training=True)
             loss = -tf.reduce_sum(log_probs * mask) / tf.reduce_sum(mask)
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
     # Host-side pieces.
@@ -241,8 +272,8 @@ class AdversarialTrainer(keras.Model):
             self.discriminate(token_ids, mask),
         )
 
-    def _real_batch(self, step, index):
-        rng = np.random.default_rng([self.settings.seed, _REAL, step, index])
+    def _real_batch(self, step, index, stream=_REAL):
+        rng = np.random.default_rng([self.settings.seed, stream, step, index])
         rows = rng.choice(len(self.real_sequences), self.settings.batch_size, False)
         return self.real_sequences[rows], self.real_mask[rows]
 
@@ -290,7 +321,7 @@ class AdversarialTrainer(keras.Model):
         ]
 
     def _train_mle(self, step, index):
-        real_ids, real_mask = self._real_batch(step, 1000 + index)
+        real_ids, real_mask = self._real_batch(step, index, _MLE)
         ids = self.sequence_format.with_start(real_ids)
         loss = self._update_mle(ids, real_mask.astype("float32"))
         self._trackers["mle_loss"].update_state(loss)
@@ -298,6 +329,10 @@ class AdversarialTrainer(keras.Model):
     def train_step(self, data):
         settings = self.settings
         step = int(self.completed_steps.numpy())
+        if step >= settings.total_steps:
+            # `fit`'s epochs may round the step count up: nothing more to do.
+            self.stop_training = True
+            return {name: tracker.result() for name, tracker in self._trackers.items()}
         if step < settings.discriminator_pretrain_steps:
             self._train_discriminator(step, 0)
         else:
@@ -314,5 +349,5 @@ class AdversarialTrainer(keras.Model):
     def metrics(self):
         # Keras resets these at each epoch: the logs are epoch means (of the
         # steps that ran each update; 0 for the generator's during
-        # discriminator pre-training).
+        # discriminator pre-training, `kl` 0 without a KL penalty).
         return list(self._trackers.values())

@@ -56,7 +56,8 @@ def test_prefix_masks_keep_each_prefix_of_the_real_tokens():
 
 
 def _reference_advantages(values, mask, log_probs, reference, beta, baseline):
-    """Loops in float64: reward to go with the KL, then each column's mean."""
+    """Loops in float64: reward to go with the KL, then minus the mean of the
+    other sequences' returns at the same position."""
     n, length = values.shape
     returns = np.zeros((n, length))
     for i in range(n):
@@ -70,12 +71,14 @@ def _reference_advantages(values, mask, log_probs, reference, beta, baseline):
             )
             returns[i, t] = values[i, t] - beta * kl_to_go
     if baseline:
+        advantages = returns.copy()
         for t in range(length):
             rows = [i for i in range(n) if mask[i, t]]
-            if rows:
-                mean = sum(returns[i, t] for i in rows) / len(rows)
-                for i in rows:
-                    returns[i, t] -= mean
+            for i in rows:
+                others = [returns[j, t] for j in rows if j != i]
+                if others:
+                    advantages[i, t] -= sum(others) / len(others)
+        return advantages
     return returns
 
 

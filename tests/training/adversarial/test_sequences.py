@@ -1,8 +1,10 @@
 """Real and sampled sequences, and Monte Carlo completions of their prefixes."""
 
+import keras
 import numpy as np
+import pytest
 
-from keras_nlg.models import LSTMLanguageModel
+from keras_nlg.models import LSTMLanguageModel, TransformerLanguageModel
 from keras_nlg.tokenizers import ByteTokenizer
 from keras_nlg.training.adversarial import (
     SequenceFormat,
@@ -10,6 +12,8 @@ from keras_nlg.training.adversarial import (
     encode_texts,
     sample_sequences,
 )
+from keras_nlg.training.adversarial.sequences import decode, prefix_prompts
+from keras_nlg.training.rl.objectives import token_log_probs
 
 ENDED = SequenceFormat(start_id=9, end_of_text_id=9, padding_id=0, length=6)
 ENDLESS = SequenceFormat(start_id=0, end_of_text_id=None, padding_id=0, length=6)
@@ -39,8 +43,6 @@ def test_encode_texts_cuts_and_ends_as_a_sample_would():
 
 
 def _generator(seed=0):
-    import keras
-
     keras.utils.set_random_seed(seed)
     return LSTMLanguageModel(12, embedding_dim=8, units=8)
 
@@ -74,3 +76,30 @@ def test_completions_keep_each_prefix_and_an_ended_prefix_stays_as_it_is():
     # The rollouts are independent draws, and seeded.
     assert any((completed[i, 0, 0] != completed[i, 0, 1]).any() for i in range(1, 8))
     np.testing.assert_array_equal(completed, complete_prefixes(model, ids, 3, 7, ENDED))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_completions_are_drawn_from_the_model_given_each_prefix(kind):
+    """The engine's log-probabilities of each completion's tokens equal a
+    forward pass over [start, prefix, completion]: left padding and the
+    cache (longer than a Transformer's context) leave positions exact."""
+    keras.utils.set_random_seed(3)
+    model = (
+        LSTMLanguageModel(12, embedding_dim=8, units=8)
+        if kind == "lstm"
+        else TransformerLanguageModel(
+            12, context_length=7, num_layers=1, num_heads=2, hidden_dim=16,
+            intermediate_dim=32,
+        )
+    )  # fmt: skip
+    ids, _ = sample_sequences(model, 3, 1, ENDLESS)
+    prompts, prompt_mask, budgets = prefix_prompts(ids, ENDLESS)
+    rows = [a.reshape(-1, *a.shape[2:]) for a in (prompts, prompt_mask, budgets)]
+    tokens, log_probs = decode(model, *rows, 4, ENDLESS, capacity=5)
+    for row in range(len(tokens)):
+        t = 6 - int(rows[2][row])  # the prefix length
+        sequence = np.concatenate([[0], ids[row // 5, :t], tokens[row, : 6 - t]])
+        expected = token_log_probs(model, sequence[None].astype("int32"))[0]
+        np.testing.assert_allclose(
+            log_probs[row, : 6 - t], np.asarray(expected)[t:], atol=1e-5
+        )

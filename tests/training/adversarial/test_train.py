@@ -12,7 +12,11 @@ from keras_nlg.model_directory import load_discriminator
 from keras_nlg.models import TransformerDiscriminator
 from keras_nlg.training.adversarial import AdversarialConfig
 from keras_nlg.training.adversarial.train import adversarial_train
-from tests.cli.runner import assert_main_one_line_exit_2
+from tests.cli.runner import (
+    assert_main_one_line_exit_2,
+    assert_one_line_exit_2,
+    run_cli,
+)
 from tests.conftest import make_corpus
 
 TINY = AdversarialConfig(
@@ -32,7 +36,7 @@ TEXTS = [line for line in make_corpus(40).splitlines() if line.strip()]
 
 
 def test_writes_generator_and_discriminator_and_continues_from_them(
-    trained_model_dir, tmp_path
+    trained_model_dir, tmp_path, caplog
 ):
     out = tmp_path / "gan"
     result = adversarial_train(trained_model_dir, TEXTS, str(out), TINY, verbose=0)
@@ -41,7 +45,8 @@ def test_writes_generator_and_discriminator_and_continues_from_them(
     assert not os.path.exists(out / "checkpoints" / "backup" / "training_metadata.json")
     loaded = keras_nlg.load(str(out))
     record = loaded.config["adversarial"]
-    assert record["discriminator"] == "TransformerDiscriminator"
+    assert record["discriminator_model"]["class_name"] == "TransformerDiscriminator"
+    assert record["discriminator_model"]["config"]["sequence_length"] == 12
     assert record["rollouts"] == 2 and record["planned_epochs"] == 2
     assert set(result.history) >= {"real_accuracy", "fake_accuracy", "reward_mean"}
     start = keras_nlg.load(trained_model_dir).model
@@ -58,9 +63,11 @@ def test_writes_generator_and_discriminator_and_continues_from_them(
 
     # A second run starts from the saved discriminator, not a new one.
     again = tmp_path / "gan2"
-    adversarial_train(
-        str(out), TEXTS, str(again), TINY.replace(discriminator="lstm"), verbose=0
-    )
+    with caplog.at_level("WARNING"):
+        adversarial_train(
+            str(out), TEXTS, str(again), TINY.replace(discriminator="lstm"), verbose=0
+        )
+    assert "settings don't apply" in caplog.text
     assert isinstance(load_discriminator(str(again)), TransformerDiscriminator)
     with pytest.raises(ValueError, match="holds a finished model"):
         adversarial_train(str(out), TEXTS, str(again), TINY, verbose=0)
@@ -115,3 +122,14 @@ def test_cli_run_and_one_line_errors(trained_model_dir, tmp_path, capsys):
         argv = [*base, "--out", str(tmp_path / "bad"), *flags, *extra]
         assert_main_one_line_exit_2(argv, expected, capsys)
         assert not os.path.exists(tmp_path / "bad" / "model.keras")
+
+
+def test_cli_bad_input_in_a_fresh_process_is_one_line(trained_model_dir, tmp_path):
+    data = tmp_path / "real.txt"
+    data.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    completed = run_cli(
+        "adversarial-train", "--model", trained_model_dir, "--data", str(data),
+        "--out", str(tmp_path / "o"), "--rollouts", "0",
+    )  # fmt: skip
+    assert_one_line_exit_2(completed, "Received: rollouts=0")
+    assert not os.path.exists(tmp_path / "o")

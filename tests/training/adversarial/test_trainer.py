@@ -176,27 +176,52 @@ def test_discriminator_update_matches_the_float64_bias_gradient():
 
 
 def test_seeded_runs_are_identical_and_a_resumed_run_matches(tmp_path):
+    # Pre-training ends mid-epoch 2, and every kind of update moves weights.
+    config = TOY.replace(
+        discriminator_pretrain_steps=3,
+        steps=3,
+        mle_steps=1,
+        discriminator_learning_rate=1e-2,
+    )
+
     def run(epochs, backup_dir=None):
         generator = _generator(5)
         keras.utils.set_random_seed(5)
-        discriminator = TransformerDiscriminator(8, 6, num_layers=1, hidden_dim=16)
-        trainer = _trainer(generator, discriminator, TOY.replace(mle_steps=1))
+        # Dropout off: its random state is not part of a backup.
+        discriminator = TransformerDiscriminator(
+            8, 6, num_layers=1, hidden_dim=16, dropout=0.0
+        )
+        trainer = _trainer(generator, discriminator, config)
         callbacks = [RunBackup(str(backup_dir))] if backup_dir else []
         trainer.fit(
             step_dataset(), epochs=epochs, steps_per_epoch=2, callbacks=callbacks,
-            verbose=0,
+            shuffle=False, verbose=0,
         )  # fmt: skip
         return trainer
 
-    whole = run(2)
-    again = run(2)
-    for a, b in zip(whole.get_weights(), again.get_weights(), strict=True):
+    def state(trainer):
+        optimizers = [trainer.optimizer, *trainer.extra_optimizers]
+        return trainer.get_weights() + [
+            v.numpy() for optimizer in optimizers for v in optimizer.variables
+        ]
+
+    whole = run(3)
+    assert int(whole.completed_steps.numpy()) == 6
+    for a, b in zip(state(whole), state(run(3)), strict=True):
         np.testing.assert_array_equal(a, b)
     run(1, tmp_path / "backup")  # stops after epoch 1; its backup remains
-    resumed = run(2, tmp_path / "backup")
-    assert int(resumed.completed_steps.numpy()) == 4
-    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+    resumed = run(3, tmp_path / "backup")
+    assert int(resumed.completed_steps.numpy()) == 6
+    for a, b in zip(state(whole), state(resumed), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_fit_stops_at_the_configured_rounds():
+    trainer = _trainer(_generator(), FavouriteToken(), TOY.replace(steps=3))
+    history = trainer.fit(step_dataset(), epochs=2, steps_per_epoch=2, verbose=0)
+    assert int(trainer.completed_steps.numpy()) == 3
+    assert int(trainer.optimizer.iterations.numpy()) == 3  # one update per round
+    assert len(history.history["reward_mean"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -206,7 +231,8 @@ def test_seeded_runs_are_identical_and_a_resumed_run_matches(tmp_path):
         (dict(real=np.zeros((20, 5), "int32")), "sample_length=6 columns"),
         (dict(real=np.zeros((8, 6), "int32")), "at most the 8 real sequences"),
         (dict(discriminator_length=4), "discriminator's context (4 tokens)"),
-        (dict(config=TOY.replace(kl_coef=0.1)), "needs the frozen `reference`"),
+        (dict(config=TOY.replace(kl_coef=0.1)), "kl_coef=0.1, reference=None"),
+        (dict(config=TOY.replace(sample_length=7)), "sample_length=7"),
     ],
 )
 def test_impossible_settings_are_named(change, expected):
