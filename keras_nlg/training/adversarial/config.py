@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 from keras_nlg.argument_checks import check_positive_int, fail, is_int, is_number
+from keras_nlg.training.rl.config import ConfigCopies
 
 CREDITS = ("rollout", "prefix")
 DISCRIMINATOR_KINDS = ("transformer", "lstm")
@@ -22,7 +23,7 @@ def _check_number(name, value, low, strict, allow_none=False):
 
 
 @dataclasses.dataclass(frozen=True)
-class AdversarialConfig:
+class AdversarialConfig(ConfigCopies):
     """Settings of `adversarial_train` and `AdversarialTrainer`, validated when made.
 
     A run is `discriminator_pretrain_steps` discriminator-only steps, then
@@ -120,13 +121,3 @@ class AdversarialConfig:
     def total_steps(self) -> int:
         """`fit` steps: the discriminator's pre-training, then the rounds."""
         return self.discriminator_pretrain_steps + self.steps
-
-    def replace(self, **overrides) -> AdversarialConfig:
-        """A copy with `overrides` (`TypeError` for an unknown field)."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise TypeError(f"Unknown AdversarialConfig fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **overrides)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

@@ -11,7 +11,6 @@ starting directory is itself an adversarial run's output.
 from __future__ import annotations
 
 import logging
-import os
 
 import keras
 
@@ -22,7 +21,6 @@ from keras_nlg.training.adversarial.config import AdversarialConfig
 from keras_nlg.training.adversarial.sequences import SequenceFormat, encode_texts
 from keras_nlg.training.adversarial.trainer import AdversarialTrainer
 from keras_nlg.training.fit import TrainResult, check_out_dir
-from keras_nlg.training.rl.finetune import RLSampleLogger
 from keras_nlg.training.rl.run import fit_trainer, load_start, save_tuned
 
 logger = logging.getLogger(__name__)
@@ -152,13 +150,7 @@ def adversarial_train(
         detokenize=lambda ids: ids_to_text(tokenizer, ids, None)[1],
     )
     compile_adversarial(trainer, config)
-    run = fit_trainer(
-        trainer,
-        out_dir,
-        config,
-        [RLSampleLogger(os.path.join(out_dir, "logs", "samples")), *(callbacks or [])],
-        verbose,
-    )
+    run = fit_trainer(trainer, out_dir, config, callbacks, verbose, log_samples=True)
     record = {
         "adversarial": {
             "discriminator_model": {

@@ -21,8 +21,23 @@ def _check_float(name, value, low, expected, allow_none=False):
         _fail(name, value, expected)
 
 
+class ConfigCopies:
+    """`replace` and `to_dict` for the frozen dataclass configs of the
+    sequence-level trainers (`RLConfig`, `AdversarialConfig`)."""
+
+    def replace(self, **overrides):
+        """A copy with `overrides` (`TypeError` for an unknown field)."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"Unknown {type(self).__name__} fields: {sorted(unknown)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True)
-class RLConfig:
+class RLConfig(ConfigCopies):
     """Settings of `rl_finetune` (RLOO) and `dpo`, validated when made.
 
     Args:
@@ -106,13 +121,3 @@ class RLConfig:
         if self.learning_rate is not None:
             return self.learning_rate
         return 1e-4 if self.lora_rank is not None else 1e-5
-
-    def replace(self, **overrides) -> RLConfig:
-        """A copy with `overrides` (`TypeError` for an unknown field)."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise TypeError(f"Unknown RLConfig fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **overrides)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

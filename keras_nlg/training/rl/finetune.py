@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import keras
-import tensorflow as tf
 
 from keras_nlg.model_directory import load
 from keras_nlg.training.fit import TrainResult, check_out_dir
@@ -19,25 +16,6 @@ from keras_nlg.training.rl.run import (
     load_start,
     save_tuned,
 )
-
-
-class RLSampleLogger(keras.callbacks.Callback):
-    """Writes the last batch's samples with their rewards to TensorBoard each epoch."""
-
-    def __init__(self, log_dir: str, rows: int = 8):
-        super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
-        self.rows = rows
-
-    def on_epoch_end(self, epoch, logs=None):
-        samples = self.model.last_samples[: self.rows]
-        table = ["| prompt | completion | reward |", "|---|---|---|"]
-        for source, text, reward in samples:
-            cells = [s.replace("|", "\\|").replace("\n", " ") for s in (source, text)]
-            table.append(f"| {cells[0]} | {cells[1]} | {reward:.4f} |")
-        with self.writer.as_default(step=epoch):
-            tf.summary.text("samples", "\n".join(table))
-        self.writer.flush()
 
 
 def _check_prompts(prompts, references, sources):
@@ -141,13 +119,7 @@ def rl_finetune(
         policy, reference, tokenizer, prompts, sources, references, reward, config
     )
     compile_trainer(trainer, policy, config)
-    run = fit_trainer(
-        trainer,
-        out_dir,
-        config,
-        [RLSampleLogger(os.path.join(out_dir, "logs", "samples")), *(callbacks or [])],
-        verbose,
-    )
+    run = fit_trainer(trainer, out_dir, config, callbacks, verbose, log_samples=True)
     return save_tuned(
         start, out_dir, config, {"rl": {"reward": reward_name(reward)}}, run
     )

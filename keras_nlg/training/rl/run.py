@@ -84,9 +84,30 @@ def epochs_of(config) -> tuple[int, int]:
     return epochs, epoch_steps
 
 
-def fit_trainer(trainer, out_dir, config, callbacks, verbose):
-    """`trainer.fit` with backups, TensorBoard and the time limit; returns
-    `(history, seconds, backup)` (the `RunBackup`, discarded once saved)."""
+class SampleLogger(keras.callbacks.Callback):
+    """Writes the last batch's samples with their rewards to TensorBoard each
+    epoch (a trainer's `last_samples`: `(prompt, text, reward)` triples)."""
+
+    def __init__(self, log_dir: str, rows: int = 8):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.rows = rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        samples = self.model.last_samples[: self.rows]
+        table = ["| prompt | completion | reward |", "|---|---|---|"]
+        for source, text, reward in samples:
+            cells = [s.replace("|", "\\|").replace("\n", " ") for s in (source, text)]
+            table.append(f"| {cells[0]} | {cells[1]} | {reward:.4f} |")
+        with self.writer.as_default(step=epoch):
+            tf.summary.text("samples", "\n".join(table))
+        self.writer.flush()
+
+
+def fit_trainer(trainer, out_dir, config, callbacks, verbose, log_samples=False):
+    """`trainer.fit` with backups, TensorBoard, the time limit and, with
+    `log_samples`, a `SampleLogger` (`logs/samples`); returns `(history,
+    seconds, backup)` (the `RunBackup`, discarded once saved)."""
     epochs, epoch_steps = epochs_of(config)
     os.makedirs(out_dir, exist_ok=True)
     time_limit = (
@@ -103,6 +124,11 @@ def fit_trainer(trainer, out_dir, config, callbacks, verbose):
             backup,
             keras.callbacks.TensorBoard(log_dir=os.path.join(out_dir, "logs")),
             *time_limit,
+            *(
+                [SampleLogger(os.path.join(out_dir, "logs", "samples"))]
+                if log_samples
+                else []
+            ),
             *(callbacks or []),
         ],
         verbose=verbose,
