@@ -13,7 +13,9 @@ renamed into place (`write_file_atomically`; a rename within a directory
 is atomic on POSIX), and a set of files that belong together (a model
 directory) is staged in `.incoming/` and committed by a manifest
 (`commit_staged`): a kill leaves either the old complete set or, once the
-manifest exists, a commit that `finish_interrupted_commit` completes.
+manifest exists, a commit that `finish_interrupted_commit` completes. A
+whole new directory (an import, an export) is written in a sibling and
+renamed into place (`staged_directory`).
 """
 
 import contextlib
@@ -21,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 
 STAGING_DIR = ".incoming"
@@ -217,3 +220,36 @@ def _finish_commit(directory: str) -> None:
             pass
     _fsync(directory)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(out_dir: str | os.PathLike, replace: bool = False):
+    """Yields a new sibling directory of `out_dir` to write into; when the
+    block ends without an error it is renamed to `out_dir`.
+
+    An empty `out_dir` is replaced by the rename. With `replace`, an earlier
+    `out_dir` is moved aside first, deleted only once the new one is in
+    place, and put back if the rename fails. On any error (a kill leaves the
+    sibling, a hidden `.<name>.<id>.partial`) the staging directory is
+    removed and `out_dir` is as it was.
+    """
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    # Not tempfile.mkdtemp: its 0700 mode would stay on the renamed directory.
+    staging = os.path.join(
+        parent, f".{os.path.basename(out_dir)}.{uuid.uuid4().hex[:8]}.partial"
+    )
+    aside = staging.removesuffix(".partial") + ".replaced"
+    os.mkdir(staging)
+    try:
+        yield staging
+        if replace and os.path.lexists(out_dir):
+            os.replace(out_dir, aside)  # the old one goes once the new is whole
+        os.replace(staging, out_dir)
+    except BaseException:
+        if os.path.lexists(aside) and not os.path.lexists(out_dir):
+            os.replace(aside, out_dir)  # put the earlier directory back
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

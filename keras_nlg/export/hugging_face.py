@@ -24,12 +24,10 @@ SentencePiece tokenizer (no GPT-2 tokenizer class holds one).
 """
 
 import os
-import shutil
-import uuid
 
 import numpy as np
 
-from keras_nlg.files import write_json_file
+from keras_nlg.files import staged_directory, write_json_file
 from keras_nlg.models.quantization import check_not_quantized
 from keras_nlg.models.transformer import TransformerLanguageModel
 from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
@@ -260,23 +258,7 @@ def export_transformers(model_dir, out_dir, *, overwrite=False):
     exists = os.path.lexists(out_dir)
     loaded = load(model_dir)
     check_gpt2_shape(loaded.model)
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(
-        parent, f".{os.path.basename(out_dir)}.{uuid.uuid4().hex[:8]}.partial"
-    )
-    aside = staging.removesuffix(".partial") + ".replaced"
-    os.mkdir(staging)
-    try:
+    with staged_directory(out_dir, replace=exists) as staging:
         _write_tokenizer(loaded.tokenizer, staging)
         write_gpt2_weights(loaded.model, staging, loaded.tokenizer.end_of_text_id)
-        if exists:  # the old directory goes only once the new one is whole
-            os.replace(out_dir, aside)
-        os.replace(staging, out_dir)
-    except BaseException:
-        if os.path.lexists(aside) and not os.path.lexists(out_dir):
-            os.replace(aside, out_dir)  # put the earlier export back
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
     return out_dir

@@ -9,9 +9,8 @@ Which config.json fields are honoured, checked or ignored:
 """
 
 import os
-import shutil
-import uuid
 
+from keras_nlg.files import staged_directory
 from keras_nlg.model_directory import LoadedModel, save_model_directory
 from keras_nlg.models.gpt2_reader import (
     HF_WEIGHTS_FILE,
@@ -65,17 +64,6 @@ def import_gpt2(checkpoint, out_dir):
         "tokenizer": {"class_name": type(tokenizer).__name__},
         "source": {"gpt2_checkpoint": os.path.abspath(os.fspath(checkpoint))},
     }
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    # Not tempfile.mkdtemp: its 0700 mode would stay on the renamed directory.
-    staging = os.path.join(
-        parent, f".{os.path.basename(out_dir)}.{uuid.uuid4().hex[:8]}.partial"
-    )
-    os.mkdir(staging)
-    try:
+    with staged_directory(out_dir) as staging:  # replaces an empty `out_dir`
         save_model_directory(staging, model, tokenizer, config)
-        os.replace(staging, out_dir)  # an empty `out_dir` is replaced too
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return LoadedModel(model, tokenizer, config)

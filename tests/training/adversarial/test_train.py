@@ -43,6 +43,9 @@ def test_writes_generator_and_discriminator_and_continues_from_them(
     for name in ("model.keras", "discriminator.keras", "config.json", "metrics.json"):
         assert os.path.isfile(out / name), name
     assert not os.path.exists(out / "checkpoints" / "backup" / "training_metadata.json")
+    # TensorBoard: the epoch logs (accuracies, reward) and the sample table.
+    events = [str(p) for p in (out / "logs").rglob("events.out.tfevents*")]
+    assert any("samples" in p for p in events) and any("train" in p for p in events)
     loaded = keras_nlg.load(str(out))
     record = loaded.config["adversarial"]
     assert record["discriminator_model"]["class_name"] == "TransformerDiscriminator"
