@@ -71,7 +71,7 @@ def settings(quick):
         gan=AdversarialConfig(
             steps=300, steps_per_epoch=20, batch_size=64, sample_length=20,
             discriminator_pretrain_steps=1500, discriminator_steps=5,
-            rollouts=4, generator_learning_rate=1e-2,
+            rollouts=4, generator_learning_rate=2e-3,
             discriminator_learning_rate=1e-3, discriminator="lstm",
             discriminator_dim=64,
         ),
@@ -172,7 +172,7 @@ def real_text(args):
     started = time.perf_counter()
     train(
         mle_dir, data_paths=[data], preset="tiny", batch_size=32,
-        sequence_length=64, steps=20 if quick else 2000,
+        sequence_length=64, documents="line", steps=20 if quick else 2000,
         steps_per_epoch=20 if quick else 500, overwrite=True, verbose=0,
     )  # fmt: skip
     mle_seconds = time.perf_counter() - started

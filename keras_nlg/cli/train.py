@@ -74,6 +74,12 @@ def add_parser(subparsers):
     )
     train.add_argument("--validation-steps", type=positive_int)
     train.add_argument(
+        "--documents",
+        choices=("file", "line"),
+        help="one document per file (default) or per non-empty line "
+        "(end-of-text between them: short texts one per line)",
+    )
+    train.add_argument(
         "--sample-prompt",
         help="prompt of the printed and TensorBoard samples (default ROMEO:)",
     )
@@ -99,6 +105,7 @@ def add_parser(subparsers):
 def _config_flags(args):
     """The `TrainingConfig` fields given on the command line (both tasks)."""
     fields = ("arch", "preset", "validation_steps", "tokenizer", "max_minutes")
+    fields += ("documents",)
     return given(
         **given_fields(args, SCHEDULE_FIELDS + fields),
         vocabulary_size=args.vocab_size,

@@ -31,6 +31,7 @@ from keras_nlg.training.recipes import (
     DEFAULT_LENGTH,
     DEFAULT_SENTENCEPIECE_VOCABULARY,
     DEFAULT_SEQUENCE_LENGTH,
+    DOCUMENT_UNITS,
     E2E_LEARNING_RATE,
     FINETUNE_LEARNING_RATE,
     LORA_LEARNING_RATE,
@@ -102,6 +103,11 @@ class TrainingConfig:
             time on validation).
         sample_prompt: prompt of the TensorBoard text sample (default a
             newline; E2E: the first validation MR).
+        documents: text files only: `"file"` (each file is one document, the
+            default) or `"line"` (each non-empty line is one: short texts,
+            one per line, each then starts after end-of-text and ends with
+            it, as `generate` from an empty prompt and adversarial training
+            expect).
         delexicalize: E2E only: train on MRs and texts with `name`/`near`
             replaced by placeholders (`keras_nlg.data.delexicalize`), the
             values put back after decoding by `generate_for_mrs` and
@@ -146,6 +152,7 @@ class TrainingConfig:
     max_minutes: float | None = None
     minutes: float | None = None
     sample_prompt: str | None = None
+    documents: str | None = None
     delexicalize: bool | None = None
     seed: int = 0
 
@@ -210,6 +217,8 @@ class TrainingConfig:
                 "`model_overrides` must be a dict of model constructor arguments. "
                 f"Received: model_overrides={self.model_overrides!r}"
             )
+        if self.documents is not None and self.documents not in DOCUMENT_UNITS:
+            fail("documents", self.documents, f"one of {DOCUMENT_UNITS}")
         if self.tokenizer is not None and self.tokenizer not in TRAINING_TOKENIZERS:
             fail("tokenizer", self.tokenizer, f"one of {TRAINING_TOKENIZERS}")
         if self.arch is not None:

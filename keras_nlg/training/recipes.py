@@ -29,7 +29,9 @@ E2E_DROPOUT = 0.1
 # `resolved_warmup_steps`; the E2E sample prompt is the first validation MR.
 # Shared parts: a new model (lm, e2e), training on text files (lm, finetune).
 _NEW_MODEL = dict(arch="transformer", preset="small", batch_size=32, weight_decay=0.1)
-_TEXT_FILES = dict(validation_fraction=0.1, sample_prompt="\n")
+_TEXT_FILES = dict(validation_fraction=0.1, sample_prompt="\n", documents="file")
+# What one document of the text files is (end-of-text goes between them).
+DOCUMENT_UNITS = ("file", "line")
 RECIPE_DEFAULTS = {
     "lm": {**_NEW_MODEL, **_TEXT_FILES, "tokenizer": "byte"},
     "finetune": {**_TEXT_FILES, "batch_size": 8, "weight_decay": 0.0},
@@ -72,6 +74,8 @@ NOT_APPLICABLE = {
         "(it validates on the validation CSV)",
         "validation_steps": "`validation_steps`/--validation-steps does not apply to "
         "--task e2e (it validates on all of the validation CSV)",
+        "documents": "`documents`/--documents does not apply to --task e2e (each "
+        "example is one MR and its text)",
     },
 }
 # Fields only one recipe uses: recipe -> (fields, how the error names it).

@@ -24,7 +24,10 @@ def text_file_data(data_paths, tokenizer, config):
     `"training"`; export reads `data_paths` and `validation_fraction` from it
     to find held-out text (`keras_nlg.export.tflite_quality`).
     """
-    tokens = tokenize_documents(read_text_files(data_paths), tokenizer)
+    texts = read_text_files(data_paths)
+    if config.documents == "line":
+        texts = [line for text in texts for line in text.splitlines() if line.strip()]
+    tokens = tokenize_documents(texts, tokenizer)
     data = language_model_datasets(
         tokens,
         config.sequence_length,
@@ -35,6 +38,7 @@ def text_file_data(data_paths, tokenizer, config):
     record = {
         "data_paths": [os.path.abspath(p) for p in data_paths],
         "corpus_tokens": int(len(tokens)),
+        "documents_read": len(texts),
     }
     return data, record
 

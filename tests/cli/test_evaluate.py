@@ -97,6 +97,8 @@ def test_train_e2e_then_evaluate_writes_the_outputs_file(tmp_path, capsys):
          "row 3"),
         (["train", "--out", "{tmp}/o", "--delexicalize"],
          "`delexicalize` applies to --task e2e only"),
+        (["train", "--task", "e2e", "--out", "{tmp}/o", "--documents", "line"],
+         "--documents does not apply to --task e2e"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_code_2(

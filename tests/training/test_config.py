@@ -186,3 +186,27 @@ def test_entry_points_take_a_config_then_keyword_overrides():
         resolve_training_config({"steps": 1}, {}, "lm", "train")
     with pytest.raises(ValueError, match="recipe='lm'"):
         resolve_training_config(base, {}, "finetune", "finetune")
+
+
+def test_line_documents_put_end_of_text_between_lines(tmp_path):
+    from keras_nlg.tokenizers import ByteTokenizer
+    from keras_nlg.training.text_data import text_file_data
+
+    path = tmp_path / "lines.txt"
+    path.write_text("ab\n\ncd\n  \nef\n", encoding="utf-8")
+    tokenizer = ByteTokenizer()
+    for documents, read, tokens in (
+        ("file", 1, 13),  # the file as it is: bytes and newlines
+        ("line", 3, 8),  # a b <eot> c d <eot> e f
+    ):
+        config = TrainingConfig(
+            preset="tiny", documents=documents, sequence_length=2, batch_size=1,
+            validation_fraction=0.0,
+        )  # fmt: skip
+        _, record = text_file_data([str(path)], tokenizer, config)
+        assert record["documents_read"] == read
+        assert record["corpus_tokens"] == tokens
+    with pytest.raises(ValueError, match="documents='para'"):
+        TrainingConfig(documents="para")
+    with pytest.raises(ValueError, match="does not apply to --task e2e"):
+        TrainingConfig.for_e2e(documents="line")

@@ -3,9 +3,13 @@ in, an adversarially trained model directory (generator and discriminator)
 out.
 
 The generator's maximum-likelihood pre-training is `keras_nlg.training.train`
-(`keras-nlg train`); this takes its model directory. The discriminator is
-new (`config.discriminator`), or the one saved beside the generator when the
-starting directory is itself an adversarial run's output.
+(`keras-nlg train`); this takes its model directory. Samples start after
+end-of-text (a document start) and end with it, so the generator should have
+learned the texts as documents of their own: `train(..., documents="line")`
+(`--documents line`) for texts one per line, as the data file here is.
+The discriminator is new (`config.discriminator`), or the one saved beside
+the generator when the starting directory is itself an adversarial run's
+output.
 """
 
 from __future__ import annotations
