@@ -137,20 +137,6 @@ def plot(results, path):
     figure.savefig(path, dpi=120)
 
 
-def below_mle_curve(mle, gan):
-    """GAN points strictly below the MLE curve (linear interpolation of
-    NLL_oracle over NLL_test; only within the MLE curve's NLL_test range)."""
-    curve = sorted((r["nll_test"], r["nll_oracle"]) for r in mle)
-    xs, ys = [x for x, _ in curve], [y for _, y in curve]
-    found = []
-    for r in gan:
-        if xs[0] <= r["nll_test"] <= xs[-1]:
-            mle_at = float(np.interp(r["nll_test"], xs, ys))
-            if r["nll_oracle"] < mle_at:
-                found.append({**r, "mle_nll_oracle_at_same_nll_test": mle_at})
-    return found
-
-
 def real_text(args):
     """E2E references: a tiny Transformer trained by likelihood, then
     adversarially; MLE samples at the temperature whose held-out NLL matches
@@ -291,7 +277,7 @@ def main():
         name: next(r for r in rows if r["temperature"] == 1.0)
         for name, rows in (("mle", mle), ("gan", gan))
     }
-    below = below_mle_curve(mle, gan)
+    below = bench.points_below_curve(mle, gan)
     mle_1, gan_1 = at_one["mle"], at_one["gan"]
     drop = mle_1["nll_oracle"] - gan_1["nll_oracle"]
     results = {

@@ -180,3 +180,34 @@ def quality_diversity(model, oracle, test_ids, temperatures, samples=2000, seed=
             }
         )
     return rows
+
+
+def points_below_curve(curve_rows, rows):
+    """The `rows` (dicts with `nll_test`, `nll_oracle`) strictly below the
+    temperature curve `curve_rows`: better NLL_oracle than the curve's
+    lowest at the same NLL_test.
+
+    The curve is the polyline through `curve_rows` in temperature order.
+    NLL_test is not monotonic in temperature (it is lowest near 1), so the
+    polyline can pass over one NLL_test more than once; a point must beat
+    its lowest crossing. Points outside the curve's NLL_test range are not
+    compared. Each returned row gains `curve_nll_oracle`, the value it beat.
+    """
+    ordered = sorted(curve_rows, key=lambda r: r["temperature"])
+    below = []
+    for row in rows:
+        x = row["nll_test"]
+        crossings = [
+            a["nll_oracle"]
+            + (x - a["nll_test"])
+            / (b["nll_test"] - a["nll_test"])
+            * (b["nll_oracle"] - a["nll_oracle"])
+            for a, b in zip(ordered[:-1], ordered[1:], strict=True)
+            if min(a["nll_test"], b["nll_test"])
+            <= x
+            <= max(a["nll_test"], b["nll_test"])
+            and a["nll_test"] != b["nll_test"]
+        ]
+        if crossings and row["nll_oracle"] < min(crossings):
+            below.append({**row, "curve_nll_oracle": min(crossings)})
+    return below
