@@ -17,7 +17,9 @@ where its curve lies below the MLE curve in the NLL_oracle–NLL_test plane.
     python benchmarks/adversarial.py --quick --out /tmp/adversarial-quick
     python benchmarks/adversarial.py --part real_text --out /tmp/adversarial
 
-The real-text part (E2E references, byte-level tiny Transformer) prints
+The real-text part (E2E references, byte-level tiny Transformer; `--kl-coef`
+and `--mle-steps` set the GAN's guards, and a likelihood model already in
+`--out` is reused so that settings compare from one start) prints
 samples of the MLE model at the temperature whose held-out NLL matches the
 GAN's, next to the GAN's, and writes `real_text.json`.
 
@@ -156,11 +158,14 @@ def real_text(args):
         f.write("\n".join(texts) + "\n")
     mle_dir, gan_dir = (os.path.join(args.out, name) for name in ("mle", "gan"))
     started = time.perf_counter()
-    train(
-        mle_dir, data_paths=[data], preset="tiny", batch_size=32,
-        sequence_length=64, documents="line", steps=20 if quick else 2000,
-        steps_per_epoch=20 if quick else 500, overwrite=True, verbose=0,
-    )  # fmt: skip
+    # An earlier run's likelihood model in --out is reused: GAN settings
+    # (--kl-coef, --mle-steps) then compare from the same start.
+    if not os.path.isfile(os.path.join(mle_dir, "model.keras")):
+        train(
+            mle_dir, data_paths=[data], preset="tiny", batch_size=32,
+            sequence_length=64, documents="line", steps=20 if quick else 2000,
+            steps_per_epoch=20 if quick else 500, verbose=0,
+        )  # fmt: skip
     mle_seconds = time.perf_counter() - started
     config = AdversarialConfig(
         steps=2 if quick else 60, steps_per_epoch=2 if quick else 10,
@@ -168,7 +173,7 @@ def real_text(args):
         discriminator_pretrain_steps=2 if quick else 300, discriminator_steps=5,
         rollouts=1 if quick else 2, generator_learning_rate=1e-4,
         discriminator_learning_rate=1e-3, discriminator="lstm",
-        discriminator_dim=64,
+        discriminator_dim=64, kl_coef=args.kl_coef, mle_steps=args.mle_steps,
     )  # fmt: skip
     started = time.perf_counter()
     adversarial_train(mle_dir, texts, gan_dir, config, overwrite=True, verbose=0)
@@ -217,6 +222,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--part", choices=["all", "oracle", "real_text"], default="all")
+    parser.add_argument("--kl-coef", type=float, default=0.0, help="real-text GAN")
+    parser.add_argument("--mle-steps", type=int, default=0, help="real-text GAN")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.part in ("all", "real_text"):

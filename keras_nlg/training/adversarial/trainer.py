@@ -203,6 +203,10 @@ class AdversarialTrainer(keras.Model):
         """The optimizers besides `optimizer`, for `TrainingState` snapshots."""
         return [self.discriminator_optimizer, self.mle_optimizer]
 
+    def fit(self, *args, shuffle=False, **kwargs):
+        # Each step draws its own batch; nothing for `fit` to shuffle.
+        return super().fit(*args, shuffle=shuffle, **kwargs)
+
     # The compiled updates.
     def _discriminator_step(self, real_ids, real_mask, fake_ids, fake_mask):
         variables = self.discriminator.trainable_variables
