@@ -45,7 +45,6 @@ from keras_nlg.training.adversarial import (  # noqa: E402
 )
 from keras_nlg.training.adversarial import oracle as bench  # noqa: E402
 from keras_nlg.training.adversarial.train import (  # noqa: E402
-    compile_adversarial,
     new_discriminator,
 )
 from keras_nlg.training.rl.run import epochs_of, step_dataset  # noqa: E402
@@ -264,7 +263,7 @@ def main():
     config = s["gan"]
     discriminator = new_discriminator(config, s["vocabulary"])
     trainer = AdversarialTrainer(generator, discriminator, train, fmt, config)
-    compile_adversarial(trainer, config)
+    trainer.compile()
     probe = OracleProbe(oracle, fmt, test)
     epochs, epoch_steps = epochs_of(config)
     trainer.fit(

@@ -5,6 +5,7 @@ A leaf module (it imports nothing of ours) so that even `keras_nlg.layers`
 may use it.
 """
 
+import math
 import warnings
 
 # The largest count (steps, tokens, batch rows...) a setting may hold:
@@ -124,3 +125,15 @@ def is_number(value) -> bool:
 def fail(name: str, value, rule: str):
     """Raises `ValueError`: "`name` must be <rule>. Received: name=value"."""
     raise ValueError(f"`{name}` must be {rule}. Received: {name}={value!r}")
+
+
+def check_number(name: str, value, low, strict: bool, allow_none: bool = False):
+    """Raises `ValueError` ("a finite number > low", or ">= low" when not
+    `strict`) unless `value` is such a number (or None, with `allow_none`)."""
+    if value is None and allow_none:
+        return
+    rule = f"a finite number {'>' if strict else '>='} {low}"
+    if not is_number(value) or not math.isfinite(value):
+        fail(name, value, rule)
+    if value < low or (strict and value == low):
+        fail(name, value, rule)

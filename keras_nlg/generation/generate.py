@@ -140,15 +140,22 @@ def decode_arguments(
     they decode one token, so that they never keep the loop running after
     every real row has ended.
     """
-    # Every knob of the loop is the GenerationConfig field of the same name.
+    budgets = np.where(np.arange(rows) < real_rows, config.max_new_tokens, 1)
+    knobs = config_knobs(config, rows, budgets)
+    return knobs, row_seeds(seed, rows), tokenizer.end_of_text_id, tokenizer.padding_id
+
+
+def config_knobs(config: GenerationConfig, rows: int, max_new_tokens):
+    """`DecodeKnobs` for `rows` rows: every knob is the `GenerationConfig`
+    field of the same name, except the per-row budgets `max_new_tokens`."""
     settings = {name: getattr(config, name) for name in DecodeKnobs._fields}
-    settings["max_new_tokens"] = np.where(
-        np.arange(rows) < real_rows, config.max_new_tokens, 1
-    )
-    knobs = knobs_for_rows(rows, **settings)
-    # Row r draws from (seed, r): the same in any batch (see sampling.py).
-    seeds = tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
-    return knobs, seeds, tokenizer.end_of_text_id, tokenizer.padding_id
+    return knobs_for_rows(rows, **{**settings, "max_new_tokens": max_new_tokens})
+
+
+def row_seeds(seed: int, rows: int):
+    """int32 `(rows, 2)`: row r draws from `(seed, r)`, the same in any batch
+    (see sampling.py)."""
+    return tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
 
 
 def run_sampling(

@@ -20,6 +20,14 @@ from keras import ops
 
 from keras_nlg.argument_checks import check_positive_int, check_rate
 from keras_nlg.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
+from keras_nlg.layers.settings import settings_config
+
+# The constructor settings each `get_config` records.
+_TRANSFORMER = (
+    *("vocabulary_size", "sequence_length", "num_layers", "num_heads"),
+    *("hidden_dim", "intermediate_dim", "dropout"),
+)
+_LSTM = ("vocabulary_size", "embedding_dim", "units", "dropout")
 
 
 def _full_mask(token_ids, padding_mask):
@@ -132,16 +140,7 @@ class TransformerDiscriminator(keras.Model):
         return ops.cast(ops.squeeze(self.head(pooled), -1), "float32")
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            **{
-                name: getattr(self, name)
-                for name in (
-                    *("vocabulary_size", "sequence_length", "num_layers"),
-                    *("num_heads", "hidden_dim", "intermediate_dim", "dropout"),
-                )
-            },
-        }
+        return {**super().get_config(), **settings_config(self, _TRANSFORMER)}
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
@@ -203,13 +202,7 @@ class LSTMDiscriminator(keras.Model):
         return ops.cast(ops.squeeze(self.head(state), -1), "float32")
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "units": self.units,
-            "dropout": self.dropout,
-        }
+        return {**super().get_config(), **settings_config(self, _LSTM)}
 
 
 DISCRIMINATORS = {

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
-from keras_nlg.argument_checks import check_positive_int, fail, is_int, is_number
+from keras_nlg.argument_checks import check_number, check_positive_int, fail, is_int
 from keras_nlg.training.rl.config import ConfigCopies
 
 CREDITS = ("rollout", "prefix")
 DISCRIMINATOR_KINDS = ("transformer", "lstm")
-
-
-def _check_number(name, value, low, strict, allow_none=False):
-    if value is None and allow_none:
-        return
-    rule = f"a finite number {'>' if strict else '>='} {low}"
-    if not is_number(value) or not math.isfinite(value):
-        fail(name, value, rule)
-    if value < low or (strict and value == low):
-        fail(name, value, rule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,10 +99,10 @@ class AdversarialConfig(ConfigCopies):
             )
         if not isinstance(self.baseline, bool):
             fail("baseline", self.baseline, "True or False")
-        _check_number("kl_coef", self.kl_coef, 0, strict=False)
+        check_number("kl_coef", self.kl_coef, 0, strict=False)
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
-            _check_number(name, getattr(self, name), 0, strict=True)
-        _check_number("max_minutes", self.max_minutes, 0, strict=True, allow_none=True)
+            check_number(name, getattr(self, name), 0, strict=True)
+        check_number("max_minutes", self.max_minutes, 0, strict=True, allow_none=True)
         if not is_int(self.seed) or not 0 <= self.seed < 2**32:
             fail("seed", self.seed, "a whole number in [0, 2**32)")
 

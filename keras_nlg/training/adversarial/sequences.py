@@ -23,7 +23,9 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_nlg.generation.engine import Processing, compiled_decode, knobs_for_rows
+from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.generation.engine import Processing, compiled_decode
+from keras_nlg.generation.generate import config_knobs, row_seeds
 
 _SAMPLING = Processing(do_sample=True)
 # Texts per tokenizer call (one call per text costs ~3 ms each).
@@ -114,19 +116,10 @@ def decode(
     padding_mask = np.concatenate(
         [np.asarray(prompt_mask, bool), np.ones((rows, capacity), bool)], axis=1
     )
-    knobs = knobs_for_rows(
-        rows,
-        max_new_tokens=np.asarray(budgets, np.int32),
-        min_new_tokens=0,
-        temperature=temperature,
-        top_k=0,
-        top_p=1.0,
-        min_p=0.0,
-        repetition_penalty=1.0,
-        no_repeat_ngram_size=0,
-    )
-    # Row r draws from (seed, r), as in `generate`.
-    seeds = tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
+    # Plain ancestral sampling: GenerationConfig's defaults filter nothing.
+    config = GenerationConfig(do_sample=True, temperature=temperature)
+    knobs = config_knobs(config, rows, np.asarray(budgets, np.int32))
+    seeds = row_seeds(seed, rows)
     end = sequence_format.end_of_text_id
     state = compiled_decode(model, _SAMPLING)(
         tf.constant(np.asarray(prompt_ids, np.int32)),
@@ -164,6 +157,22 @@ def sample_sequences(
     )
     tokens = sequence_format.clean(tokens)
     return tokens, sequence_format.mask(tokens)
+
+
+def padded_chunks(arrays, size: int):
+    """Yields `(parts, real)`: the same `size` rows (fewer if the arrays are
+    shorter) of each array, the last chunk padded by repeating its final
+    row, and how many rows are real. One compiled shape serves every chunk."""
+    total = len(arrays[0])
+    size = min(size, total)
+    for start in range(0, total, size):
+        parts = [array[start : start + size] for array in arrays]
+        real = len(parts[0])
+        if real < size:
+            parts = [
+                np.concatenate([a, np.repeat(a[-1:], size - real, 0)]) for a in parts
+            ]
+        yield parts, real
 
 
 def prefix_prompts(token_ids, sequence_format):
@@ -207,16 +216,8 @@ def complete_prefixes(model, token_ids, rollouts: int, seed: int, sequence_forma
         np.repeat(array.reshape(n * (length - 1), *array.shape[2:]), rollouts, 0)
         for array in prefix_prompts(token_ids, sequence_format)
     ]
-    total = len(rows[0])
-    chunk = min(ROLLOUT_CHUNK, total)
     new = []
-    for index, start in enumerate(range(0, total, chunk)):
-        part = [array[start : start + chunk] for array in rows]
-        real = len(part[0])
-        if real < chunk:  # pad to the compiled shape
-            part = [
-                np.concatenate([a, np.repeat(a[-1:], chunk - real, 0)]) for a in part
-            ]
+    for index, (part, real) in enumerate(padded_chunks(rows, ROLLOUT_CHUNK)):
         chunk_seed = int(np.random.default_rng([seed, index]).integers(2**31 - 1))
         tokens, _ = decode(
             model, *part, chunk_seed, sequence_format, capacity=length - 1

@@ -61,20 +61,6 @@ def new_discriminator(config: AdversarialConfig, vocabulary_size: int):
     )
 
 
-def compile_adversarial(trainer: AdversarialTrainer, config: AdversarialConfig):
-    """Adam for each kind of update, gradients clipped to global norm 5
-    (SeqGAN's)."""
-
-    def adam(learning_rate):
-        return keras.optimizers.Adam(learning_rate, global_clipnorm=5.0)
-
-    trainer.compile(
-        optimizer=adam(config.generator_learning_rate),
-        discriminator_optimizer=adam(config.discriminator_learning_rate),
-        mle_optimizer=adam(config.generator_learning_rate),
-    )
-
-
 def adversarial_train(
     model_dir: str,
     texts,
@@ -153,7 +139,7 @@ def adversarial_train(
         reference=reference,
         detokenize=lambda ids: ids_to_text(tokenizer, ids, None)[1],
     )
-    compile_adversarial(trainer, config)
+    trainer.compile()
     run = fit_trainer(trainer, out_dir, config, callbacks, verbose, log_samples=True)
     record = {
         "adversarial": {

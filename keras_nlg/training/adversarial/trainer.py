@@ -27,9 +27,11 @@ from keras_nlg.training.adversarial.credit import (
 )
 from keras_nlg.training.adversarial.sequences import (
     complete_prefixes,
+    padded_chunks,
     sample_sequences,
 )
 from keras_nlg.training.rl.objectives import policy_loss, token_log_probs
+from keras_nlg.training.rl.step_trainer import StepTrainer
 
 LOGGED = (
     *("discriminator_loss", "real_accuracy", "fake_accuracy"),
@@ -45,7 +47,7 @@ def _seed(*parts) -> int:
     return int(np.random.default_rng(list(parts)).integers(2**31 - 1))
 
 
-class AdversarialTrainer(keras.Model):
+class AdversarialTrainer(StepTrainer):
     """Trains `generator` against `discriminator` (see the module docstring).
 
     Args:
@@ -60,14 +62,14 @@ class AdversarialTrainer(keras.Model):
             `config.kl_coef` > 0.
         detokenize: optional `ids -> text` for the samples shown in logs.
 
-    Compile with the generator's optimizer for the policy-gradient updates
-    (`compile_adversarial` does it); the discriminator's updates and the
-    likelihood updates have their own (`discriminator_optimizer`,
-    `mle_optimizer`: likelihood gradients would otherwise dominate Adam's
-    second moments and shrink the policy-gradient steps). All three are in
-    the backups, with the step count: a resumed run draws the same batches
-    and samples as one that never stopped (dropout masks aside: Keras' random
-    state is not in a backup). `fit` stops after `config.total_steps` steps.
+    `compile()` gives the policy-gradient updates an optimizer (`optimizer`),
+    and the discriminator's updates and the likelihood updates their own
+    (`discriminator_optimizer`, `mle_optimizer`: likelihood gradients would
+    otherwise dominate Adam's second moments and shrink the policy-gradient
+    steps). All three are in the backups, with the step count: a resumed
+    run draws the same batches and samples as one that never stopped
+    (dropout masks aside: Keras' random state is not in a backup). `fit`
+    stops after `config.total_steps` steps.
     It always runs eagerly.
 
     Raises:
@@ -76,6 +78,8 @@ class AdversarialTrainer(keras.Model):
             than the samples, a generator whose context can't hold the start
             token and a whole sample, or `kl_coef` > 0 without `reference`.
     """
+
+    samples_on_host = True
 
     def __init__(
         self,
@@ -150,7 +154,7 @@ class AdversarialTrainer(keras.Model):
             trainable=False,
             name="completed_steps",
         )
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in LOGGED}
+        self.track(LOGGED)
         self._discriminate = tf.function(
             lambda ids, mask: tf.sigmoid(discriminator(ids, mask)),
             jit_compile=True,
@@ -180,20 +184,22 @@ class AdversarialTrainer(keras.Model):
         return self.generator(token_ids, training=training)
 
     def compile(
-        self, *args, discriminator_optimizer=None, mle_optimizer=None, **kwargs
+        self, optimizer=None, *, discriminator_optimizer=None, mle_optimizer=None, **kw
     ):
-        if kwargs.get("run_eagerly") is False:
-            raise ValueError(
-                "`AdversarialTrainer` samples on the host in each step and needs "
-                "run_eagerly=True. Received: run_eagerly=False"
-            )
-        super().compile(*args, **{**kwargs, "run_eagerly": True})
-        self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
-            self.settings.discriminator_learning_rate, global_clipnorm=5.0
+        """Adam for each kind of update unless given: the policy-gradient
+        (`optimizer`) and likelihood updates at `generator_learning_rate`,
+        the discriminator's at `discriminator_learning_rate`; gradients
+        clipped to global norm 5, as SeqGAN's."""
+        settings = self.settings
+
+        def adam(learning_rate):
+            return keras.optimizers.Adam(learning_rate, global_clipnorm=5.0)
+
+        super().compile(optimizer or adam(settings.generator_learning_rate), **kw)
+        self.discriminator_optimizer = discriminator_optimizer or adam(
+            settings.discriminator_learning_rate
         )
-        self.mle_optimizer = mle_optimizer or keras.optimizers.Adam(
-            self.settings.generator_learning_rate, global_clipnorm=5.0
-        )
+        self.mle_optimizer = mle_optimizer or adam(settings.generator_learning_rate)
         self.optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
         self.mle_optimizer.build(self.generator.trainable_variables)
@@ -202,10 +208,6 @@ class AdversarialTrainer(keras.Model):
     def extra_optimizers(self):
         """The optimizers besides `optimizer`, for `TrainingState` snapshots."""
         return [self.discriminator_optimizer, self.mle_optimizer]
-
-    def fit(self, *args, shuffle=False, **kwargs):
-        # Each step draws its own batch; nothing for `fit` to shuffle.
-        return super().fit(*args, shuffle=shuffle, **kwargs)
 
     # The compiled updates.
     def _discriminator_step(self, real_ids, real_mask, fake_ids, fake_mask):
@@ -245,17 +247,11 @@ class AdversarialTrainer(keras.Model):
     def discriminate(self, token_ids, mask) -> np.ndarray:
         """`D`: the discriminator's probability "real", float64 `(n,)`, scored
         in chunks of `SCORE_CHUNK` rows (one compiled shape)."""
-        token_ids, mask = np.asarray(token_ids, np.int32), np.asarray(mask, bool)
-        n = len(token_ids)
-        chunk = min(SCORE_CHUNK, n)
-        out = []
-        for start in range(0, n, chunk):
-            ids, rows = token_ids[start : start + chunk], mask[start : start + chunk]
-            real = len(ids)
-            if real < chunk:  # pad to the compiled shape
-                ids = np.concatenate([ids, np.repeat(ids[-1:], chunk - real, 0)])
-                rows = np.concatenate([rows, np.repeat(rows[-1:], chunk - real, 0)])
-            out.append(np.asarray(self._discriminate(ids, rows))[:real])
+        arrays = [np.asarray(token_ids, np.int32), np.asarray(mask, bool)]
+        out = [
+            np.asarray(self._discriminate(ids, rows))[:real]
+            for (ids, rows), real in padded_chunks(arrays, SCORE_CHUNK)
+        ]
         return np.concatenate(out).astype("float64")
 
     def token_values(self, token_ids, mask, seed) -> np.ndarray:
@@ -290,8 +286,7 @@ class AdversarialTrainer(keras.Model):
             self.sequence_format,
         )
         values = self._update_discriminator(real_ids, real_mask, fake_ids, fake_mask)
-        for name, value in zip(LOGGED[:3], values, strict=True):
-            self._trackers[name].update_state(value)
+        self.update(**dict(zip(LOGGED[:3], values, strict=True)))
 
     def _train_generator(self, step, index):
         settings, fmt = self.settings, self.sequence_format
@@ -312,13 +307,12 @@ class AdversarialTrainer(keras.Model):
             ids, mask.astype("float32"), tf.constant(advantages, tf.float32)
         )
         rewards = values[:, -1]  # D(y) of the whole samples
-        for name, value in (
-            ("generator_loss", loss),
-            ("reward_mean", rewards.mean()),
-            ("reward_std", rewards.std()),
-            ("kl", kl.mean()),
-        ):
-            self._trackers[name].update_state(value)
+        self.update(
+            generator_loss=loss,
+            reward_mean=rewards.mean(),
+            reward_std=rewards.std(),
+            kl=kl.mean(),
+        )
         self.last_samples = [
             ("", self.detokenize(row[m].tolist()), float(r))
             for row, m, r in zip(token_ids, mask, rewards, strict=True)
@@ -328,7 +322,7 @@ class AdversarialTrainer(keras.Model):
         real_ids, real_mask = self._real_batch(step, index, _MLE)
         ids = self.sequence_format.with_start(real_ids)
         loss = self._update_mle(ids, real_mask.astype("float32"))
-        self._trackers["mle_loss"].update_state(loss)
+        self.update(mle_loss=loss)
 
     def train_step(self, data):
         settings = self.settings
@@ -336,7 +330,7 @@ class AdversarialTrainer(keras.Model):
         if step >= settings.total_steps:
             # `fit`'s epochs may round the step count up: nothing more to do.
             self.stop_training = True
-            return {name: tracker.result() for name, tracker in self._trackers.items()}
+            return self.logs()
         if step < settings.discriminator_pretrain_steps:
             self._train_discriminator(step, 0)
         else:
@@ -347,11 +341,7 @@ class AdversarialTrainer(keras.Model):
             for index in range(settings.mle_steps):
                 self._train_mle(step, index)
         self.completed_steps.assign_add(1)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
-
-    @property
-    def metrics(self):
-        # Keras resets these at each epoch: the logs are epoch means (of the
-        # steps that ran each update; 0 for the generator's during
-        # discriminator pre-training, `kl` 0 without a KL penalty).
-        return list(self._trackers.values())
+        # Epoch means of the steps that ran each update: 0 for the
+        # generator's during discriminator pre-training, `kl` 0 without a KL
+        # penalty.
+        return self.logs()

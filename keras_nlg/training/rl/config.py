@@ -3,22 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
-from keras_nlg.argument_checks import check_positive_int
-
-
-def _fail(name, value, expected):
-    raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
-
-
-def _check_float(name, value, low, expected, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(name, value, expected)
-    if not math.isfinite(value) or value < low:
-        _fail(name, value, expected)
+from keras_nlg.argument_checks import check_number, check_positive_int, fail
 
 
 class ConfigCopies:
@@ -91,30 +77,19 @@ class RLConfig(ConfigCopies):
             check_positive_int(name, getattr(self, name))
         k = self.samples_per_prompt
         if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-            _fail("samples_per_prompt", k, "a whole number >= 2 (RLOO's group)")
+            fail("samples_per_prompt", k, "a whole number >= 2 (RLOO's group)")
         if self.lora_rank is not None:
             check_positive_int("lora_rank", self.lora_rank)
-        positive = "a finite number > 0"
-        _check_float("learning_rate", self.learning_rate, 0, positive, True)
-        if self.learning_rate is not None and self.learning_rate <= 0:
-            _fail("learning_rate", self.learning_rate, "a finite number > 0")
-        _check_float("kl_coef", self.kl_coef, 0, "a finite number >= 0")
-        _check_float("clip_ratio", self.clip_ratio, 0, "a finite number > 0")
-        if self.clip_ratio <= 0:
-            _fail("clip_ratio", self.clip_ratio, "a finite number > 0")
-        _check_float("beta", self.beta, 0, "a finite number > 0")
-        if self.beta <= 0:
-            _fail("beta", self.beta, "a finite number > 0")
-        for name in ("lora_alpha", "max_minutes"):
-            value = getattr(self, name)
-            _check_float(name, value, 0, positive, True)
-            if value is not None and value <= 0:
-                _fail(name, value, positive)
+        for name in ("learning_rate", "lora_alpha", "max_minutes"):
+            check_number(name, getattr(self, name), 0, strict=True, allow_none=True)
+        check_number("kl_coef", self.kl_coef, 0, strict=False)
+        check_number("clip_ratio", self.clip_ratio, 0, strict=True)
+        check_number("beta", self.beta, 0, strict=True)
         if not isinstance(self.normalize_advantages, bool):
-            _fail("normalize_advantages", self.normalize_advantages, "True or False")
+            fail("normalize_advantages", self.normalize_advantages, "True or False")
         seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-            _fail("seed", seed, "a whole number in [0, 2**32)")
+            fail("seed", seed, "a whole number in [0, 2**32)")
 
     @property
     def resolved_learning_rate(self) -> float:

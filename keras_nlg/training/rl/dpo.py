@@ -38,6 +38,7 @@ from keras_nlg.training.rl.run import (
     load_start,
     save_tuned,
 )
+from keras_nlg.training.rl.step_trainer import StepTrainer
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -97,7 +98,7 @@ def _sequence_log_probs(model, packed, batch_size=32):
     return sides
 
 
-class DPOTrainer(keras.Model):
+class DPOTrainer(StepTrainer):
     """Trains `policy` by DPO on packed pairs and their reference log-probs.
 
     `pairs` is `(chosen, chosen_mask, rejected, rejected_mask, ref_chosen,
@@ -113,10 +114,7 @@ class DPOTrainer(keras.Model):
         self.beta = beta
         self._pairs = [tf.constant(array) for array in pairs]
         self._order = tf.constant(order, tf.int32)
-        self._trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("loss", "margin", "accuracy")
-        }
+        self.track(("loss", "margin", "accuracy"))
         self.built = True  # the policy is built; BackupAndRestore needs this
 
     def call(self, token_ids, training=False):
@@ -142,15 +140,10 @@ class DPOTrainer(keras.Model):
                 chosen_lp, rejected_lp, ref_chosen, ref_rejected, self.beta
             )
         self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self._trackers["loss"].update_state(loss)
-        self._trackers["margin"].update_state(margins)
-        self._trackers["accuracy"].update_state(tf.cast(margins > 0, tf.float32))
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
-
-    @property
-    def metrics(self):
-        # Keras resets these at each epoch: the logs are epoch means.
-        return list(self._trackers.values())
+        self.update(
+            loss=loss, margin=margins, accuracy=tf.cast(margins > 0, tf.float32)
+        )
+        return self.logs()
 
 
 def pair_order(num_pairs: int, batch_size: int, steps: int, seed: int):

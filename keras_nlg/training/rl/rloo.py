@@ -16,7 +16,6 @@ Because it is a `keras.Model` trained by `fit`, progress bars, callbacks,
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -29,6 +28,7 @@ from keras_nlg.training.rl.objectives import (
 from keras_nlg.training.rl.rewards import check_rewards
 from keras_nlg.training.rl.rollouts import prompt_ids, sample_rollouts
 from keras_nlg.training.rl.run import batch_of_step, check_batch_size
+from keras_nlg.training.rl.step_trainer import StepTrainer
 
 # What each step logs (epoch means in `fit`'s history and TensorBoard).
 LOGGED = (
@@ -39,7 +39,7 @@ LOGGED = (
 _SEED_STRIDE = 1_000_003
 
 
-class RLOOTrainer(keras.Model):
+class RLOOTrainer(StepTrainer):
     """Trains `policy` by RLOO with a KL penalty to `reference` (see module doc).
 
     Args:
@@ -62,6 +62,8 @@ class RLOOTrainer(keras.Model):
         ValueError: if a prompt and `max_new_tokens` don't fit the context,
             or there are fewer prompts than `prompts_per_step`.
     """
+
+    samples_on_host = True  # sampling and Python rewards, each step
 
     def __init__(
         self,
@@ -94,7 +96,7 @@ class RLOOTrainer(keras.Model):
             )
         check_batch_size(len(self.prompt_texts), config.prompts_per_step, "prompts")
         self.last_samples = []
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in LOGGED}
+        self.track(LOGGED)
         self._score_policy = tf.function(
             lambda ids: token_log_probs(policy, ids, return_entropy=True),
             jit_compile=True,
@@ -118,15 +120,6 @@ class RLOOTrainer(keras.Model):
 
     def call(self, token_ids, training=False):
         return self.policy(token_ids, training=training)
-
-    def compile(self, *args, **kwargs):
-        # Sampling and Python rewards run on the host each step.
-        if kwargs.get("run_eagerly") is False:
-            raise ValueError(
-                "`RLOOTrainer` samples on the host in each step and needs "
-                "run_eagerly=True. Received: run_eagerly=False"
-            )
-        super().compile(*args, **{**kwargs, "run_eagerly": True})
 
     def _update_step(self, token_ids, mask, old_log_probs, advantages):
         variables = self.policy.trainable_variables
@@ -201,11 +194,5 @@ class RLOOTrainer(keras.Model):
             "clip_fraction": clip_fraction,
             "completion_tokens": tokens / n,
         }
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
-
-    @property
-    def metrics(self):
-        # Keras resets these at each epoch: the logs are epoch means.
-        return list(self._trackers.values())
+        self.update(**values)
+        return self.logs()

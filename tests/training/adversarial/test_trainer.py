@@ -17,7 +17,6 @@ from keras_nlg.training.adversarial import (
     discriminator_loss,
     sample_sequences,
 )
-from keras_nlg.training.adversarial.train import compile_adversarial
 from keras_nlg.training.checkpoints import RunBackup
 from keras_nlg.training.rl.objectives import token_log_probs
 from keras_nlg.training.rl.run import step_dataset
@@ -68,7 +67,7 @@ def _trainer(generator, discriminator, config=TOY, **kwargs):
     trainer = AdversarialTrainer(
         generator, discriminator, _real(), FORMAT, config, **kwargs
     )
-    compile_adversarial(trainer, config)
+    trainer.compile()
     return trainer
 
 
