@@ -34,6 +34,7 @@ import keras
 
 from keras_nlg.files import read_json_file, write_file_atomically, write_json_file
 from keras_nlg.training.budget import BudgetPlan
+from keras_nlg.training.multi_worker import check_same_resume_epoch
 from keras_nlg.training.snapshot import TrainingState
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     Args:
         backup_dir: the folder of the backup (`DIR/checkpoints/backup`).
+        writes: False on a multi-worker run's other workers: they resume
+            from the chief's backup but never write or move it.
 
     Attributes:
         resumed_from_epoch: the epoch the run resumed at (0: a fresh start).
@@ -58,8 +61,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             run keeps its schedule.
     """
 
-    def __init__(self, backup_dir: str):
+    def __init__(self, backup_dir: str, writes: bool = True):
         super().__init__(backup_dir, delete_checkpoint=False)
+        self.writes = writes
         self.resumed_from_epoch = 0
         self.restored_logs = {}
         self.budget = None
@@ -79,11 +83,19 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         return plan, stop
 
     def on_train_begin(self, logs=None):
-        if not os.path.isdir(self.backup_dir):
-            return
+        if os.path.isdir(self.backup_dir):
+            self._restore_or_set_aside()
+        check_same_resume_epoch(
+            self.model.distribute_strategy, self.resumed_from_epoch, self.backup_dir
+        )
+
+    def _restore_or_set_aside(self):
         try:
             self._restore()
         except ValueError as error:
+            if not self.writes:
+                logger.warning("Could not resume from %s (%s)", self.backup_dir, error)
+                return
             aside = f"{self.backup_dir}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"
             os.replace(self.backup_dir, aside)
             logger.warning(
@@ -144,6 +156,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self._save_model(finite)
 
     def _save_model(self, logs=None):
+        if not self.writes:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{self._current_epoch}.weights.h5"
         write_file_atomically(
@@ -180,7 +194,8 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def discard(self):
         """Removes the backup: the run's output is complete, or it failed."""
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        if self.writes:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
 
 
 class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):

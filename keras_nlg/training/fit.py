@@ -35,6 +35,12 @@ from keras_nlg.training.callbacks import (
 )
 from keras_nlg.training.checkpoints import BestModelCheckpoint, RunBackup
 from keras_nlg.training.config import TrainingConfig
+from keras_nlg.training.multi_worker import (
+    check_multi_worker_config,
+    keras_fit_workarounds,
+    lost_worker_as_error,
+    writes_outputs,
+)
 from keras_nlg.training.optimizer import language_model_optimizer
 
 logger = logging.getLogger(__name__)
@@ -237,7 +243,9 @@ def fit_and_save(
             is removed, so a re-run starts afresh instead of resuming it.
     """
     started_at = time.monotonic() if started_at is None else started_at
-    backup = RunBackup(os.path.join(out_dir, "checkpoints", "backup"))
+    check_multi_worker_config(strategy, config)
+    writes = writes_outputs(strategy)  # False on a multi-worker run's non-chief
+    backup = RunBackup(os.path.join(out_dir, "checkpoints", "backup"), writes)
     steps, epochs = config.training_length()
     if config.minutes:
         # Compiled with a placeholder length; `_plan_budget` sizes it after
@@ -290,7 +298,6 @@ def fit_and_save(
         num_epochs, epoch_steps = plan.epochs, plan.steps_per_epoch
         budget = [time_budget]
 
-    os.makedirs(out_dir, exist_ok=True)
     log_dir = os.path.join(out_dir, "logs")
     checkpoint_dir = os.path.join(out_dir, "checkpoints")
     monitor = "val_loss" if data.validation is not None else "loss"
@@ -298,38 +305,49 @@ def fit_and_save(
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
+    writers = []
+    if writes:
+        os.makedirs(out_dir, exist_ok=True)
+        writers = [
+            BestModelCheckpoint(
+                os.path.join(checkpoint_dir, "best.keras"),
+                monitor=monitor,
+                save_best_only=True,
+            ),
+            keras.callbacks.TensorBoard(log_dir=log_dir),
+            TextSampleLogger(
+                tokenizer,
+                os.path.join(log_dir, "samples"),
+                prompt=config.sample_prompt,
+                max_new_tokens=SAMPLE_TOKENS,
+                seed=config.seed,
+            ),
+        ]
     callbacks = [
         stats,
         keras.callbacks.TerminateOnNaN(),
         backup,
-        BestModelCheckpoint(
-            os.path.join(checkpoint_dir, "best.keras"),
-            monitor=monitor,
-            save_best_only=True,
-        ),
-        keras.callbacks.TensorBoard(log_dir=log_dir),
-        TextSampleLogger(
-            tokenizer,
-            os.path.join(log_dir, "samples"),
-            prompt=config.sample_prompt,
-            max_new_tokens=SAMPLE_TOKENS,
-            seed=config.seed,
-        ),
+        *writers,
         *time_limit,
         *(callbacks or []),
         *budget,  # last: it measures what the others cost
     ]
     start = time.perf_counter()
-    history = model.fit(
-        data.train.repeat() if repeat else data.train,
-        validation_data=data.validation,
-        validation_steps=config.validation_steps,
-        shuffle=False,  # the dataset shuffles itself, reproducibly
-        epochs=num_epochs,
-        steps_per_epoch=epoch_steps,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    train_data = data.train.repeat() if repeat else data.train
+    with (
+        lost_worker_as_error(strategy, backup.backup_dir),
+        keras_fit_workarounds(model, strategy, train_data),
+    ):
+        history = model.fit(
+            train_data,
+            validation_data=data.validation,
+            validation_steps=config.validation_steps,
+            shuffle=False,  # the dataset shuffles itself, reproducibly
+            epochs=num_epochs,
+            steps_per_epoch=epoch_steps,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     elapsed = time.perf_counter() - start
     if budget:
         # What the budget ran to: the schedule's final length and warm-up
@@ -374,9 +392,12 @@ def fit_and_save(
     }
     if export_model is not None:
         model = export_model(model)
-    save_model_directory(out_dir, model, tokenizer, record, metrics, generation_config)
+    if writes:
+        save_model_directory(
+            out_dir, model, tokenizer, record, metrics, generation_config
+        )
+        logger.info("Wrote model directory %s", out_dir)
     backup.discard()  # only now: a kill during the save resumes from it
-    logger.info("Wrote model directory %s", out_dir)
     return TrainResult(
         model=model,
         tokenizer=tokenizer,
