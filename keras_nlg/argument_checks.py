@@ -137,3 +137,17 @@ def check_number(name: str, value, low, strict: bool, allow_none: bool = False):
         fail(name, value, rule)
     if value < low or (strict and value == low):
         fail(name, value, rule)
+
+
+def check_tensorflow_backend(what: str) -> None:
+    """`ValueError` unless Keras runs on TensorFlow: `what` (an export)
+    traces the model into TensorFlow graphs, which the JAX backend can't."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"{what} needs Keras' TensorFlow backend (it writes TensorFlow "
+            "graphs); a model directory trained on any backend exports with "
+            f"KERAS_BACKEND=tensorflow. Received: KERAS_BACKEND={backend!r}"
+        )

@@ -40,6 +40,7 @@ import tempfile
 
 import tensorflow as tf
 
+from keras_nlg.argument_checks import check_tensorflow_backend
 from keras_nlg.export.tflite import (
     check_signatures,
     convert_endpoints,
@@ -205,6 +206,7 @@ def export_litertlm(
             positional KV cache or context length.
         TypeError: a tokenizer LiteRT-LM can't be given.
     """
+    check_tensorflow_backend("export_litertlm")
     _check_arguments(out_file, quantize, overwrite)
     from litert_lm_builder import litertlm_builder as builder_lib
 

@@ -39,6 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg.argument_checks import check_tensorflow_backend
 from keras_nlg.export.tflite_metadata import (
     METADATA_FILE,
     TFLITE_FILE,
@@ -316,6 +317,7 @@ def export_tflite(
             unknown `quantize`, or a `prefill_length` that doesn't fit, or
             `out_dir` holds an export and `overwrite` is False.
     """
+    check_tensorflow_backend("export_tflite")
     if quantize not in QUANTIZATIONS:
         raise ValueError(
             f"`quantize` must be one of {QUANTIZATIONS}. "

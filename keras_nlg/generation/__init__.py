@@ -15,20 +15,31 @@
   from the host (TFLite runner, reference generator).
 - `reference.py`: the uncached, obviously-right generator the loops are
   tested against.
+- `portable.py`: the same loop in `keras.ops` under `jax.jit` (the JAX
+  backend); `token_ids.py`: `generate_token_ids`, ids in and out, on either.
+
+Without TensorFlow installed (a JAX-only install), only the names that need
+none are here: `GenerationConfig` and `generate_token_ids`.
 """
 
-from keras_nlg.generation.config import GenerationConfig
-from keras_nlg.generation.generate import Generation, generate
-from keras_nlg.generation.host_sampling import HostSampler
-from keras_nlg.generation.reference import reference_generate, sample_continuation
-from keras_nlg.generation.stream import generate_stream
+import importlib.util
 
-__all__ = [
-    "Generation",
-    "GenerationConfig",
-    "HostSampler",
-    "generate",
-    "generate_stream",
-    "reference_generate",
-    "sample_continuation",
-]
+from keras_nlg.generation.config import GenerationConfig
+from keras_nlg.generation.token_ids import generate_token_ids
+
+__all__ = ["GenerationConfig", "generate_token_ids"]
+
+if importlib.util.find_spec("tensorflow") is not None:
+    from keras_nlg.generation.generate import Generation, generate
+    from keras_nlg.generation.host_sampling import HostSampler
+    from keras_nlg.generation.reference import reference_generate, sample_continuation
+    from keras_nlg.generation.stream import generate_stream
+
+    __all__ += [
+        "Generation",
+        "HostSampler",
+        "generate",
+        "generate_stream",
+        "reference_generate",
+        "sample_continuation",
+    ]

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +21,7 @@ from keras_nlg.generation.engine import (
     knobs_for_rows,
 )
 from keras_nlg.generation.packing import pack_prompts
+from keras_nlg.generation.portable import row_seeds, sample_rows
 from keras_nlg.generation.stopping import ids_to_text
 
 logger = logging.getLogger(__name__)
@@ -150,12 +152,6 @@ def config_knobs(config: GenerationConfig, rows: int, max_new_tokens):
     field of the same name, except the per-row budgets `max_new_tokens`."""
     settings = {name: getattr(config, name) for name in DecodeKnobs._fields}
     return knobs_for_rows(rows, **{**settings, "max_new_tokens": max_new_tokens})
-
-
-def row_seeds(seed: int, rows: int):
-    """int32 `(rows, 2)`: row r draws from `(seed, r)`, the same in any batch
-    (see sampling.py)."""
-    return tf.stack([tf.fill([rows], seed % (2**31 - 1)), tf.range(rows)], axis=1)
 
 
 def run_sampling(
@@ -310,7 +306,18 @@ def generate(
         truncate,
         copies=config.num_beams if config.num_beams > 1 else per_prompt,
     )
-    if config.num_beams > 1:
+    if keras.backend.backend() != "tensorflow":
+        tokens, log_probs = sample_rows(
+            model,
+            config,
+            prompt_ids,
+            padding_mask,
+            seed,
+            len(prompts) * per_prompt,
+            tokenizer.end_of_text_id,
+            tokenizer.padding_id,
+        )
+    elif config.num_beams > 1:
         search = compiled_beam_search(model, config.num_beams)
         tokens, log_probs, _ = search(
             prompt_ids,

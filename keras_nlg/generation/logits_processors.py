@@ -7,14 +7,18 @@ repetition penalty, then `no_repeat_ngram_size`. Like the samplers in
 loop, every setting a runtime tensor (a scalar or one value per row) so a
 served model takes them per request without a retrace, and each runs only in
 the loops that switch it on (see `engine.Processing`).
+
+The end-of-text ban and the repetition penalty are written in `keras.ops`,
+so the JAX loop (`portable.py`) runs the very same functions; the n-gram
+bans, which only the TensorFlow loops offer, in TensorFlow ops.
 """
 
-import tensorflow as tf
+from keras import ops
 
 
 def per_row(value, rows):
     """A scalar or `(B,)` setting as `(B,)`."""
-    return tf.broadcast_to(tf.reshape(value, [-1]), [rows])
+    return ops.broadcast_to(ops.reshape(value, [-1]), [rows])
 
 
 def ban_end_of_text(scores, num_generated, min_new_tokens, end_of_text_id):
@@ -24,10 +28,10 @@ def ban_end_of_text(scores, num_generated, min_new_tokens, end_of_text_id):
     `(B, V)`; `num_generated` scalar int32 (tokens generated so far, all rows
     alike); `min_new_tokens` int32 scalar or `(B,)`.
     """
-    rows, vocabulary_size = tf.shape(scores)[0], tf.shape(scores)[1]
+    rows, vocabulary_size = ops.shape(scores)[0], ops.shape(scores)[1]
     too_early = num_generated < per_row(min_new_tokens, rows)  # (B,)
-    is_end = tf.equal(tf.range(vocabulary_size), end_of_text_id)[None, :]
-    return tf.where(too_early[:, None] & is_end, -float("inf"), scores)
+    is_end = ops.equal(ops.arange(vocabulary_size), end_of_text_id)[None, :]
+    return ops.where(ops.logical_and(too_early[:, None], is_end), -float("inf"), scores)
 
 
 def apply_repetition_penalty(logits, seen, penalty):
@@ -36,9 +40,9 @@ def apply_repetition_penalty(logits, seen, penalty):
     `logits` float32 `(B, V)`, `seen` bool `(B, V)`, `penalty` scalar or
     `(B,)` ≥ 1 (1 = off). Keskar et al. 2019, "CTRL", section 4.1.
     """
-    penalty = tf.reshape(penalty, [-1, 1])
-    penalized = tf.where(logits > 0, logits / penalty, logits * penalty)
-    return tf.where(seen, penalized, logits)
+    penalty = ops.reshape(penalty, [-1, 1])
+    penalized = ops.where(logits > 0, logits / penalty, logits * penalty)
+    return ops.where(seen, penalized, logits)
 
 
 def repeated_ngram_bans(sequence, valid, length, ngram_size, vocabulary_size):
@@ -61,6 +65,8 @@ def repeated_ngram_bans(sequence, valid, length, ngram_size, vocabulary_size):
     Returns:
         bool `(B, V)`.
     """
+    import tensorflow as tf  # only the TensorFlow loops ban n-grams
+
     rows, columns = tf.shape(sequence)[0], tf.shape(sequence)[1]
     n = per_row(ngram_size, rows)
     positions = tf.range(columns)  # j

@@ -4,12 +4,14 @@ Every step runs the model on the whole context again (no cache, no XLA), so
 it is slow but obviously right.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_nlg.argument_checks import check_model_and_tokenizer, check_prompts
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.generation.host_sampling import HostSampler
+from keras_nlg.generation.portable import bucketed_forward
 from keras_nlg.generation.stopping import ids_to_text
 from keras_nlg.generation.tracing import traced_once
 
@@ -17,7 +19,11 @@ from keras_nlg.generation.tracing import traced_once
 def _forward(model):
     # One traced forward pass per model, with a dynamic length and no XLA.
     # Eager Keras runs an LSTM's recurrence as a Python loop, which made a
-    # 200-token LSTM sample take tens of seconds.
+    # 200-token LSTM sample take tens of seconds. On JAX, eager calls compile
+    # every op per context length (38 s for a 200-token tiny sample): a
+    # jitted forward over a few bucketed lengths instead.
+    if keras.backend.backend() != "tensorflow":
+        return bucketed_forward(model)
     return traced_once(
         model,
         "reference_forward",
@@ -92,7 +98,7 @@ def reference_generate(
         sampler = HostSampler(config, tokenizer.end_of_text_id, rng)
         for _ in range(config.max_new_tokens):
             window = context[-context_length:] if context_length else context
-            logits = forward(tf.constant([window], dtype=tf.int32))
+            logits = forward(np.asarray([window], dtype=np.int32))
             token = sampler.next_token(
                 np.asarray(logits)[0, -1], context, len(generated)
             )

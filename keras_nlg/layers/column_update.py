@@ -23,14 +23,16 @@ XLA context (what `tf.function(jit_compile=True)` sets while tracing), the
 TFLite case from `dynamic_update_slice_ops()`, which the TFLite exporter
 enters. Keras has one op for all (`ops.slice_update`), so this choice is
 ours to make; both forms write the same values.
+
+On the other Keras backends (JAX) there is one form, `ops.slice_update`
+(`lax.dynamic_update_slice`), and TensorFlow is not imported at all.
 """
 
 import contextlib
 import threading
 
-import tensorflow as tf
+import keras
 from keras import ops
-from tensorflow.python.ops import control_flow_util
 
 _STATE = threading.local()
 
@@ -51,8 +53,11 @@ def dynamic_update_slice_ops():
 
 
 def _dynamic_update_slice_wanted():
-    if getattr(_STATE, "depth", 0):
+    if getattr(_STATE, "depth", 0) or keras.backend.backend() != "tensorflow":
         return True
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
     if tf.executing_eagerly():
         return True  # eager: XLA's CPU kernel is there; same values
     graph = tf.compat.v1.get_default_graph()
@@ -79,6 +84,8 @@ def update_columns(buffer, column, update):
         zero = ops.zeros((), "int32")
         start = [zero, column] + [zero] * (len(buffer.shape) - 2)
         return ops.slice_update(buffer, start, update)
+    import tensorflow as tf
+
     # Axis 1 from `column`, every other axis whole (begin/end masks).
     length = update.shape[1]
     if length is None:

@@ -86,7 +86,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         if os.path.isdir(self.backup_dir):
             self._restore_or_set_aside()
         check_same_resume_epoch(
-            self.model.distribute_strategy, self.resumed_from_epoch, self.backup_dir
+            getattr(self.model, "distribute_strategy", None),  # None on JAX
+            self.resumed_from_epoch,
+            self.backup_dir,
         )
 
     def _restore_or_set_aside(self):

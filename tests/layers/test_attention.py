@@ -1,13 +1,13 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_nlg.layers import (
     MultiHeadAttention,
     causal_mask,
     scaled_dot_product_attention,
 )
+from tests.backend import BACKEND, index, xla_compiled
 from tests.layers.layer_harness import run_layer_test
 
 # The three-token example of notebooks/02_attention.ipynb ("the cat sat").
@@ -80,6 +80,10 @@ def keras_reference(layer, **kwargs):
     return reference
 
 
+# Keras 3.15's own MultiHeadAttention fails on JAX when value_dim differs
+# from key_dim (jax.nn.dot_product_attention wants them equal, and its
+# fallback reshapes to the wrong size): the reference can't run there.
+@pytest.mark.skipif(BACKEND == "jax", reason="Keras MHA: value_dim != key_dim on JAX")
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_mha_equals_keras_mha(use_bias):
     rng = np.random.default_rng(1)
@@ -121,13 +125,13 @@ def run_cached(layer, x, chunks, jit=False):
         return layer(chunk, chunk, use_causal_mask=True, cache=cache, cache_index=index)
 
     if jit:
-        step = tf.function(step, jit_compile=True)
-    outputs, index = [], 0
+        step = xla_compiled(step)
+    outputs, start = [], 0
     for size in chunks:
-        chunk = x[:, index : index + size]
-        output, cache = step(chunk, cache, tf.constant(index))
+        chunk = x[:, start : start + size]
+        output, cache = step(chunk, cache, index(start))
         outputs.append(np.asarray(output))
-        index += size
+        start += size
     return np.concatenate(outputs, axis=1)
 
 

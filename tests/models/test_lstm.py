@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_nlg.models import LSTMLanguageModel
+from tests.backend import index, xla_compiled
 
 
 def random_ids(shape, seed=0):
@@ -71,11 +71,11 @@ def test_bad_arguments(kwargs, match):
 def test_step_function_compiles_under_xla():
     model = LSTMLanguageModel(30, embedding_dim=8, units=16, num_layers=2)
     ids = random_ids((1, 6))
-    step = tf.function(model.call_with_cache, jit_compile=True)
+    step = xla_compiled(model.call_with_cache)
     states = model.empty_cache(1)
     outputs = []
     for t in range(6):
-        logits, states = step(ids[:, t : t + 1], states, tf.constant(t))
+        logits, states = step(ids[:, t : t + 1], states, index(t))
         outputs.append(logits)
     np.testing.assert_allclose(np.concatenate(outputs, axis=1), model(ids), atol=1e-5)
-    assert step.experimental_get_tracing_count() == 1
+    assert step.traces() == 1

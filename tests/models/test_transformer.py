@@ -2,10 +2,10 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_nlg.models import TransformerLanguageModel, build_model
 from keras_nlg.models.keras_hub_gpt2 import load_keras_hub_gpt2_weights
+from tests.backend import index, xla_compiled
 
 TINY = dict(
     vocabulary_size=50,
@@ -69,15 +69,15 @@ def test_call_with_cache_equals_full_pass(
 def test_call_with_cache_compiles_under_xla_with_tensor_index():
     model = TransformerLanguageModel(**TINY)
     ids = random_ids((1, 6))
-    step = tf.function(model.call_with_cache, jit_compile=True)
+    step = xla_compiled(model.call_with_cache)
     cache = model.empty_cache(1)
     outputs = []
     for t in range(6):
-        logits, cache = step(ids[:, t : t + 1], cache, tf.constant(t))
+        logits, cache = step(ids[:, t : t + 1], cache, index(t))
         outputs.append(logits)
     np.testing.assert_allclose(np.concatenate(outputs, axis=1), model(ids), atol=1e-5)
     # One trace serves every position: the index is a tensor, the shapes are static.
-    assert step.experimental_get_tracing_count() == 1
+    assert step.traces() == 1
 
 
 def test_fit_learns_a_repeating_sequence():

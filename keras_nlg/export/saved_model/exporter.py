@@ -6,7 +6,7 @@ import tempfile
 
 import keras
 
-from keras_nlg.argument_checks import check_positive_int
+from keras_nlg.argument_checks import check_positive_int, check_tensorflow_backend
 from keras_nlg.export.saved_model.model_card import model_card, write_model_card
 from keras_nlg.export.saved_model.settings import served_defaults
 from keras_nlg.export.saved_model.signatures import Signatures, endpoints
@@ -83,6 +83,7 @@ def export_saved_model(
             num_return_sequences), `max_new_tokens` beyond the context, or an
             `out_dir` that is not a new version directory.
     """
+    check_tensorflow_backend("export_saved_model")
     _check_out_dir(out_dir)
     check_positive_int("max_batch_size", max_batch_size)
     # Settings first (the directory's generation_config.json is what `load`

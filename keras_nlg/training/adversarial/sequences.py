@@ -25,7 +25,8 @@ import tensorflow as tf
 
 from keras_nlg.generation.config import GenerationConfig
 from keras_nlg.generation.engine import Processing, compiled_decode
-from keras_nlg.generation.generate import config_knobs, row_seeds
+from keras_nlg.generation.generate import config_knobs
+from keras_nlg.generation.portable import row_seeds
 
 _SAMPLING = Processing(do_sample=True)
 # Texts per tokenizer call (one call per text costs ~3 ms each).
