@@ -8,6 +8,7 @@ from keras_nlg.models.discriminators import (
     build_discriminator,
 )
 from keras_nlg.models.language_model import CacheSpec, CacheTensor, LanguageModel
+from keras_nlg.models.layouts import transformer_layout_map
 from keras_nlg.models.lstm import LSTMLanguageModel
 from keras_nlg.models.presets import PRESETS, build_model, preset_config, preset_names
 from keras_nlg.models.transformer import TransformerLanguageModel
@@ -28,4 +29,5 @@ __all__ = [
     "build_model",
     "preset_config",
     "preset_names",
+    "transformer_layout_map",
 ]

@@ -315,3 +315,45 @@ class TimeBudget(keras.callbacks.Callback):
     def _resize(self, total):
         if total >= 2:
             self.schedule.set_steps(total, min(self.warmup_steps, total - 1))
+
+
+def plan_time_budget(
+    model, data, config, given_warmup, backup, started_at, epoch_end_work
+):
+    """A `TimeBudget` for `config.minutes`, its schedule sized: the backup's
+    plan when resuming (the schedule it started with), else one measured on
+    this machine (`keras_nlg.training.budget`). `given_warmup`: the
+    config's `warmup_steps` before resolving (None: 5% of the plan);
+    `epoch_end_work()` does what an epoch's end does besides validation
+    (measured as part of the plan)."""
+    schedule = model.optimizer.schedule
+    costs = measure_costs(
+        model,
+        data,
+        config.validation_steps,
+        epoch_end_work=epoch_end_work,
+    )
+    # The final save writes about what a backup writes.
+    deadline = started_at + 60 * config.minutes - 0.5
+    warmup = config.replace(warmup_steps=given_warmup)
+    epoch_end = costs.validation + costs.epoch_end_other
+    recorded = backup.recorded_plan()
+    if recorded is not None:
+        plan, stop = recorded  # a resumed run keeps the end it had
+    else:
+        stop = None
+        try:
+            plan = plan_for_budget(
+                deadline - time.monotonic(), costs, config.steps_per_epoch
+            )
+        except ValueError as error:
+            raise ValueError(f"{error} Received: minutes={config.minutes}") from None
+    return TimeBudget(
+        deadline,
+        plan,
+        schedule,
+        epoch_end,
+        warmup.resolved_warmup_steps(plan.steps),
+        stop_step=stop,
+        replan=recorded is None,
+    )

@@ -48,8 +48,11 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     Args:
         backup_dir: the folder of the backup (`DIR/checkpoints/backup`).
-        writes: False on a multi-worker run's other workers: they resume
-            from the chief's backup but never write or move it.
+        save_dir: where this process writes its backups (default
+            `backup_dir`). A multi-worker run's other workers resume from
+            the chief's `backup_dir` but save into a scratch folder: saving
+            is a collective on multi-process JAX, so every process saves,
+            and only the chief's files are kept.
 
     Attributes:
         resumed_from_epoch: the epoch the run resumed at (0: a fresh start).
@@ -61,9 +64,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             run keeps its schedule.
     """
 
-    def __init__(self, backup_dir: str, writes: bool = True):
+    def __init__(self, backup_dir: str, save_dir: str | None = None):
         super().__init__(backup_dir, delete_checkpoint=False)
-        self.writes = writes
+        self.save_dir = save_dir or backup_dir
+        self.writes = self.save_dir == backup_dir  # may move an unreadable one
         self.resumed_from_epoch = 0
         self.restored_logs = {}
         self.budget = None
@@ -158,16 +162,14 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self._save_model(finite)
 
     def _save_model(self, logs=None):
-        if not self.writes:
-            return
-        os.makedirs(self.backup_dir, exist_ok=True)
+        os.makedirs(self.save_dir, exist_ok=True)
         name = f"epoch-{self._current_epoch}.weights.h5"
         write_file_atomically(
-            os.path.join(self.backup_dir, name),
+            os.path.join(self.save_dir, name),
             lambda path: self.model.save_weights(path, overwrite=True),
         )
         write_json_file(
-            os.path.join(self.backup_dir, METADATA_FILE),
+            os.path.join(self.save_dir, METADATA_FILE),
             {
                 "epoch": self._current_epoch,
                 "batch": self._last_batch_seen,
@@ -176,9 +178,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                 **self._plan_record(),
             },
         )
-        for other in os.listdir(self.backup_dir):
+        for other in os.listdir(self.save_dir):
             if other.endswith(".weights.h5") and other != name:
-                os.remove(os.path.join(self.backup_dir, other))
+                os.remove(os.path.join(self.save_dir, other))
 
     def _plan_record(self):
         if self.budget is None:
@@ -196,8 +198,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def discard(self):
         """Removes the backup: the run's output is complete, or it failed."""
-        if self.writes:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+        shutil.rmtree(self.save_dir, ignore_errors=True)
 
 
 class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -23,11 +24,7 @@ from keras_nlg.model_directory import (
     is_finished_model_directory,
     save_model_directory,
 )
-from keras_nlg.training.budget import (
-    TimeBudget,
-    measure_costs,
-    plan_for_budget,
-)
+from keras_nlg.training.budget import plan_time_budget
 from keras_nlg.training.callbacks import (
     LanguageModelStats,
     TextSampleLogger,
@@ -35,6 +32,11 @@ from keras_nlg.training.callbacks import (
 )
 from keras_nlg.training.checkpoints import BestModelCheckpoint, RunBackup
 from keras_nlg.training.config import TrainingConfig
+from keras_nlg.training.distribution import (
+    distribution_scope,
+    is_writer_process,
+    process_count,
+)
 from keras_nlg.training.multi_worker import (
     check_multi_worker_config,
     keras_fit_workarounds,
@@ -112,6 +114,7 @@ RUN_RECORD_KEYS = (
     "planned_steps_per_epoch",
     "total_steps",
     "replicas",
+    "processes",
 )
 
 
@@ -153,47 +156,6 @@ def epoch_plan(steps, epochs, steps_per_epoch, data_steps_per_epoch):
     return num_epochs, math.ceil(steps / num_epochs), True
 
 
-def _plan_budget(model, tokenizer, data, config, given_warmup, backup, started_at):
-    """A `TimeBudget` for `config.minutes`, its schedule sized: the backup's
-    plan when resuming (the schedule it started with), else one measured on
-    this machine (`keras_nlg.training.budget`). `given_warmup`: the
-    config's `warmup_steps` before resolving (None: 5% of the plan)."""
-    schedule = model.optimizer.schedule
-    costs = measure_costs(
-        model,
-        data,
-        config.validation_steps,
-        # An epoch end's TensorBoard sample, as `TextSampleLogger` draws it.
-        epoch_end_work=lambda: sample_continuation(
-            model, tokenizer, config.sample_prompt, SAMPLE_TOKENS, config.seed
-        ),
-    )
-    # The final save writes about what a backup writes.
-    deadline = started_at + 60 * config.minutes - 0.5
-    warmup = config.replace(warmup_steps=given_warmup)
-    epoch_end = costs.validation + costs.epoch_end_other
-    recorded = backup.recorded_plan()
-    if recorded is not None:
-        plan, stop = recorded  # a resumed run keeps the end it had
-    else:
-        stop = None
-        try:
-            plan = plan_for_budget(
-                deadline - time.monotonic(), costs, config.steps_per_epoch
-            )
-        except ValueError as error:
-            raise ValueError(f"{error} Received: minutes={config.minutes}") from None
-    return TimeBudget(
-        deadline,
-        plan,
-        schedule,
-        epoch_end,
-        warmup.resolved_warmup_steps(plan.steps),
-        stop_step=stop,
-        replan=recorded is None,
-    )
-
-
 def fit_and_save(
     model,
     tokenizer,
@@ -205,6 +167,7 @@ def fit_and_save(
     data_record: dict,
     tokens_per_step: int,
     strategy,
+    distribution=None,
     verbose="auto",
     callbacks: list | None = None,
     export_model: Callable | None = None,
@@ -228,6 +191,8 @@ def fit_and_save(
         data_record: what the run notes about its data (`RUN_RECORD_KEYS`).
         tokens_per_step: tokens in one global batch (for throughput).
         strategy: the `tf.distribute.Strategy` to compile in.
+        distribution: a `keras.distribution.Distribution` (JAX) to compile
+            and fit in, or None (see `keras_nlg.training.distribution`).
         verbose: Keras' `fit` verbosity.
         callbacks: extra Keras callbacks, run after ours.
         export_model: `export_model(model)` returns the model to ship
@@ -243,9 +208,19 @@ def fit_and_save(
             is removed, so a re-run starts afresh instead of resuming it.
     """
     started_at = time.monotonic() if started_at is None else started_at
-    check_multi_worker_config(strategy, config)
-    writes = writes_outputs(strategy)  # False on a multi-worker run's non-chief
-    backup = RunBackup(os.path.join(out_dir, "checkpoints", "backup"), writes)
+    processes = process_count(distribution)
+    check_multi_worker_config(strategy, config, processes)
+    # False on a multi-worker run's non-chief, a multi-process run's others.
+    writes = writes_outputs(strategy) and is_writer_process(distribution)
+    # Every process saves what the writer saves (on multi-process JAX a save
+    # is a collective); the others into a scratch folder, removed when done
+    # (also if the run fails: the object's finalizer removes it).
+    scratch = None if writes else tempfile.TemporaryDirectory(prefix="keras_nlg-")
+    files_dir = out_dir if writes else scratch.name
+    backup = RunBackup(
+        os.path.join(out_dir, "checkpoints", "backup"),
+        save_dir=os.path.join(files_dir, "checkpoints", "backup"),
+    )
     steps, epochs = config.training_length()
     if config.minutes:
         # Compiled with a placeholder length; `_plan_budget` sizes it after
@@ -264,7 +239,7 @@ def fit_and_save(
         learning_rate=config.resolved_learning_rate(),
         warmup_steps=config.resolved_warmup_steps(total_steps),
     )
-    with strategy.scope():
+    with strategy.scope(), distribution_scope(distribution):
         model.compile(
             optimizer=language_model_optimizer(
                 config.learning_rate,
@@ -290,8 +265,17 @@ def fit_and_save(
         model.optimizer.build(model.trainable_variables)
     budget = []
     if config.minutes:
-        time_budget = _plan_budget(
-            model, tokenizer, data, config, given_warmup, backup, started_at
+        time_budget = plan_time_budget(
+            model,
+            data,
+            config,
+            given_warmup,
+            backup,
+            started_at,
+            # An epoch end's TensorBoard sample, as `TextSampleLogger` draws it.
+            epoch_end_work=lambda: sample_continuation(
+                model, tokenizer, config.sample_prompt, SAMPLE_TOKENS, config.seed
+            ),
         )
         plan = time_budget.plan
         backup.budget = time_budget
@@ -299,30 +283,31 @@ def fit_and_save(
         budget = [time_budget]
 
     log_dir = os.path.join(out_dir, "logs")
-    checkpoint_dir = os.path.join(out_dir, "checkpoints")
     monitor = "val_loss" if data.validation is not None else "loss"
     stats = LanguageModelStats(tokens_per_step=tokens_per_step)
     time_limit = (
         [TrainingTimeLimit(config.max_minutes * 60)] if config.max_minutes else []
     )
-    writers = []
+    os.makedirs(files_dir, exist_ok=True)
+    writers = [
+        BestModelCheckpoint(
+            os.path.join(files_dir, "checkpoints", "best.keras"),
+            monitor=monitor,
+            save_best_only=True,
+        )
+    ]
     if writes:
-        os.makedirs(out_dir, exist_ok=True)
-        writers = [
-            BestModelCheckpoint(
-                os.path.join(checkpoint_dir, "best.keras"),
-                monitor=monitor,
-                save_best_only=True,
-            ),
-            keras.callbacks.TensorBoard(log_dir=log_dir),
+        writers.append(keras.callbacks.TensorBoard(log_dir=log_dir))
+    if writes and processes == 1:  # see keras_nlg.training.distribution
+        writers.append(
             TextSampleLogger(
                 tokenizer,
                 os.path.join(log_dir, "samples"),
                 prompt=config.sample_prompt,
                 max_new_tokens=SAMPLE_TOKENS,
                 seed=config.seed,
-            ),
-        ]
+            )
+        )
     callbacks = [
         stats,
         keras.callbacks.TerminateOnNaN(),
@@ -337,6 +322,7 @@ def fit_and_save(
     with (
         lost_worker_as_error(strategy, backup.backup_dir),
         keras_fit_workarounds(model, strategy, train_data),
+        distribution_scope(distribution),
     ):
         history = model.fit(
             train_data,
@@ -387,17 +373,22 @@ def fit_and_save(
             "planned_epochs": num_epochs,
             "planned_steps_per_epoch": epoch_steps,
             "total_steps": total_steps,
-            "replicas": strategy.num_replicas_in_sync,
+            "replicas": strategy.num_replicas_in_sync
+            if distribution is None
+            else getattr(distribution, "num_model_replicas", 1),
+            "processes": processes,
         },
     }
     if export_model is not None:
         model = export_model(model)
-    if writes:
-        save_model_directory(
-            out_dir, model, tokenizer, record, metrics, generation_config
-        )
-        logger.info("Wrote model directory %s", out_dir)
+    save_model_directory(
+        files_dir, model, tokenizer, record, metrics, generation_config
+    )
     backup.discard()  # only now: a kill during the save resumes from it
+    if scratch is not None:
+        scratch.cleanup()
+    else:
+        logger.info("Wrote model directory %s", out_dir)
     return TrainResult(
         model=model,
         tokenizer=tokenizer,

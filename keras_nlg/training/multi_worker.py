@@ -129,12 +129,13 @@ def check_same_resume_epoch(strategy, epoch: int, backup_dir: str):
         )
 
 
-def check_multi_worker_config(strategy, config):
-    """`ValueError` for settings a multi-worker run cannot honour: a time
-    budget (`minutes`, `max_minutes`) is measured by each worker's own
-    clock, so the workers would stop at different steps and the one still
-    running would wait forever in its next collective."""
-    if not is_multi_worker(strategy):
+def check_multi_worker_config(strategy, config, processes: int = 1):
+    """`ValueError` for settings a multi-worker run (a multi-worker
+    `strategy`, or `processes` > 1 under `keras.distribution`) cannot
+    honour: a time budget (`minutes`, `max_minutes`) is measured by each
+    worker's own clock, so the workers would stop at different steps and the
+    one still running would wait forever in its next collective."""
+    if not is_multi_worker(strategy) and processes == 1:
         return
     for name in ("minutes", "max_minutes"):
         value = getattr(config, name)

@@ -9,6 +9,7 @@ from keras_nlg import datasets
 from keras_nlg.models import build_model, preset_config
 from keras_nlg.tokenizers import ByteTokenizer, SentencePieceTokenizer
 from keras_nlg.training.config import TrainingConfig
+from keras_nlg.training.distribution import check_distribution, distribution_scope
 from keras_nlg.training.fit import (
     TrainResult,
     check_out_dir,
@@ -24,6 +25,7 @@ def train(
     data_paths=None,
     callbacks: list | None = None,
     strategy=None,
+    distribution=None,
     verbose="auto",
     overwrite: bool = False,
     **overrides,
@@ -39,6 +41,9 @@ def train(
         data_paths: UTF-8 text file(s); default the bundled Tiny Shakespeare.
         callbacks: extra Keras callbacks, run after ours.
         strategy: a `tf.distribute.Strategy` (default: the current one).
+        distribution: a `keras.distribution.Distribution` on the JAX backend
+            (`DataParallel`, `ModelParallel`), instead of `strategy`; see
+            `keras_nlg.training.distribution`.
         verbose: Keras' `fit` verbosity (progress bar by default).
         overwrite: replace a finished model in `out_dir` (else a
             `ValueError`: a finished model is never replaced silently).
@@ -59,6 +64,7 @@ def train(
     config = resolve_training_config(config, overrides, "lm", "train")
     check_out_dir(out_dir, overwrite)
     data_paths = as_paths(data_paths) or [datasets.tiny_shakespeare_path()]
+    check_distribution(distribution, strategy)
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(config.seed)
 
@@ -84,14 +90,18 @@ def train(
         # embeddings and generation would fall apart there: the context is
         # what the model was trained on.
         model_config["context_length"] = config.sequence_length
-    with strategy.scope():
+    with strategy.scope(), distribution_scope(distribution):
         model = build_model(
             config.arch, config.preset, tokenizer.vocabulary_size, **model_config
         )
 
     record = {"arch": config.arch, "preset": config.preset}
     run = dict(
-        strategy=strategy, verbose=verbose, callbacks=callbacks, started_at=started_at
+        strategy=strategy,
+        distribution=distribution,
+        verbose=verbose,
+        callbacks=callbacks,
+        started_at=started_at,
     )
     return fit_on_text_files(
         model, tokenizer, out_dir, data_paths, config, record, **run

@@ -186,7 +186,7 @@ def test_minutes_runs_a_planned_schedule_to_its_end(tmp_path, corpus_file, monke
     # Calibration "finds" 1-s steps: the plan is short, and the real
     # (faster) steps grow it to all that `fit` was given, deterministically.
     monkeypatch.setattr(
-        "keras_nlg.training.fit.measure_costs",
+        "keras_nlg.training.budget.measure_costs",
         lambda *args, **kwargs: Costs(step=1.0, validation=0.5, epoch_end_other=0.5),
     )
     out = str(tmp_path / "model")

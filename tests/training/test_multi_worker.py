@@ -81,13 +81,14 @@ def run_workers(tmp_path, tag, out, settings, **extra):
     return [finish(p) for p in processes]
 
 
-def run_single(tmp_path, tag, settings):
+def run_single(tmp_path, tag, settings, **extra):
     returncode, _, stderr, _ = finish(
         start(
             dict(
                 out=str(tmp_path / f"{tag}-single"),
                 result=str(tmp_path / f"{tag}-single.npz"),
                 settings=settings,
+                **extra,
             )
         )
     )
