@@ -29,17 +29,32 @@ from keras_nlg.generation.token_ids import generate_token_ids
 
 __all__ = ["GenerationConfig", "generate_token_ids"]
 
-if importlib.util.find_spec("tensorflow") is not None:
-    from keras_nlg.generation.generate import Generation, generate
-    from keras_nlg.generation.host_sampling import HostSampler
-    from keras_nlg.generation.reference import reference_generate, sample_continuation
-    from keras_nlg.generation.stream import generate_stream
+_NEED_TENSORFLOW = (
+    "Generation",
+    "HostSampler",
+    "generate",
+    "generate_stream",
+    "reference_generate",
+    "sample_continuation",
+)
 
-    __all__ += [
-        "Generation",
-        "HostSampler",
-        "generate",
-        "generate_stream",
-        "reference_generate",
-        "sample_continuation",
-    ]
+if importlib.util.find_spec("tensorflow") is not None:
+    # Re-exported: `__all__` names them (ruff can't follow the `+=` below).
+    from keras_nlg.generation.generate import Generation, generate  # noqa: F401
+    from keras_nlg.generation.host_sampling import HostSampler  # noqa: F401
+    from keras_nlg.generation.reference import (  # noqa: F401
+        reference_generate,
+        sample_continuation,
+    )
+    from keras_nlg.generation.stream import generate_stream  # noqa: F401
+
+    __all__ += list(_NEED_TENSORFLOW)
+else:
+
+    def __getattr__(name):
+        if name in _NEED_TENSORFLOW:
+            raise ImportError(
+                f"keras_nlg.generation.{name} needs TensorFlow (our tokenizers "
+                "do), which is not installed; generate_token_ids works without it."
+            )
+        raise AttributeError(f"module 'keras_nlg.generation' has no attribute {name!r}")

@@ -17,6 +17,8 @@ import math
 import os
 import warnings
 
+import numpy as np
+
 from keras_nlg.argument_checks import MAX_COUNT, fail, is_count, is_int, is_number
 from keras_nlg.files import read_json_file, write_json_file
 
@@ -277,3 +279,10 @@ def resolve_generation_config(
 # generation_config.json: sampling, since greedy text from a small model
 # falls into loops, and a page of text (the CLI's defaults since 0.1).
 CLI_DEFAULTS = GenerationConfig(max_new_tokens=200, do_sample=True, temperature=0.8)
+
+
+def fresh_seed(config: GenerationConfig) -> int:
+    """`config.seed`, or a fresh one when it is None."""
+    if config.seed is not None:
+        return config.seed
+    return int(np.random.default_rng().integers(2**31 - 1))

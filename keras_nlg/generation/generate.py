@@ -12,7 +12,11 @@ import tensorflow as tf
 
 from keras_nlg.argument_checks import check_model_and_tokenizer, check_prompts
 from keras_nlg.generation.beam_search import compiled_beam_search
-from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
+from keras_nlg.generation.config import (
+    GenerationConfig,
+    fresh_seed,
+    resolve_generation_config,
+)
 from keras_nlg.generation.engine import (
     DecodeKnobs,
     Processing,
@@ -22,22 +26,16 @@ from keras_nlg.generation.engine import (
 )
 from keras_nlg.generation.packing import pack_prompts
 from keras_nlg.generation.portable import row_seeds, sample_rows
+from keras_nlg.generation.shapes import (
+    MIN_BATCH_BUCKET,
+    MIN_ROWS,
+    block_lengths,
+    bucket,
+)
 from keras_nlg.generation.stopping import ids_to_text
 
 logger = logging.getLogger(__name__)
 
-# Prompt lengths and batch sizes are padded up to powers of two (at least
-# these), so a handful of compiled loops serve every call.
-MIN_PROMPT_BUCKET = 8
-MIN_BATCH_BUCKET = 1
-# The cache holds prompt + new tokens, rounded up to a multiple of this.
-CACHE_STEP = 16
-# A loop decodes at least two rows. With one, XLA:CPU fuses the reshape of
-# each (hidden, heads, head_dim) attention kernel into an elemental loop that
-# reads the kernel column by column (~5 GB/s, 17 of a GPT-2 step's 44 ms);
-# with two it calls its matrix kernels. A filler row beside a single prompt
-# took GPT-2 batch-1 greedy from 23.0 to 38.8 tok/s (benchmarks/RESULTS.md).
-MIN_ROWS = 2
 # With stop strings, the loop stops every this many tokens so that the host
 # can look for them, mark the rows that hit one finished, and end the loop
 # once every row is done (the compiled loop can't search detokenized text).
@@ -60,10 +58,6 @@ class Generation:
     text: str
     token_ids: list[int]
     log_probs: list[float]
-
-
-def _bucket(size, minimum):
-    return max(minimum, 1 << max(0, math.ceil(math.log2(max(size, 1)))))
 
 
 def _prompt_tokens(tokenizer, prompt, room, truncate):
@@ -100,14 +94,9 @@ def pad_prompts(model, tokenizer, prompts, max_new_tokens, truncate, copies):
     room = None if context_length is None else context_length - max_new_tokens
     ids = [_prompt_tokens(tokenizer, p, room, truncate) for p in prompts]
     rows = [row for row in ids for _ in range(copies)]
-    batch = max(_bucket(len(ids), MIN_BATCH_BUCKET) * copies, MIN_ROWS)
+    batch = max(bucket(len(ids), MIN_BATCH_BUCKET) * copies, MIN_ROWS)
     longest = min(max(max(len(row), 1) for row in rows), room or math.inf)
-    prompt_length = _bucket(longest, MIN_PROMPT_BUCKET)
-    if room is not None and prompt_length > room:
-        prompt_length = longest  # a rare shape: exact, rather than no room
-    total_length = CACHE_STEP * math.ceil((prompt_length + max_new_tokens) / CACHE_STEP)
-    if context_length is not None:
-        total_length = min(total_length, context_length)
+    prompt_length, total_length = block_lengths(longest, max_new_tokens, context_length)
     ragged = tf.RaggedTensor.from_row_lengths(
         np.asarray([token for row in rows for token in row], np.int32),
         np.asarray([len(row) for row in rows], np.int64),
@@ -231,13 +220,6 @@ def sample_until_done(
         if finished[:real_rows].all():
             return state
         state = state._replace(finished=tf.constant(finished))
-
-
-def fresh_seed(config: GenerationConfig) -> int:
-    """`config.seed`, or a fresh one when it is None."""
-    if config.seed is not None:
-        return config.seed
-    return int(np.random.default_rng().integers(2**31 - 1))
 
 
 def generate(

@@ -11,8 +11,12 @@ from keras_nlg.argument_checks import (
     check_positive_int,
     check_prompts,
 )
-from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
-from keras_nlg.generation.generate import fresh_seed, pad_prompts, run_sampling
+from keras_nlg.generation.config import (
+    GenerationConfig,
+    fresh_seed,
+    resolve_generation_config,
+)
+from keras_nlg.generation.generate import pad_prompts, run_sampling
 from keras_nlg.generation.stopping import ids_to_text
 
 

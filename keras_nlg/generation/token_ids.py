@@ -9,35 +9,36 @@ loops, same tokens as `generate` for the same ids; no stop strings (they
 are text) and no beam search (`generate` has it, on TensorFlow).
 """
 
-import math
 import types
 
 import keras
 import numpy as np
 
-from keras_nlg.generation.config import GenerationConfig, resolve_generation_config
+from keras_nlg.generation.config import (
+    GenerationConfig,
+    fresh_seed,
+    resolve_generation_config,
+)
 from keras_nlg.generation.portable import sample_rows
-
-# As `generate`: prompt lengths padded up to a power of two, the cache to a
-# multiple of 16 columns, so that a few compiled loops serve every call.
-_MIN_PROMPT_BUCKET = 8
-_CACHE_STEP = 16
+from keras_nlg.generation.shapes import (
+    MIN_BATCH_BUCKET,
+    MIN_ROWS,
+    block_lengths,
+    bucket,
+)
 
 
 def _pack(prompts, end_of_text_id, padding_id, max_new_tokens, context_length):
     """Left-padded `(prompt_ids (R, P), padding_mask (R, S))` NumPy arrays."""
     longest = max(len(prompt) for prompt in prompts)
-    prompt_length = max(_MIN_PROMPT_BUCKET, 1 << (longest - 1).bit_length())
-    total = _CACHE_STEP * math.ceil((prompt_length + max_new_tokens) / _CACHE_STEP)
-    if context_length is not None:
-        if longest + max_new_tokens > context_length:
-            raise ValueError(
-                f"A prompt of {longest} tokens and max_new_tokens={max_new_tokens} "
-                f"do not fit the model's context of {context_length} tokens. "
-                f"Received: prompt lengths up to {longest}"
-            )
-        total = min(total, context_length)
-        prompt_length = min(prompt_length, total - max_new_tokens)
+    if context_length is not None and longest + max_new_tokens > context_length:
+        raise ValueError(
+            f"A prompt of {longest} tokens and max_new_tokens={max_new_tokens} "
+            f"do not fit the model's context of {context_length} tokens. "
+            f"Received: prompt lengths up to {longest}"
+        )
+    # The shapes `generate` pads to: the same compiled loops serve both.
+    prompt_length, total = block_lengths(longest, max_new_tokens, context_length)
     prompt_ids = np.full((len(prompts), prompt_length), padding_id, np.int32)
     padding_mask = np.ones((len(prompts), total), bool)
     for row, prompt in enumerate(prompts):
@@ -97,8 +98,9 @@ def generate_token_ids(
         follows it excluded) and the list of their log-probabilities.
 
     Raises:
-        ValueError: for `stop_strings`, `num_beams` > 1, ids outside the
-            vocabulary, or a prompt that does not fit the context.
+        ValueError: for `stop_strings`, `num_beams` > 1, ids (prompts,
+            `end_of_text_id`, `padding_id`) outside the vocabulary, or a
+            prompt that does not fit the context.
         TypeError: for prompts that are not lists of ints.
     """
     config = resolve_generation_config(model, generation_config, overrides)
@@ -112,16 +114,36 @@ def generate_token_ids(
                 f"`{name}` is not offered by generate_token_ids (use "
                 f"keras_nlg.generate). Received: {name}={value!r}"
             )
+    for name, value in (("end_of_text_id", end_of_text_id), ("padding_id", padding_id)):
+        if not isinstance(value, int | np.integer) or not (
+            0 <= value < model.vocabulary_size
+        ):
+            raise ValueError(
+                f"`{name}` must be a token id in [0, {model.vocabulary_size}). "
+                f"Received: {name}={value!r}"
+            )
     prompts = _check_prompts(prompt_ids, model.vocabulary_size, end_of_text_id)
     rows = [p for p in prompts for _ in range(config.num_return_sequences)]
+    # Filler rows up to `generate`'s batch bucket (one token each).
+    batch = max(bucket(len(rows), MIN_BATCH_BUCKET), MIN_ROWS)
+    filler = [[end_of_text_id]] * (batch - len(rows))
     prompt_ids, padding_mask = _pack(
-        rows, end_of_text_id, padding_id, config.max_new_tokens, model.context_length
+        rows + filler,
+        end_of_text_id,
+        padding_id,
+        config.max_new_tokens,
+        model.context_length,
     )
-    seed = config.seed
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31 - 1))
+    seed = fresh_seed(config)
     tokens, log_probs = _decode(
-        model, config, prompt_ids, padding_mask, seed, end_of_text_id, padding_id
+        model,
+        config,
+        prompt_ids,
+        padding_mask,
+        seed,
+        end_of_text_id,
+        padding_id,
+        real_rows=len(rows),
     )
     all_ids, all_log_probs = [], []
     for row in range(len(rows)):
@@ -133,8 +155,9 @@ def generate_token_ids(
     return all_ids, all_log_probs
 
 
-def _decode(model, config, prompt_ids, padding_mask, seed, end_of_text_id, padding_id):
-    rows = len(prompt_ids)
+def _decode(
+    model, config, prompt_ids, padding_mask, seed, end_of_text_id, padding_id, real_rows
+):
     if keras.backend.backend() != "tensorflow":
         return sample_rows(
             model,
@@ -142,7 +165,7 @@ def _decode(model, config, prompt_ids, padding_mask, seed, end_of_text_id, paddi
             prompt_ids,
             padding_mask,
             seed,
-            rows,
+            real_rows,
             end_of_text_id,
             padding_id,
         )
@@ -158,6 +181,6 @@ def _decode(model, config, prompt_ids, padding_mask, seed, end_of_text_id, paddi
         padding_mask,
         config.max_new_tokens,
         seed,
-        rows,
+        real_rows,
     )
     return np.asarray(state.tokens), np.asarray(state.log_probs)

@@ -9,6 +9,7 @@ reference so the cache never keeps a model alive.
 import functools
 import weakref
 
+import keras
 import tensorflow as tf
 
 # Traced functions per model: decode and advance per `Processing`, one beam
@@ -23,7 +24,18 @@ def traced_once(model, key, function, per_shape=False, **tf_function_options):
     only a weak reference, so it never keeps a model alive. With
     `per_shape`, the result makes one `tf.function` per input shapes (see
     `_PerShape`); call it eagerly only.
+
+    Raises:
+        ValueError: on a Keras backend other than TensorFlow.
     """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            "This decode loop (streaming, beam search, the served loop, RL and "
+            "adversarial sampling) runs on Keras' TensorFlow backend only; "
+            "keras_nlg.generate and generate_token_ids run on JAX too. "
+            f"Received: KERAS_BACKEND={backend!r}"
+        )
     functions = _COMPILED.setdefault(model, {})
     if key not in functions:
         model_ref = weakref.ref(model)

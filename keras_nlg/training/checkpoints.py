@@ -98,8 +98,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def _restore_or_set_aside(self):
         try:
             self._restore()
-        except ValueError as error:
-            if not self.writes:
+        except (ValueError, OSError) as error:
+            # A non-chief worker reads while the chief may set it aside: it
+            # starts afresh too, and `check_same_resume_epoch` compares.
+            if not self.writes or not os.path.isdir(self.backup_dir):
                 logger.warning("Could not resume from %s (%s)", self.backup_dir, error)
                 return
             aside = f"{self.backup_dir}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -26,8 +26,9 @@ a strategy spans more than one worker:
    which is what Keras means to compute.
 
 Both are set on the model instance (not on Keras' classes) and removed when
-`fit` returns. Why patch at all: the fix belongs in Keras (the issue is
-open); the alternative, our own training loop, would give up Keras' `fit`.
+`fit` returns, with the step functions Keras compiled from them. Why patch
+at all: the fix belongs in Keras (the issue is open); the alternative, our
+own training loop, would give up Keras' `fit`.
 """
 
 import contextlib
@@ -94,12 +95,19 @@ def keras_fit_workarounds(model, strategy, dataset):
         patches["train_step"] = lambda data: _rank_one_logs(train_step(data))
         patches["test_step"] = lambda data: _rank_one_logs(test_step(data))
     # Through __dict__: Keras' Layer.__setattr__ would track the functions.
+    # Keras caches the compiled step functions (`make_train_function`): drop
+    # them on entry, so `fit` compiles with the patched steps, and on exit,
+    # so no later call keeps them.
+    saved = {name: model.__dict__[name] for name in patches if name in model.__dict__}
     model.__dict__.update(patches)
+    model.train_function = model.test_function = None
     try:
         yield
     finally:
         for name in patches:
             model.__dict__.pop(name, None)
+        model.__dict__.update(saved)
+        model.train_function = model.test_function = None
 
 
 def _rank_one_logs(logs):
@@ -153,7 +161,6 @@ _LOST_PEER_ERRORS = (
     tf.errors.UnavailableError,
     tf.errors.DeadlineExceededError,
     tf.errors.AbortedError,
-    tf.errors.CancelledError,
 )
 
 

@@ -24,7 +24,9 @@ from tests.training.test_multi_worker import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("arch", ["transformer", "lstm"])
+# The Transformer only: the LSTM runs the same DataParallel code, and CI
+# time is short (tests/training/test_multi_worker.py runs both on TF).
+@pytest.mark.parametrize("arch", ["transformer"])
 def test_two_jax_processes_train_like_one(tmp_path, corpus_file, arch):
     settings = dict(SETTINGS, arch=arch, data_paths=[corpus_file])
     chief_dir, other_dir = str(tmp_path / "chief"), str(tmp_path / "other")

@@ -5,7 +5,8 @@ What these runs prove (and README's "Distributed training" says): the
 workers end with identical weights; their loss trajectory and weights match
 one process given the same global batch and data order; only the chief
 writes the model directory; a lost worker stops the other with a clear
-error, and re-running both resumes from the chief's last backup.
+error, and re-running both resumes from the chief's last backup (and
+stops, saying why, when a worker can't see that backup).
 """
 
 import glob
@@ -172,6 +173,15 @@ def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(tmp_path, corpus_file
         assert json.load(f)["epoch"] == 1
     assert not os.path.exists(os.path.join(out, "model.keras"))
 
+    # A worker that can't see the backup (its own empty directory) would
+    # start from scratch beside a resumed chief: both stop, saying why.
+    lonely = str(tmp_path / "not-shared")
+    unshared = run_workers(tmp_path, "unshared", [out, lonely], settings)
+    for returncode, _, stderr, _ in unshared:
+        assert returncode == 1
+        assert "The workers would resume at different epochs ([1, 0]" in stderr
+    assert not os.path.exists(os.path.join(lonely, "model.keras"))
+
     runs = run_workers(tmp_path, "rerun", out, settings)
     for returncode, _, stderr, _ in runs:
         assert returncode == 0, stderr[-3000:]
@@ -184,7 +194,7 @@ def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(tmp_path, corpus_file
         np.testing.assert_array_equal(value, weights(results[1])[name], err_msg=name)
     # Only the chief wrote into the shared directory: every TensorBoard
     # event file carries the writing process's id.
-    chief_pids = {chief_pid, runs[0][3]}
+    chief_pids = {chief_pid, unshared[0][3], runs[0][3]}
     event_files = glob.glob(os.path.join(out, "logs", "**", "events.*"), recursive=True)
     assert event_files
     for path in event_files:

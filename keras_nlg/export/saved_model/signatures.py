@@ -29,8 +29,8 @@ from keras_nlg.export.saved_model.settings import (
     setting_specs,
 )
 from keras_nlg.generation.engine import compiled_served_decode, knobs_for_rows
-from keras_nlg.generation.generate import MIN_PROMPT_BUCKET, MIN_ROWS
 from keras_nlg.generation.packing import pack_prompts
+from keras_nlg.generation.shapes import MIN_PROMPT_BUCKET, MIN_ROWS
 from keras_nlg.generation.tracing import traced_once
 
 # A model without a context limit (`context_length` None, the LSTM): these

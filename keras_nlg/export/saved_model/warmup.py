@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nlg.export import wire_contract as wire
-from keras_nlg.generation.generate import MIN_PROMPT_BUCKET
+from keras_nlg.generation.shapes import MIN_PROMPT_BUCKET
 
 
 def _record(model_name, signature, inputs):
