@@ -6,14 +6,8 @@ that differs between the two: how a function is compiled by XLA.
 """
 
 import keras
-import pytest
 
 BACKEND = keras.backend.backend()
-
-# A test of TensorFlow's own machinery (tf.function, SavedModel, TFLite).
-tensorflow_only = pytest.mark.skipif(
-    BACKEND != "tensorflow", reason="TensorFlow backend only"
-)
 
 
 def xla_compiled(function):
