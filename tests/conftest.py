@@ -1,6 +1,9 @@
 """Shared fixtures: tiny corpora and one tiny trained model directory, offline."""
 
+import fcntl
+import json
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,10 +76,40 @@ def pytest_configure(config):
     )
 
 
+# The longest test files, longest first (seconds on the 2-core AMD EPYC
+# sandbox, 2026-12-02). `setup.cfg` turns off xdist's reordering by test
+# count, so files go to the workers in this order: the long ones start at
+# once instead of lengthening the tail (longest-processing-time-first).
+LONGEST_FIRST = (
+    "test_notebooks.py",  # 720
+    "test_jax_backend.py",  # 500
+    "test_litertlm.py",  # 280
+    "test_multi_worker.py",  # 280
+    "test_rloo.py",  # 190
+    "adversarial/test_trainer.py",  # 130
+    "adversarial/test_train.py",  # 130
+    "cli/test_generate.py",  # 130
+    "test_e2e_recipe.py",  # 130
+)
+# Last: it waits for the TF Serving side environment that `pytest_configure`
+# starts building in the background (minutes on a machine without it).
+LAST = "test_tf_serving.py"
+
+
 def pytest_collection_modifyitems(items):
-    """The notebooks first: the longest file (about a fifth of the suite's
-    time) starts at once on one worker instead of lengthening the tail."""
-    items.sort(key=lambda item: "test_notebooks.py" not in item.nodeid)
+    """Orders the files as LONGEST_FIRST says, then the rest in collection
+    order, then LAST (a stable sort keeps each file's own test order)."""
+
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        if path.endswith(LAST):
+            return len(LONGEST_FIRST) + 1
+        for index, name in enumerate(LONGEST_FIRST):
+            if path.endswith(name):
+                return index
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture
@@ -86,48 +119,83 @@ def corpus_file(tmp_path):
     return str(path)
 
 
+def built_once(tmp_path_factory, name, build):
+    """`build(directory)`'s result (JSON-able), built by the first xdist worker
+    that asks and read back by the others: each session fixture of the
+    suite would otherwise be trained or exported once per worker.
+
+    Shared through the run's temporary root (the workers' common parent)
+    under a file lock; a worker that asks while another builds waits for it.
+    A failed build leaves no result, so the next worker to ask builds again.
+    The fixtures built so are read-only to the tests that use them.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    directory = root / f"built-once-{name}"
+    result_file = root / f"built-once-{name}.json"
+    with open(root / f"built-once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result_file.exists():
+            return json.loads(result_file.read_text())
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir()
+        result = build(directory)
+        result_file.write_text(json.dumps(result))
+        return result
+
+
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory):
     """A tiny Transformer trained for a few steps, shared by read-only tests."""
-    from keras_nlg.training import train
 
-    root = tmp_path_factory.mktemp("trained")
-    corpus = root / "corpus.txt"
-    corpus.write_text(make_corpus(), encoding="utf-8")
-    out = root / "model"
-    train(str(out), data_paths=[str(corpus)], **TINY_TRAIN)
-    return str(out)
+    def build(root):
+        from keras_nlg.training import train
+
+        corpus = root / "corpus.txt"
+        corpus.write_text(make_corpus(), encoding="utf-8")
+        out = root / "model"
+        train(str(out), data_paths=[str(corpus)], **TINY_TRAIN)
+        return str(out)
+
+    return built_once(tmp_path_factory, "trained_model_dir", build)
 
 
 @pytest.fixture(scope="session")
 def serving_model_dir(tmp_path_factory):
     """A tiny Transformer, a few steps trained: varied but deterministic tokens."""
-    root = tmp_path_factory.mktemp("serving")
-    corpus = root / "corpus.txt"
-    corpus.write_text(make_corpus(num_lines=300), encoding="utf-8")
-    out = root / "model"
-    from keras_nlg.training import train
 
-    train(
-        str(out),
-        data_paths=[str(corpus)],
-        preset="tiny",
-        batch_size=8,
-        sequence_length=64,
-        model_overrides={"context_length": 64},
-        steps=20,
-        steps_per_epoch=20,
-        verbose=0,
-    )
-    return str(out)
+    def build(root):
+        from keras_nlg.training import train
+
+        corpus = root / "corpus.txt"
+        corpus.write_text(make_corpus(num_lines=300), encoding="utf-8")
+        out = root / "model"
+        train(
+            str(out),
+            data_paths=[str(corpus)],
+            preset="tiny",
+            batch_size=8,
+            sequence_length=64,
+            model_overrides={"context_length": 64},
+            steps=20,
+            steps_per_epoch=20,
+            verbose=0,
+        )
+        return str(out)
+
+    return built_once(tmp_path_factory, "serving_model_dir", build)
 
 
 @pytest.fixture(scope="session")
 def saved_model_dir(serving_model_dir, tmp_path_factory):
-    from keras_nlg.export import export_saved_model
+    def build(root):
+        from keras_nlg.export import export_saved_model
 
-    out = tmp_path_factory.mktemp("export") / "tiny" / "1"
-    export_saved_model(
-        serving_model_dir, str(out), max_batch_size=8, warmup_prompt_lengths=(8,)
-    )
-    return str(out)
+        out = root / "tiny" / "1"
+        export_saved_model(
+            serving_model_dir, str(out), max_batch_size=8, warmup_prompt_lengths=(8,)
+        )
+        return str(out)
+
+    return built_once(tmp_path_factory, "saved_model_dir", build)

@@ -35,30 +35,33 @@ def tokenizer_model_dirs(tmp_path_factory):
     weights) with the byte, SentencePiece and GPT-2 BPE tokenizers."""
     from keras_nlg.models.gpt2_checkpoint import import_gpt2
     from keras_nlg.training import train
-    from tests.conftest import make_corpus
+    from tests.conftest import built_once, make_corpus
     from tests.models.gpt2_fixtures import tiny_backbone, write_hugging_face_checkpoint
 
-    root = tmp_path_factory.mktemp("tokenizer_models")
-    corpus = root / "corpus.txt"
-    corpus.write_text(make_corpus(num_lines=300), encoding="utf-8")
-    directories = {}
-    for kind, tokenizer in (("byte", "byte"), ("sentencepiece", "sentencepiece")):
-        trained = str(root / f"{kind}_trained")
-        train(
-            trained,
-            data_paths=[str(corpus)],
-            tokenizer=tokenizer,
-            vocabulary_size=300 if tokenizer == "sentencepiece" else None,
-            preset="tiny",
-            batch_size=4,
-            sequence_length=CONTEXT_LENGTH,
-            model_overrides={"context_length": CONTEXT_LENGTH},
-            steps=1,
-            steps_per_epoch=1,
-            verbose=0,
-        )
-        directories[kind] = randomized(trained, str(root / kind), seed=len(kind))
-    imported = str(root / "gpt2_imported")
-    import_gpt2(write_hugging_face_checkpoint(tiny_backbone(), root / "hf"), imported)
-    directories["gpt2_bpe"] = randomized(imported, str(root / "gpt2"), seed=2)
-    return directories
+    def build(root):
+        corpus = root / "corpus.txt"
+        corpus.write_text(make_corpus(num_lines=300), encoding="utf-8")
+        directories = {}
+        for kind, tokenizer in (("byte", "byte"), ("sentencepiece", "sentencepiece")):
+            trained = str(root / f"{kind}_trained")
+            train(
+                trained,
+                data_paths=[str(corpus)],
+                tokenizer=tokenizer,
+                vocabulary_size=300 if tokenizer == "sentencepiece" else None,
+                preset="tiny",
+                batch_size=4,
+                sequence_length=CONTEXT_LENGTH,
+                model_overrides={"context_length": CONTEXT_LENGTH},
+                steps=1,
+                steps_per_epoch=1,
+                verbose=0,
+            )
+            directories[kind] = randomized(trained, str(root / kind), seed=len(kind))
+        imported = str(root / "gpt2_imported")
+        checkpoint = write_hugging_face_checkpoint(tiny_backbone(), root / "hf")
+        import_gpt2(checkpoint, imported)
+        directories["gpt2_bpe"] = randomized(imported, str(root / "gpt2"), seed=2)
+        return directories
+
+    return built_once(tmp_path_factory, "tokenizer_model_dirs", build)

@@ -114,9 +114,10 @@ def relative_distance(a, b):
         # (the attention key bias: softmax ignores a shift shared by all
         # keys) takes a rounding-noise sign that a different summation
         # order (2 replicas vs 1) can flip: the Transformer's weights agree
-        # to ~5e-4 of their norm after 6 steps, the LSTM's to ~1e-8.
+        # to ~5e-4 of their norm after 6 steps (the LSTM's, to ~1e-8).
+        # The multi-worker code has nothing per architecture, so the LSTM
+        # run (75 s of CI on 2 cores) is left out.
         ("transformer", 2e-3),
-        ("lstm", 1e-6),
     ],
 )
 def test_two_workers_match_one_process(tmp_path, corpus_file, arch, weight_tolerance):

@@ -33,19 +33,24 @@ def loaded(saved_model_dir):
 def runtime_exports(tokenizer_model_dirs, tmp_path_factory):
     """`{(kind, xla): version directory}` for every tokenizer kind, exported
     by default (no XLA) and with `jit_compile=True`."""
-    from keras_nlg.export import export_saved_model
+    from tests.conftest import built_once
 
-    root = tmp_path_factory.mktemp("runtime_exports")
-    exports = {}
-    for kind, model_dir in tokenizer_model_dirs.items():
-        for xla in (False, True):
-            out = root / f"{kind}{'_xla' if xla else ''}" / "1"
-            export_saved_model(
-                model_dir,
-                str(out),
-                max_batch_size=4,
-                warmup_prompt_lengths=(8,),
-                jit_compile=xla,
-            )
-            exports[(kind, xla)] = str(out)
-    return exports
+    def build(root):
+        from keras_nlg.export import export_saved_model
+
+        exports = []
+        for kind, model_dir in tokenizer_model_dirs.items():
+            for xla in (False, True):
+                out = root / f"{kind}{'_xla' if xla else ''}" / "1"
+                export_saved_model(
+                    model_dir,
+                    str(out),
+                    max_batch_size=4,
+                    warmup_prompt_lengths=(8,),
+                    jit_compile=xla,
+                )
+                exports.append([kind, xla, str(out)])
+        return exports
+
+    built = built_once(tmp_path_factory, "runtime_exports", build)
+    return {(kind, xla): path for kind, xla, path in built}
