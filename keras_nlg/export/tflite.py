@@ -39,6 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nlg import files
 from keras_nlg.argument_checks import check_tensorflow_backend
 from keras_nlg.export.tflite_metadata import (
     METADATA_FILE,
@@ -362,34 +363,36 @@ def export_tflite(
     )
     flatbuffer = convert_endpoints(model, endpoints, quantize, calibration)
 
-    os.makedirs(out_dir, exist_ok=True)
-    staging = staging_directory(out_dir)
-    path = os.path.join(staging, TFLITE_FILE)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
-    save_tokenizer(tokenizer, staging)
-    metadata = tflite_metadata(
-        model,
-        tokenizer,
-        config,
-        path,
-        quantize,
-        prefill_length,
-        file_cache_spec(model),
-    )
     # The runtime's generation defaults: the model directory's
     # generation_config.json over GenerationConfig's (every field, for apps).
     generation = GenerationConfig.from_pretrained(model_dir) or GenerationConfig()
-    metadata["generation_config"] = generation.to_dict()
-    metadata["quality"] = None
-    if quality_positions:
-        from keras_nlg.export.litert_runner import TFLiteGenerator
+    os.makedirs(out_dir, exist_ok=True)
+    # Exclusive: a second export here would clear this one's staged files.
+    with files.directory_lock(out_dir, exclusive=True):
+        staging = staging_directory(out_dir)
+        path = os.path.join(staging, TFLITE_FILE)
+        with open(path, "wb") as f:
+            f.write(flatbuffer)
+        save_tokenizer(tokenizer, staging)
+        metadata = tflite_metadata(
+            model,
+            tokenizer,
+            config,
+            path,
+            quantize,
+            prefill_length,
+            file_cache_spec(model),
+        )
+        metadata["generation_config"] = generation.to_dict()
+        metadata["quality"] = None
+        if quality_positions:
+            from keras_nlg.export.litert_runner import TFLiteGenerator
 
-        runner = TFLiteGenerator(path, metadata=metadata)
-        metadata["quality"] = {
-            **quality_figures(runner, model, held_out, quality_positions),
-            "text": data_source,
-        }
-    write_json_file(os.path.join(staging, METADATA_FILE), metadata)
-    commit_staged(out_dir, replaces=(TFLITE_FILE, METADATA_FILE, *TOKENIZER_FILES))
+            runner = TFLiteGenerator(path, metadata=metadata)
+            metadata["quality"] = {
+                **quality_figures(runner, model, held_out, quality_positions),
+                "text": data_source,
+            }
+        write_json_file(os.path.join(staging, METADATA_FILE), metadata)
+        commit_staged(out_dir, replaces=(TFLITE_FILE, METADATA_FILE, *TOKENIZER_FILES))
     return metadata

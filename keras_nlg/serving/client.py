@@ -197,7 +197,10 @@ class GrpcClient(_SignatureDefs):
             else:  # lists, scalars: TensorFlow's dtype rules (floats → float32)
                 request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         response = self._call(self._predict.Predict, request)
-        return {k: tensors.tensor_to_array(k, v) for k, v in response.outputs.items()}
+        return {
+            k: tensors.tensor_to_array(k, v, role="Output")
+            for k, v in response.outputs.items()
+        }
 
     def generate(self, prompts, **settings):
         """Texts for `prompts`; settings: any of `SETTING_DTYPES`

@@ -47,11 +47,11 @@ MAX_RANK = 32  # NumPy's limit is 64; no signature of ours takes more than 2
 
 
 class TensorError(ValueError):
-    """A `TensorProto` that can't be served; the message names the input."""
+    """A `TensorProto` that can't be served; the message names the tensor."""
 
 
-def tensor_to_array(name, proto):
-    """The NumPy value of an input `TensorProto`, checked first.
+def tensor_to_array(name, proto, role="Input"):
+    """The NumPy value of an input (or output) `TensorProto`, checked first.
 
     TensorFlow's `make_ndarray` trusts the proto: a declared shape of
     `[2**40]` with no values is allocated (filled with zeros), a string
@@ -61,8 +61,10 @@ def tensor_to_array(name, proto):
     one-value broadcast of at most `MAX_BROADCAST` elements).
 
     Args:
-        name: the input's name, for the error message.
+        name: the tensor's name, for the error message.
         proto: a `tensorflow.TensorProto`.
+        role: how the message names the tensor: "Input" (a request's, the
+            default) or "Output" (a response's, read by a client).
 
     Returns:
         An `np.ndarray` of the declared shape: `object` (bytes) for
@@ -76,22 +78,22 @@ def tensor_to_array(name, proto):
             dtype = types_pb2.DataType.Name(proto.dtype)  # TF Serving's words
         except ValueError:  # a number no DataType has
             dtype = str(proto.dtype)
-        raise TensorError(f"Input {name!r} has dtype {dtype}, which is not served")
+        raise TensorError(f"{role} {name!r} has dtype {dtype}, which is not served")
     if proto.tensor_shape.unknown_rank:
-        raise TensorError(f"Input {name!r} has no shape")
+        raise TensorError(f"{role} {name!r} has no shape")
     dims = [dim.size for dim in proto.tensor_shape.dim]
     if len(dims) > MAX_RANK:
         raise TensorError(
-            f"Input {name!r} has rank {len(dims)}; at most {MAX_RANK} is served"
+            f"{role} {name!r} has rank {len(dims)}; at most {MAX_RANK} is served"
         )
     if any(size < 0 for size in dims):
-        raise TensorError(f"Input {name!r} has a negative dimension: {dims}")
+        raise TensorError(f"{role} {name!r} has a negative dimension: {dims}")
     dtype, field = _SERVED[proto.dtype]
     content = proto.tensor_content if dtype.kind != "O" else b""
     if content:
         if len(content) % dtype.itemsize:
             raise TensorError(
-                f"Input {name!r}: tensor_content of {len(content)} bytes is not a "
+                f"{role} {name!r}: tensor_content of {len(content)} bytes is not a "
                 f"whole number of {dtype.name} values"
             )
         values = np.frombuffer(content, dtype)
@@ -113,9 +115,9 @@ def tensor_to_array(name, proto):
         if held == 1 and not content and declared * size <= MAX_BROADCAST:
             return np.full(dims, values[0], dtype)
     except ValueError as error:  # a shape NumPy can't build (e.g. 0 x 2**62 x 2**62)
-        raise TensorError(f"Input {name!r} has shape {dims}: {error}") from None
+        raise TensorError(f"{role} {name!r} has shape {dims}: {error}") from None
     raise TensorError(
-        f"Input {name!r} declares shape {dims} ({declared} values) but holds {held}"
+        f"{role} {name!r} declares shape {dims} ({declared} values) but holds {held}"
     )
 
 

@@ -208,7 +208,33 @@ class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
     renames it into place: Keras writes the file in place, so a kill
     mid-write would leave a truncated `best.keras` instead of the previous
     best one. Same arguments as Keras' callback; `filepath` without
-    `{epoch}`-style placeholders."""
+    `{epoch}`-style placeholders.
+
+    With `backup` (the run's `RunBackup`, before this callback in the list),
+    the best monitored value so far is kept beside the file
+    (`<name>.best.json`) and a resumed run starts from it: Keras' callback
+    starts each `fit` with no best, so the first epoch after a resume would
+    replace a better model saved before the interruption.
+    """
+
+    def __init__(self, filepath, *args, backup=None, **kwargs):
+        super().__init__(filepath, *args, **kwargs)
+        self._backup = backup
+        self._best_file = filepath + ".best.json"
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._backup is None or not self._backup.resumed_from_epoch:
+            return
+        if not os.path.exists(self.filepath):
+            return
+        try:
+            record = read_json_file(self._best_file)
+            best = float(record["best"]) if record["monitor"] == self.monitor else None
+        except (OSError, ValueError, KeyError, TypeError):
+            best = None  # unreadable: the next epoch sets a new best
+        if best is not None and math.isfinite(best):
+            self.best = best
 
     def _save_model(self, epoch, batch, logs):
         final = self.filepath
@@ -221,3 +247,7 @@ class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
             self.filepath = final
         if os.path.exists(temporary):  # Keras decided to save (a new best)
             os.replace(temporary, final)
+            if self._backup is not None:
+                write_json_file(
+                    self._best_file, {"monitor": self.monitor, "best": float(self.best)}
+                )

@@ -294,6 +294,7 @@ def fit_and_save(
             os.path.join(files_dir, "checkpoints", "best.keras"),
             monitor=monitor,
             save_best_only=True,
+            backup=backup,
         )
     ]
     if writes:

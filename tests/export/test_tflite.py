@@ -182,8 +182,38 @@ def test_sampling_is_reproducible(float32_export):
     assert first != generator.generate(PROMPTS[:2], seed=4, **settings)
 
 
-def test_lstm_decode_with_states(tmp_path, lstm_dir):
+def locks_held_while_staging(monkeypatch):
+    """The `(directory, exclusive)` locks held at each `staging_directory`
+    call of the TFLite export."""
+    import contextlib
+
+    from keras_nlg import files
+    from keras_nlg.export import tflite
+
+    held, seen = [], []
+    real_lock, real_staging = files.directory_lock, tflite.staging_directory
+
+    @contextlib.contextmanager
+    def lock(directory, exclusive):
+        with real_lock(directory, exclusive):
+            held.append((directory, exclusive))
+            yield
+            held.pop()
+
+    def staging(directory):
+        seen.append(list(held))
+        return real_staging(directory)
+
+    monkeypatch.setattr(files, "directory_lock", lock)
+    monkeypatch.setattr(tflite, "staging_directory", staging)
+    return seen
+
+
+def test_lstm_decode_with_states(tmp_path, lstm_dir, monkeypatch):
     out = str(tmp_path / "lstm")
+    # Also: the export stages and commits under the folder's exclusive
+    # lock (a second export there would clear its staged files).
+    staged_under = locks_held_while_staging(monkeypatch)
     with pytest.raises(ValueError, match="exports `decode` only"):
         export_tflite(lstm_dir, out, prefill_length=8)
     with pytest.raises(ValueError, match="include_generate=True"):
@@ -194,6 +224,7 @@ def test_lstm_decode_with_states(tmp_path, lstm_dir):
     defaults = GenerationConfig(no_repeat_ngram_size=3, min_new_tokens=10)
     defaults.save_pretrained(lstm_dir)
     metadata = export_tflite(lstm_dir, out)
+    assert staged_under == [[(out, True)]]
     assert metadata["generation_config"] == defaults.to_dict()
     assert sorted(metadata["signatures"]) == ["decode"]
     inputs = metadata["signatures"]["decode"]["inputs"]

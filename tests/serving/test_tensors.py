@@ -156,3 +156,13 @@ def test_string_tensors_take_only_bytes_or_str(value):
     array[0] = value
     with pytest.raises(TypeError, match="bytes or str"):
         tensors.array_to_tensor_proto(array)
+
+
+def test_a_bad_output_is_named_as_an_output():
+    """A client reading a response's tensor names it as an output."""
+    proto = tf.make_tensor_proto(np.array([1, 2, 3], np.int32))
+    proto.tensor_shape.dim[0].size = -1
+    with pytest.raises(tensors.TensorError, match="^Input 'text' has a negative"):
+        tensors.tensor_to_array("text", proto)
+    with pytest.raises(tensors.TensorError, match="^Output 'text' has a negative"):
+        tensors.tensor_to_array("text", proto, role="Output")
