@@ -83,7 +83,8 @@ def float32_export(tmp_path_factory, transformer_dir):
 
 def test_bundle_holds_model_tokenizer_and_metadata(float32_export, transformer_dir):
     files = sorted(os.listdir(float32_export))
-    assert files == ["metadata.json", "model.tflite", "tokenizer.json"]
+    # `.lock`: the folder's lock file, as in a model directory.
+    assert files == [".lock", "metadata.json", "model.tflite", "tokenizer.json"]
     metadata = json.load(open(os.path.join(float32_export, "metadata.json")))
     model = keras_nlg.load(transformer_dir).model
     assert metadata["vocabulary_size"] == 258
