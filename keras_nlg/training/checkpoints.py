@@ -207,8 +207,8 @@ class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """`keras.callbacks.ModelCheckpoint` that writes `.partial.<name>` and
     renames it into place: Keras writes the file in place, so a kill
     mid-write would leave a truncated `best.keras` instead of the previous
-    best one. Same arguments as Keras' callback; `filepath` without
-    `{epoch}`-style placeholders.
+    best one. Same arguments as Keras' callback (`save_best_only` defaults to
+    True); `filepath` without `{epoch}`-style placeholders.
 
     With `backup` (the run's `RunBackup`, before this callback in the list),
     the best monitored value so far is kept beside the file
@@ -218,6 +218,7 @@ class BestModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """
 
     def __init__(self, filepath, *args, backup=None, **kwargs):
+        kwargs.setdefault("save_best_only", True)  # the best model, as named
         super().__init__(filepath, *args, **kwargs)
         self._backup = backup
         self._best_file = filepath + ".best.json"

@@ -293,7 +293,6 @@ def fit_and_save(
         BestModelCheckpoint(
             os.path.join(files_dir, "checkpoints", "best.keras"),
             monitor=monitor,
-            save_best_only=True,
             backup=backup,
         )
     ]
