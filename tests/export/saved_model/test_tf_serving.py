@@ -31,6 +31,7 @@ import keras_nlg
 from keras_nlg.export.saved_model import gpu_placement
 from keras_nlg.export.saved_model.placement import HOST_OPS, graph_ops
 from tests.export.conftest import TOKENIZER_KINDS
+from tests.export.saved_model.conftest import XLA_KINDS
 from tests.export.saved_model.side_environment import (
     TF_SERVING_VERSION,
     side_environment_python,
@@ -78,8 +79,11 @@ def test_the_side_environment_is_tf_serving_s_tensorflow(served_by_tf_serving_ve
     assert served_by_tf_serving_version["tensorflow"].startswith(TF_SERVING_VERSION)
 
 
-@pytest.mark.parametrize("xla", [False, True], ids=["default", "xla"])
-@pytest.mark.parametrize("kind", TOKENIZER_KINDS)
+@pytest.mark.parametrize(
+    "kind, xla",
+    [(kind, False) for kind in TOKENIZER_KINDS] + [(kind, True) for kind in XLA_KINDS],
+    ids=lambda value: {False: "default", True: "xla"}.get(value, value),
+)
 def test_all_three_signatures_match_generate(
     served_by_tf_serving_version, runtime_exports, tokenizer_model_dirs, kind, xla
 ):
@@ -111,7 +115,7 @@ def card(version_dir):
 
 
 @pytest.mark.parametrize("kind", TOKENIZER_KINDS)
-def test_default_export_is_gpu_safe_and_xla_export_is_not(runtime_exports, kind):
+def test_default_export_is_gpu_safe(runtime_exports, kind):
     default = gpu_placement(runtime_exports[(kind, False)])
     assert default["xla_compiled_functions"] == []
     assert default["xla_ops"] == []
@@ -120,6 +124,9 @@ def test_default_export_is_gpu_safe_and_xla_export_is_not(runtime_exports, kind)
     assert set(default["host_ops"]) <= HOST_OPS
     assert "tensorflow_serving_gpu" in card(runtime_exports[(kind, False)])["runtimes"]
 
+
+@pytest.mark.parametrize("kind", XLA_KINDS)
+def test_xla_export_is_not_gpu_safe(runtime_exports, kind):
     xla = gpu_placement(runtime_exports[(kind, True)])
     # The decode loop and the scoring pass.
     assert len(xla["xla_compiled_functions"]) == 2
