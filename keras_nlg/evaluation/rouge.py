@@ -1,7 +1,6 @@
 """ROUGE-1/2/L with several references per hypothesis, computed by rouge-score."""
 
 import numpy as np
-from rouge_score import rouge_scorer, tokenizers
 
 from keras_nlg.evaluation.checks import check_references
 from keras_nlg.evaluation.words import (
@@ -49,6 +48,10 @@ def rouge(
         # From the references alone, as for BLEU: systems scored against
         # the same references are scored alike.
         tokenizer = rouge_tokenizer(r for refs in references for r in refs)
+    # Imported here: rouge-score imports NLTK (~1.5 s of every process's
+    # start, e.g. `train --task e2e`'s, which imports this module).
+    from rouge_score import rouge_scorer, tokenizers
+
     # rouge-score's own default, passed explicitly (it logs a line otherwise).
     words = (
         UnicodeWordTokenizer(use_stemmer=use_stemmer)

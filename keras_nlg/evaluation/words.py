@@ -20,8 +20,6 @@ script properties, which the standard `re` lacks, are the reason it is used.
 import unicodedata
 
 import regex
-from nltk.stem import porter
-from rouge_score import tokenizers
 
 # Scripts written without spaces between words: each character (with its
 # combining marks) counts as a word, as usual for Chinese ROUGE. Script
@@ -123,7 +121,7 @@ def rouge_tokenizer(texts) -> str:
     return "default"
 
 
-class UnicodeWordTokenizer(tokenizers.Tokenizer):
+class UnicodeWordTokenizer:
     """Case-folded words of any script; in scripts written without spaces
     (Han, kana, Thai, Lao, Khmer, Myanmar) each character is a word.
 
@@ -133,10 +131,20 @@ class UnicodeWordTokenizer(tokenizers.Tokenizer):
     normalized and case-folded (`normalize`). On ASCII text the words are
     rouge-score's default tokenizer's; with `use_stemmer`, words of more
     than three ASCII letters are Porter-stemmed, as rouge-score does.
+
+    It has the interface of rouge-score's `tokenizers.Tokenizer` (what its
+    `RougeScorer(tokenizer=...)` calls), without subclassing it: importing
+    rouge-score's tokenizers pulls in NLTK at every process's start.
     """
 
     def __init__(self, use_stemmer: bool = False):
-        self._stemmer = porter.PorterStemmer() if use_stemmer else None
+        self._stemmer = None
+        if use_stemmer:
+            # Imported here: NLTK (with SciPy's stats) costs ~1.5 s of every
+            # process's start, and only stemming ROUGE needs it.
+            from nltk.stem import porter
+
+            self._stemmer = porter.PorterStemmer()
 
     def tokenize(self, text):
         words = _TOKEN.findall(normalize(text))

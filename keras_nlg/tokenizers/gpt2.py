@@ -3,7 +3,6 @@
 import json
 import os
 
-import keras_hub
 import tensorflow as tf
 
 from keras_nlg.tokenizers.byte import END_OF_TEXT
@@ -94,6 +93,10 @@ class GPT2Tokenizer:
         # `unsplittable_tokens=[]`: no special token is parsed out of text.
         # `_allow_python_workflow=False`: we only run the in-graph path, so
         # keras-hub needn't build its Hugging Face tokenizers copy as well.
+        # Imported here: keras-hub costs ~1 s of every process's start
+        # (CLI, serving), and only this tokenizer needs it.
+        import keras_hub
+
         self._layer = keras_hub.models.GPT2Tokenizer(
             vocabulary=self.vocabulary,
             merges=layer_merges,
