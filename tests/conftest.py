@@ -81,33 +81,34 @@ def pytest_configure(config):
 # count, so files go to the workers in this order: the long ones start at
 # once instead of lengthening the tail (longest-processing-time-first).
 LONGEST_FIRST = (
-    "test_notebooks.py",  # 720
-    "test_jax_backend.py",  # 500
-    "test_litertlm.py",  # 280
-    "test_multi_worker.py",  # 280
-    "test_rloo.py",  # 190
-    "adversarial/test_trainer.py",  # 130
-    "adversarial/test_train.py",  # 130
-    "cli/test_generate.py",  # 130
-    "test_e2e_recipe.py",  # 130
+    "test_notebooks.py",  # 620
+    "test_jax_backend.py",  # 260
+    "test_rloo.py",  # 230
+    "test_litertlm.py",  # 200
+    "test_multi_worker.py",  # 180
+    "cli/test_generate.py",  # 140
+    "test_jax_distribution.py",  # 125
+    "adversarial/test_trainer.py",  # 125
+    "test_crash_safety.py",  # 120
 )
-# Last: it waits for the TF Serving side environment that `pytest_configure`
-# starts building in the background (minutes on a machine without it).
-LAST = "test_tf_serving.py"
+# Right after them (~200 s): it waits for the TF Serving side environment
+# that `pytest_configure` starts building in the background, which the
+# long files leave minutes to finish on a machine that lacks it.
+AFTER_LONGEST = "test_tf_serving.py"
 
 
 def pytest_collection_modifyitems(items):
-    """Orders the files as LONGEST_FIRST says, then the rest in collection
-    order, then LAST (a stable sort keeps each file's own test order)."""
+    """Orders the files as LONGEST_FIRST says, then AFTER_LONGEST, then the
+    rest in collection order (a stable sort keeps each file's test order)."""
 
     def rank(item):
         path = item.nodeid.split("::")[0]
-        if path.endswith(LAST):
-            return len(LONGEST_FIRST) + 1
+        if path.endswith(AFTER_LONGEST):
+            return len(LONGEST_FIRST)
         for index, name in enumerate(LONGEST_FIRST):
             if path.endswith(name):
                 return index
-        return len(LONGEST_FIRST)
+        return len(LONGEST_FIRST) + 1
 
     items.sort(key=rank)
 
