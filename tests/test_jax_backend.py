@@ -64,7 +64,7 @@ def run_under_jax(script, *arguments):
         cwd=ROOT,
         env=environment,
     )
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-4000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
@@ -137,6 +137,10 @@ class Reports:
     def pytest_collection_finish(self, session):
         self.collected = len(session.items)
 
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.failed.append(report.nodeid + "\\n" + report.longreprtext[-1500:])
+
     def pytest_runtest_logreport(self, report):
         if report.failed:
             self.failed.append(report.nodeid + "\\n" + report.longreprtext[-1500:])
@@ -147,12 +151,12 @@ class Reports:
 
 
 reports = Reports()
-pytest.main(["-n", "0", "-q", "-p", "no:cacheprovider", "tests/layers",
+exit_code = pytest.main(["-n", "0", "-q", "-p", "no:cacheprovider", "tests/layers",
              "tests/models/test_language_model.py"], plugins=[reports])
 print(json.dumps({"generated": out, "refusals": refusals, "texts": texts,
                   "losses": losses, "collected": reports.collected,
                   "passed": reports.passed, "skipped": reports.skipped,
-                  "failed": reports.failed}))
+                  "failed": reports.failed, "exit_code": int(exit_code)}))
 """
 
 
@@ -186,7 +190,8 @@ def under_jax(tmp_path_factory, trained_model_dir):
 def test_layer_and_model_tests_pass_under_jax(under_jax):
     _, _, on_jax = under_jax
     assert on_jax["failed"] == []
-    assert on_jax["collected"] > 30
+    assert on_jax["exit_code"] == 0
+    assert on_jax["collected"] > 30 and on_jax["passed"] > 30
     assert on_jax["passed"] + on_jax["skipped"] == on_jax["collected"]
 
 
@@ -307,7 +312,7 @@ def test_layers_models_and_generation_without_tensorflow(tmp_path):
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        cwd=tmp_path,  # not the checkout: the installed package
+        cwd=tmp_path,  # not the checkout: the linked package
         env={**os.environ, "KERAS_BACKEND": "jax"},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -10,7 +10,7 @@ word). This module decides, from the Unicode scripts of the texts' letters,
   Cyrillic, Greek, Arabic, Devanagari, Hangul...);
 * `sacrebleu_tokenize(texts)` and `rouge_tokenizer(texts)`: the option of
   each library that fits them;
-* `UnicodeWordTokenizer`: our words for ROUGE (a rouge-score tokenizer) and
+* `UnicodeWordTokenizer`: our words for ROUGE (rouge-score's tokenizer interface) and
   for distinct-n / repetition.
 
 Scripts are read with `regex` (sacrebleu's own dependency): its Unicode

@@ -40,7 +40,9 @@ def runtime_exports(tokenizer_model_dirs, tmp_path_factory):
 
     The tokenizers run outside the XLA-compiled functions (host ops, see
     `keras_nlg.export.saved_model.placement`), so one tokenizer is enough
-    to prove the XLA variant; each export costs ~15 s of CI."""
+    to prove the XLA variant; each export costs ~15 s of CI. Not checked
+    so: TF Serving's TensorFlow running an XLA function beside the
+    tensorflow-text ops (SentencePiece, BPE) of the same signature."""
     from tests.conftest import built_once
 
     def build(root):
