@@ -188,17 +188,14 @@ def test_generation_config_json_sets_the_signature_defaults(
         export_saved_model(model_dir, str(tmp_path / "e" / "m" / "2"), num_beams=3)
 
 
-def test_gpt2_tokenizer_exports_and_treats_markup_as_text(tmp_path):
-    """A GPT-2 BPE model directory exports (its lookup tables tracked), and the
-    in-graph tokenizer reads "<|endoftext|>" in a text as text, as the host's."""
-    from keras_nlg.models.gpt2_checkpoint import import_gpt2
-    from tests.models.gpt2_fixtures import tiny_backbone, write_hugging_face_checkpoint
-
-    checkpoint = write_hugging_face_checkpoint(tiny_backbone(), tmp_path / "hf")
-    model_dir = str(tmp_path / "model")
-    import_gpt2(checkpoint, model_dir)
-    out = tmp_path / "export" / "gpt2" / "1"
-    export_saved_model(model_dir, str(out), max_batch_size=2, jit_compile=False)
+def test_gpt2_tokenizer_exports_and_treats_markup_as_text(
+    runtime_exports, tokenizer_model_dirs
+):
+    """A GPT-2 BPE model directory (an imported GPT-2) exports, its lookup
+    tables tracked, and the in-graph tokenizer reads "<|endoftext|>" in a
+    text as text, as the host's. (The export is the TF Serving tests'.)"""
+    model_dir = tokenizer_model_dirs["gpt2_bpe"]
+    out = runtime_exports[("gpt2_bpe", False)]
     loaded = tf.saved_model.load(str(out))
     texts = ["foo<|endoftext|>bar", "a b"]
     scored = loaded.signatures["score"](text=tf.constant(texts))
