@@ -132,18 +132,23 @@ import pytest
 
 
 class Reports:
-    collected, passed, skipped, failed = 0, 0, 0, []
+    def __init__(self):
+        self.collected = self.passed = self.skipped = 0
+        self.failed = []
 
     def pytest_collection_finish(self, session):
         self.collected = len(session.items)
 
+    def record_failure(self, report):
+        self.failed.append(report.nodeid + "\\n" + report.longreprtext[-1500:])
+
     def pytest_collectreport(self, report):
         if report.failed:
-            self.failed.append(report.nodeid + "\\n" + report.longreprtext[-1500:])
+            self.record_failure(report)
 
     def pytest_runtest_logreport(self, report):
         if report.failed:
-            self.failed.append(report.nodeid + "\\n" + report.longreprtext[-1500:])
+            self.record_failure(report)
         elif report.passed and report.when == "call":
             self.passed += 1
         elif report.skipped:
