@@ -113,6 +113,17 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)
 
 
+@pytest.fixture(scope="session")
+def zygote():
+    """Forks test jobs from a process with TensorFlow already imported
+    (`tests/zygote.py`), one per xdist worker, started on first use."""
+    from tests.zygote import Zygote
+
+    forks = Zygote()
+    yield forks
+    forks.close()
+
+
 @pytest.fixture
 def corpus_file(tmp_path):
     path = tmp_path / "corpus.txt"

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import textwrap
 
@@ -62,8 +61,9 @@ HOOKS = {
 }
 
 
-def run_killed(hook, out, corpus, seed=0):
-    """`train(out, overwrite=True)` in a child that `hook` kills."""
+def run_killed(zygote, hook, out, corpus, seed=0):
+    """`train(out, overwrite=True)` in a child that `hook` kills (forked from
+    the zygote, `tests/zygote.py`: TensorFlow already imported)."""
     script = (
         "import os, signal\n"
         + textwrap.dedent(HOOKS[hook])
@@ -76,9 +76,7 @@ def run_killed(hook, out, corpus, seed=0):
         """
         )
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
+    completed = zygote.run([sys.executable, "-c", script], timeout=300)
     assert completed.returncode == -9, completed.stderr[-2000:]
 
 
@@ -92,7 +90,7 @@ def assert_same_weights(a, b):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, zygote):
     """`old`: a finished model (seed 1). `new`: the run every kill test
     repeats (seed 0), killed mid-commit over a copy of `old`; what loads
     afterwards must be the whole new model."""
@@ -103,7 +101,7 @@ def runs(tmp_path_factory):
     train(old, data_paths=[str(corpus)], seed=1, **SETTINGS)
     new = str(root / "new")
     shutil.copytree(old, new)
-    run_killed("mid_commit", new, str(corpus))
+    run_killed(zygote, "mid_commit", new, str(corpus))
     interrupted = os.path.isdir(os.path.join(new, files.STAGING_DIR))
     return {"corpus": str(corpus), "old": old, "new": new, "interrupted": interrupted}
 
@@ -121,10 +119,12 @@ def test_a_kill_mid_commit_leaves_the_new_model_whole(runs):
     )
 
 
-def test_a_kill_before_the_commit_keeps_the_old_model_and_resumes(runs, tmp_path):
+def test_a_kill_before_the_commit_keeps_the_old_model_and_resumes(
+    runs, tmp_path, zygote
+):
     out = str(tmp_path / "model")
     shutil.copytree(runs["old"], out)
-    run_killed("before_commit", out, runs["corpus"])
+    run_killed(zygote, "before_commit", out, runs["corpus"])
     assert_same_weights(weights(out), weights(runs["old"]))  # old, complete
     assert keras_nlg.load(out).config["training"]["seed"] == 1
     # The backup outlived the killed save: the re-run trains nothing more.
@@ -137,9 +137,11 @@ def test_a_kill_before_the_commit_keeps_the_old_model_and_resumes(runs, tmp_path
     assert not os.path.exists(os.path.join(out, "checkpoints", "backup"))
 
 
-def test_a_kill_during_a_backup_write_resumes_from_the_previous_one(runs, tmp_path):
+def test_a_kill_during_a_backup_write_resumes_from_the_previous_one(
+    runs, tmp_path, zygote
+):
     out = str(tmp_path / "model")
-    run_killed("backup_write", out, runs["corpus"])
+    run_killed(zygote, "backup_write", out, runs["corpus"])
     backup = os.path.join(out, "checkpoints", "backup")
     with open(os.path.join(backup, "training_metadata.json")) as f:
         assert json.load(f)["epoch"] == 1  # the first epoch's backup, whole

@@ -13,7 +13,6 @@ import glob
 import json
 import os
 import socket
-import subprocess
 import sys
 
 import numpy as np
@@ -47,14 +46,9 @@ def free_ports(count):
             s.close()
 
 
-def start(spec):
-    return subprocess.Popen(
-        [sys.executable, JOB, json.dumps(spec)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+def start(zygote, spec):
+    # Forked from the zygote (`tests/zygote.py`): TensorFlow already imported.
+    return zygote.popen([sys.executable, JOB, json.dumps(spec)], cwd=ROOT)
 
 
 def finish(process):
@@ -63,11 +57,12 @@ def finish(process):
     return process.returncode, stdout, stderr, pid
 
 
-def run_workers(tmp_path, tag, out, settings, **extra):
+def run_workers(zygote, tmp_path, tag, out, settings, **extra):
     """Runs workers 0 and 1 together; returns [(returncode, stdout, stderr, pid)]."""
     ports = free_ports(2)
     processes = [
         start(
+            zygote,
             dict(
                 ports=ports,
                 index=index,
@@ -75,22 +70,23 @@ def run_workers(tmp_path, tag, out, settings, **extra):
                 result=str(tmp_path / f"{tag}-{index}.npz"),
                 settings=settings,
                 **extra,
-            )
+            ),
         )
         for index in range(2)
     ]
     return [finish(p) for p in processes]
 
 
-def run_single(tmp_path, tag, settings, **extra):
+def run_single(zygote, tmp_path, tag, settings, **extra):
     returncode, _, stderr, _ = finish(
         start(
+            zygote,
             dict(
                 out=str(tmp_path / f"{tag}-single"),
                 result=str(tmp_path / f"{tag}-single.npz"),
                 settings=settings,
                 **extra,
-            )
+            ),
         )
     )
     assert returncode == 0, stderr[-3000:]
@@ -120,17 +116,24 @@ def relative_distance(a, b):
         ("transformer", 2e-3),
     ],
 )
-def test_two_workers_match_one_process(tmp_path, corpus_file, arch, weight_tolerance):
+def test_two_workers_match_one_process(
+    zygote, tmp_path, corpus_file, arch, weight_tolerance
+):
     settings = dict(SETTINGS, arch=arch, data_paths=[corpus_file])
     chief_dir, other_dir = str(tmp_path / "chief"), str(tmp_path / "other")
     runs = run_workers(
-        tmp_path, arch, [chief_dir, other_dir], settings, expect_budget_refused=True
+        zygote,
+        tmp_path,
+        arch,
+        [chief_dir, other_dir],
+        settings,
+        expect_budget_refused=True,
     )
     for returncode, stdout, stderr, _ in runs:
         assert returncode == 0, stderr[-3000:]
         assert "BUDGET REFUSED" in stdout  # a time budget can't be shared
     chief, other = (np.load(tmp_path / f"{arch}-{i}.npz") for i in range(2))
-    single = run_single(tmp_path, arch, settings)
+    single = run_single(zygote, tmp_path, arch, settings)
     assert int(chief["replicas"]) == 2 and int(single["replicas"]) == 1
 
     # (a) both workers end with the very same weights and logs.
@@ -149,7 +152,9 @@ def test_two_workers_match_one_process(tmp_path, corpus_file, arch, weight_toler
     assert not os.path.exists(other_dir), os.listdir(other_dir)
 
 
-def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(tmp_path, corpus_file):
+def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(
+    zygote, tmp_path, corpus_file
+):
     # With dropout (keras-team/keras#20611 reports it failing under
     # MirroredStrategy): it runs and the workers stay identical.
     settings = dict(
@@ -158,7 +163,7 @@ def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(tmp_path, corpus_file
     out = str(tmp_path / "shared")  # one directory both workers see
     # Worker 1 dies as epoch 2 begins, once epoch 1's backup is written.
     (chief_code, _, chief_err, chief_pid), (other_code, *_) = run_workers(
-        tmp_path, "killed", out, settings, kill_at_epoch=1
+        zygote, tmp_path, "killed", out, settings, kill_at_epoch=1
     )
     assert other_code == -9
     assert chief_code == 1
@@ -177,13 +182,13 @@ def test_a_lost_worker_stops_the_other_and_a_rerun_resumes(tmp_path, corpus_file
     # A worker that can't see the backup (its own empty directory) would
     # start from scratch beside a resumed chief: both stop, saying why.
     lonely = str(tmp_path / "not-shared")
-    unshared = run_workers(tmp_path, "unshared", [out, lonely], settings)
+    unshared = run_workers(zygote, tmp_path, "unshared", [out, lonely], settings)
     for returncode, _, stderr, _ in unshared:
         assert returncode == 1
         assert "The workers would resume at different epochs ([1, 0]" in stderr
     assert not os.path.exists(os.path.join(lonely, "model.keras"))
 
-    runs = run_workers(tmp_path, "rerun", out, settings)
+    runs = run_workers(zygote, tmp_path, "rerun", out, settings)
     for returncode, _, stderr, _ in runs:
         assert returncode == 0, stderr[-3000:]
     results = [np.load(tmp_path / f"rerun-{i}.npz") for i in range(2)]

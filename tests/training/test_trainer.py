@@ -1,6 +1,5 @@
 import json
 import os
-import subprocess
 import sys
 import textwrap
 
@@ -145,8 +144,8 @@ def test_bad_arguments(tmp_path, corpus_file, kwargs, match):
 
 
 @pytest.mark.slow
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
-    """Same train() under MirroredStrategy; needs a fresh process to split the CPU."""
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file, zygote):
+    """Same train() under MirroredStrategy; needs a new process to split the CPU."""
     script = textwrap.dedent(
         f"""
         import tensorflow as tf
@@ -168,13 +167,9 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, corpus_file):
         print("OK", result.history["loss"])
         """
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-    )
+    # Forked from the zygote (`tests/zygote.py`): its TensorFlow runtime has
+    # not started, so the two logical CPUs can still be configured.
+    completed = zygote.run([sys.executable, "-c", script], timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "OK" in completed.stdout
 
