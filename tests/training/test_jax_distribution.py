@@ -31,6 +31,7 @@ def test_two_jax_processes_train_like_one(tmp_path, corpus_file, arch):
     settings = dict(SETTINGS, arch=arch, data_paths=[corpus_file])
     chief_dir, other_dir = str(tmp_path / "chief"), str(tmp_path / "other")
     runs = run_workers(
+        None,  # new processes: JAX can't be forked from the zygote
         tmp_path,
         arch,
         [chief_dir, other_dir],
@@ -42,7 +43,7 @@ def test_two_jax_processes_train_like_one(tmp_path, corpus_file, arch):
         assert returncode == 0, stderr[-3000:]
         assert "BUDGET REFUSED" in stdout
     chief, other = (np.load(tmp_path / f"{arch}-{i}.npz") for i in range(2))
-    single = run_single(tmp_path, arch, settings, backend="jax")
+    single = run_single(None, tmp_path, arch, settings, backend="jax")
     assert int(chief["processes"]) == 2 and int(single["processes"]) == 1
     # Identical on both processes (one replicated array, read by each).
     for name, value in weights(chief).items():

@@ -13,6 +13,7 @@ import glob
 import json
 import os
 import socket
+import subprocess
 import sys
 
 import numpy as np
@@ -47,8 +48,15 @@ def free_ports(count):
 
 
 def start(zygote, spec):
-    # Forked from the zygote (`tests/zygote.py`): TensorFlow already imported.
-    return zygote.popen([sys.executable, JOB, json.dumps(spec)], cwd=ROOT)
+    """The job forked from `zygote` (`tests/zygote.py`: TensorFlow already
+    imported), or in a new process when it is None (the JAX runs: the
+    zygote's Keras is on the TensorFlow backend)."""
+    args = [sys.executable, JOB, json.dumps(spec)]
+    if zygote is not None:
+        return zygote.popen(args, cwd=ROOT)
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
 
 
 def finish(process):
