@@ -14,11 +14,15 @@ rounds per mode (the spread is printed too).
 Then, with batching on and the clients running, version 2 (a copy of
 version 1) is moved into the base path, and the table gives how long until
 the first reply comes from it and the old version's p99 latency meanwhile;
-and the server's load and warm-up times at a restart, with the XLA cache
-the earlier runs filled and without one (`--xla_cache_dir=`).
+then again with `--max_warmup_seconds` (the new version takes traffic once
+its warm-up has run that long; its own p99 over its first 30 s shows what
+the buckets left to compile cost); and the server's load and warm-up times
+at a restart, with the XLA cache the earlier runs filled and without one
+(`--xla_cache_dir=`).
 
     python benchmarks/serving.py                      # 16 clients x 200 requests
     python benchmarks/serving.py --preset tiny --max-new-tokens 16
+    python benchmarks/serving.py --preset tiny --max-new-tokens 16 --only-new-version
 """
 
 import argparse
@@ -62,9 +66,12 @@ def throughput_row(mode, records, errors, wall, before, after):
     }
 
 
-def new_version_under_load(base_path, flags, args, cache):
-    """Seconds from moving version 2 in to its first reply, under load."""
+def new_version_under_load(base_path, flags, args, cache, bound=None):
+    """Seconds from moving version 2 in to its first reply, under load; with
+    `bound`, the server runs with `--max_warmup_seconds=bound`."""
     shutil.rmtree(os.path.join(base_path, "2"), ignore_errors=True)
+    if bound is not None:
+        flags = [*flags, f"--max_warmup_seconds={bound}"]
     with ServerProcess(
         base_path, MODEL, *flags, f"--xla_cache_dir={cache}", rest=False
     ) as server:
@@ -81,24 +88,31 @@ def new_version_under_load(base_path, flags, args, cache):
         shutil.copytree(os.path.join(base_path, "1"), staging)
         moved = time.monotonic()
         os.rename(staging, os.path.join(base_path, "2"))
-        while time.monotonic() < moved + 900 and not loaded(server, 2):
+        while time.monotonic() < moved + 900 and not loaded(server, 2, done=True):
             time.sleep(0.5)
         time.sleep(3)
         load.stop()
         records, errors, _ = load.wait()
-        warm_up = loaded(server, 2)
+        warm_up = loaded(server, 2, done=True)
     shutil.rmtree(os.path.join(base_path, "2"), ignore_errors=True)
     first = min((r[0] for r in records if r[2] == 2), default=None)
     during = [r[1] for r in records if r[2] == 1 and moved <= r[0] <= (first or moved)]
+    # Version 2's own latency over its first 30 s (buckets a bounded warm-up
+    # hadn't compiled yet compile on first use).
+    early = [r[1] for r in records if r[2] == 2 and r[0] <= (first or moved) + 30]
+    event = "version 2 arrives, 16 clients running"
     return {
-        "event": "version 2 arrives, 16 clients running",
+        "event": event + (f", max_warmup_seconds={bound}" if bound is not None else ""),
         "first reply from it s": (first - moved) if first else float("nan"),
         "server's load, warm-up": warm_up,
-        "v1 p99 ms meanwhile": 1000 * float(np.percentile(during, 99))
-        if during
-        else float("nan"),
+        "v1 p99 ms meanwhile": percentile_ms(during),
+        "v2 p99 ms, first 30 s": percentile_ms(early),
         "errors": len(errors),
     }
+
+
+def percentile_ms(latencies, q=99):
+    return 1000 * float(np.percentile(latencies, q)) if latencies else float("nan")
 
 
 def restart(base_path, cache):
@@ -112,20 +126,35 @@ def restart(base_path, cache):
         "first reply from it s": float("nan"),
         "server's load, warm-up": warm_up,
         "v1 p99 ms meanwhile": float("nan"),
+        "v2 p99 ms, first 30 s": float("nan"),
         "errors": 0,
     }
 
 
-def loaded(server, version):
-    """ "1.0 s, 12.3 s" from the server's "Loaded ... version N" line, or ""."""
-    for line in server.log:
+def loaded(server, version, done=False):
+    """ "1.0 s, 12.3 s" from the server's log lines on version N (load, then
+    warm-up; "(bounded)" when it went on after the version took traffic), or
+    "". With `done`, only once the warm-up has finished."""
+    load = warm_up = None
+    bounded = False
+    for line in list(server.log):
         if match := re.search(
             rf"version {version} in ([\d.]+ s), then \d+ warm-up requests in "
             r"([\d.]+ s)",
             line,
         ):
-            return f"{match.group(1)}, {match.group(2)}"
-    return ""
+            load, warm_up = match.groups()
+        elif match := re.search(rf"version {version} in ([\d.]+ s); serving", line):
+            load, bounded = match.group(1), True
+        elif match := re.search(
+            rf"Warm-up of \S+ version {version} finished after \d+ requests in "
+            r"([\d.]+ s)",
+            line,
+        ):
+            warm_up = match.group(1)
+    if load is None or (done and warm_up is None):
+        return ""
+    return f"{load}, {warm_up or '…'}" + (" (bounded)" if bounded else "")
 
 
 def print_table(rows):
@@ -155,6 +184,15 @@ def main():
     parser.add_argument("--batch-timeout-micros", type=int, default=5000)
     parser.add_argument("--client-processes", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3, help="rounds per mode")
+    parser.add_argument(
+        "--max-warmup-seconds",
+        type=float,
+        default=10.0,
+        help="the bound of the bounded new-version row",
+    )
+    parser.add_argument(
+        "--only-new-version", action="store_true", help="skip the throughput table"
+    )
     parser.add_argument(
         "--skip-new-version", action="store_true", help="only the throughput table"
     )
@@ -201,6 +239,25 @@ def main():
         f"--batching_parameters_file={batching_file}",
     ]
     cache = os.path.join(scratch, "xla_cache")  # version 1's warm-up fills it
+    if not args.only_new_version:
+        throughput(args, base_path, batching_flags, cache)
+    if args.skip_new_version:
+        return
+    print("\nA new version under load (batched), and restarts:\n")
+    print_table(
+        [
+            new_version_under_load(base_path, batching_flags, args, cache),
+            new_version_under_load(
+                base_path, batching_flags, args, cache, args.max_warmup_seconds
+            ),
+            restart(base_path, cache),
+            restart(base_path, ""),
+        ]
+    )
+
+
+def throughput(args, base_path, batching_flags, cache):
+    """The batched and unbatched table, and their ratio."""
     rows, spreads = [], {}
     for mode, flags in (("unbatched", []), ("batched", batching_flags)):
         with ServerProcess(
@@ -244,16 +301,6 @@ def main():
     print(
         f"\nbatched / unbatched throughput: {ratio:.2f}x best, {worst:.2f}x worst "
         "batched round against best unbatched (goal >= 3x)"
-    )
-    if args.skip_new_version:
-        return
-    print("\nA new version under load (batched), and restarts:\n")
-    print_table(
-        [
-            new_version_under_load(base_path, batching_flags, args, cache),
-            restart(base_path, cache),
-            restart(base_path, ""),
-        ]
     )
 
 

@@ -46,6 +46,13 @@ def add_parser(subparsers):
         help="larger requests get RESOURCE_EXHAUSTED (default 4 MiB)",
     )
     serve.add_argument(
+        "--max_warmup_seconds",
+        type=float,
+        help="serve a new version once its warm-up has run this long, the rest "
+        "of the warm-up going on beside the traffic (default: wait for all of "
+        "it, as TF Serving does)",
+    )
+    serve.add_argument(
         "--xla_cache_dir",
         help="where compiled XLA executables are kept, so a restarted server "
         "loads its warm-up compiles instead of redoing them ('' = off; default: "
@@ -131,6 +138,11 @@ def _check_flags(args):
             "--file_system_poll_wait_seconds must be a finite number (0: poll "
             f"once, negative: never). Received: {poll}"
         )
+    bound = args.max_warmup_seconds
+    if bound is not None and not (math.isfinite(bound) and bound >= 0):
+        raise ValueError(
+            f"--max_warmup_seconds must be a finite number >= 0. Received: {bound}"
+        )
 
 
 def run(args):
@@ -146,7 +158,8 @@ def run(args):
             f"Received: batching_parameters_file={args.batching_parameters_file!r}"
         )
     from keras_nlg.serving.batching import BatchingParameters
-    from keras_nlg.serving.model_manager import ModelConfig, ModelManager
+    from keras_nlg.serving.model_config import ModelConfig
+    from keras_nlg.serving.model_manager import ModelManager
     from keras_nlg.serving.monitoring import prometheus_path
     from keras_nlg.serving.server import run_server
 
@@ -166,7 +179,7 @@ def run(args):
         if args.batching_parameters_file:
             batching = BatchingParameters.from_file(args.batching_parameters_file)
     run_server(
-        ModelManager(configs),
+        ModelManager(configs, max_warmup_seconds=args.max_warmup_seconds),
         port=args.port,
         rest_api_port=args.rest_api_port,
         host=args.host,

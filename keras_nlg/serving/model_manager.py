@@ -18,8 +18,11 @@ import tensorflow as tf
 from keras_nlg.export import wire_contract
 from keras_nlg.serving import tensors
 from keras_nlg.serving.errors import ServingError
+from keras_nlg.serving.model_config import ModelConfig, versions_on_disk
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["ModelConfig", "ModelManager", "Servable"]
 
 
 def _signature_defs(version_dir):
@@ -44,9 +47,11 @@ class Servable:
         self.name = name
         self.version = version
         self.path = path
-        # Seconds to load, and to replay the warm-up requests (set by the
-        # manager; TF Serving's load_latency and model_warmup_latency).
+        # Seconds to load (set by the manager) and to replay the warm-up
+        # requests (None until done): TF Serving's load_latency and
+        # model_warmup_latency. `warmup_requests`: those replayed so far.
         self.load_seconds = self.warmup_seconds = None
+        self.warmup_requests = 0
         self.signature_defs = _signature_defs(path)
         # Loading tensorflow-text registers its ops (SentencePiece, BPE);
         # the byte tokenizer's graph needs none.
@@ -140,14 +145,14 @@ class Servable:
         return {name: value.numpy() for name, value in outputs.items()}
 
     def warm_up(self):
-        """Replays `assets.extra/tf_serving_warmup_requests`, as TF Serving does."""
+        """Replays `assets.extra/tf_serving_warmup_requests`, as TF Serving
+        does; sets `warmup_seconds` when done and returns the count."""
+        started = time.monotonic()
         path = os.path.join(self.path, wire_contract.WARMUP_FILE)
-        if not os.path.isfile(path):
-            return 0
+        records = tf.data.TFRecordDataset(path) if os.path.isfile(path) else []
         from tensorflow_serving.apis import prediction_log_pb2
 
-        count = 0
-        for record in tf.data.TFRecordDataset(path):
+        for record in records:
             log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
             request = log.predict_log.request
             signature = self.signature(request.model_spec.signature_name)
@@ -155,8 +160,9 @@ class Servable:
                 k: tensors.tensor_to_array(k, v) for k, v in request.inputs.items()
             }
             self.run(signature, self.complete_inputs(signature, inputs))
-            count += 1
-        return count
+            self.warmup_requests += 1
+        self.warmup_seconds = time.monotonic() - started
+        return self.warmup_requests
 
     def signature_def_map(self):
         """The SignatureDefs as the proto `GetModelMetadata` returns (and the
@@ -186,95 +192,28 @@ def _assertion_message(error):
     return text.strip("[]")
 
 
-class ModelConfig:
-    """One model of a `models.config`: name, base path, policy, labels."""
-
-    def __init__(self, name, base_path, policy="latest", versions=(), labels=None):
-        self.name = name
-        self.base_path = base_path
-        self.policy = policy  # latest | all | specific
-        self.versions = tuple(versions)
-        self.labels = dict(labels or {})
-
-    @classmethod
-    def from_file(cls, path):
-        """All models of a TF Serving `model_config_list` text proto.
-
-        Raises:
-            ValueError: naming the file when it can't be read, is not UTF-8,
-                doesn't parse as a `ModelServerConfig`, or lists no model or
-                a model without a name or base path.
-        """
-        from google.protobuf import text_format
-        from tensorflow_serving.config import model_server_config_pb2
-
-        try:
-            with open(path, encoding="utf-8") as f:
-                proto = text_format.Parse(
-                    f.read(), model_server_config_pb2.ModelServerConfig()
-                )
-        except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
-            message = " ".join(str(error).split())
-            raise ValueError(
-                f"Cannot read the model config {path}: {message}"
-            ) from None
-        if not proto.model_config_list.config:
-            raise ValueError(f"The model config {path} lists no model_config_list")
-        for model in proto.model_config_list.config:
-            if not model.name or not model.base_path:
-                raise ValueError(
-                    f"The model config {path}: every config needs a name and a "
-                    f"base_path. Received: name={model.name!r}, "
-                    f"base_path={model.base_path!r}"
-                )
-        configs = []
-        for model in proto.model_config_list.config:
-            policy = model.model_version_policy.WhichOneof("policy_choice") or "latest"
-            versions = ()
-            if policy == "specific":
-                versions = tuple(model.model_version_policy.specific.versions)
-            configs.append(
-                cls(
-                    model.name,
-                    model.base_path,
-                    policy,
-                    versions,
-                    dict(model.version_labels),
-                )
-            )
-        return configs
-
-    def wanted(self, available):
-        """Which of the `available` version numbers to serve."""
-        if not available:
-            return []
-        if self.policy == "all":
-            return sorted(available)
-        if self.policy == "specific":
-            return sorted(v for v in available if v in self.versions)
-        return [max(available)]
-
-
-def _versions_on_disk(base_path):
-    if not os.path.isdir(base_path):
-        return []
-    return sorted(
-        int(entry)
-        for entry in os.listdir(base_path)
-        if entry.isdigit()
-        and os.path.isfile(os.path.join(base_path, entry, "saved_model.pb"))
-    )
-
-
 class ModelManager:
     """Keeps the wanted versions of each model loaded; resolves requests.
 
     `poll()` loads new versions (warm-up first, then AVAILABLE) and unloads
     those the policy no longer wants; `start(interval)` runs it on a thread,
     so a new version directory is picked up without a restart.
+
+    Each warm-up request may compile an XLA program (seconds each, longer
+    while the loaded versions serve traffic on the same cores). With
+    `max_warmup_seconds`, a version whose warm-up passes that bound is made
+    AVAILABLE anyway and its warm-up goes on beside the traffic (requests
+    whose shapes aren't compiled yet compile on first use); None (TF
+    Serving's behaviour) waits for the whole warm-up.
     """
 
-    def __init__(self, configs):
+    def __init__(self, configs, max_warmup_seconds=None):
+        if max_warmup_seconds is not None and not max_warmup_seconds >= 0:
+            raise ValueError(
+                "max_warmup_seconds must be a number >= 0, or None for no bound. "
+                f"Received: {max_warmup_seconds!r}"
+            )
+        self.max_warmup_seconds = max_warmup_seconds
         self.configs = {config.name: config for config in configs}
         self._servables = {name: {} for name in self.configs}  # name → version → S
         self._lock = threading.Lock()
@@ -284,7 +223,7 @@ class ModelManager:
 
     def poll(self):
         for name, config in self.configs.items():
-            wanted = config.wanted(_versions_on_disk(config.base_path))
+            wanted = config.wanted(versions_on_disk(config.base_path))
             loaded = self._servables[name]
             for version in wanted:
                 if version in loaded:
@@ -294,24 +233,27 @@ class ModelManager:
                 try:
                     servable = Servable(name, version, path)
                     servable.load_seconds = time.monotonic() - started
-                    warmed = servable.warm_up()
+                    warmed = self._warm_up(servable)
                 except Exception:  # a broken version must not stop the others
                     logger.exception("Failed to load %s version %d", name, version)
                     continue
-                servable.warmup_seconds = (
-                    time.monotonic() - started - servable.load_seconds
-                )
                 with self._lock:
                     loaded[version] = servable
-                logger.info(
-                    "Loaded %s version %d in %.1f s, then %d warm-up requests in "
-                    "%.1f s",
-                    name,
-                    version,
-                    servable.load_seconds,
-                    warmed,
-                    servable.warmup_seconds,
-                )
+                if warmed:
+                    logger.info(
+                        "Loaded %s version %d in %.1f s, then %d warm-up requests "
+                        "in %.1f s",
+                        *(name, version, servable.load_seconds),
+                        *(servable.warmup_requests, servable.warmup_seconds),
+                    )
+                else:
+                    logger.warning(
+                        "Loaded %s version %d in %.1f s; serving it after %d "
+                        "warm-up requests in max_warmup_seconds=%g, the rest of "
+                        "its warm-up goes on beside the traffic",
+                        *(name, version, servable.load_seconds),
+                        *(servable.warmup_requests, self.max_warmup_seconds),
+                    )
                 for callback in self.on_change:
                     callback(servable, "loaded")
             for version in [v for v in loaded if v not in wanted]:
@@ -320,6 +262,46 @@ class ModelManager:
                 logger.info("Unloaded %s version %d", name, version)
                 for callback in self.on_change:
                     callback(servable, "unloaded")
+
+    def _warm_up(self, servable):
+        """Replays the warm-up; False when `max_warmup_seconds` passed first
+        (the replay then finishes on its own thread, and logs when done)."""
+        if self.max_warmup_seconds is None:
+            servable.warm_up()
+            return True
+        failures, serving_early = [], threading.Event()
+
+        def replay():
+            try:
+                servable.warm_up()
+            except Exception as error:
+                failures.append(error)
+                if not serving_early.is_set():
+                    return  # raised below, as a load failure
+            if not serving_early.is_set():
+                return
+            logger.log(
+                logging.ERROR if failures else logging.INFO,
+                "Warm-up of %s version %d %s after %d requests in %.1f s",
+                servable.name,
+                servable.version,
+                f"failed ({failures[0]!r})" if failures else "finished",
+                servable.warmup_requests,
+                servable.warmup_seconds or 0.0,
+            )
+
+        thread = threading.Thread(
+            target=replay, name=f"warm-up-{servable.name}-{servable.version}"
+        )
+        thread.daemon = True
+        thread.start()
+        thread.join(self.max_warmup_seconds)
+        serving_early.set()  # before the check: a replay ending now logs
+        if thread.is_alive():
+            return False
+        if failures:
+            raise failures[0]
+        return True
 
     def start(self, interval):
         def loop():

@@ -329,7 +329,8 @@ def rest_handler(
             for name, version, load, warmup in server.load_latencies():
                 labels = f'model="{_label_value(name)}",version="{version}"'
                 lines.append(f"keras_nlg_load_seconds{{{labels}}} {load}")
-                lines.append(f"keras_nlg_warmup_seconds{{{labels}}} {warmup}")
+                if warmup is not None:  # None while a bounded warm-up goes on
+                    lines.append(f"keras_nlg_warmup_seconds{{{labels}}} {warmup}")
             body = ("\n".join(lines) + "\n").encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")

@@ -113,6 +113,8 @@ def test_a_body_shorter_than_its_content_length_times_out_with_408(server):
         ("--port=99999", "--port must be in [0, 65535]"),
         ("--rest_api_port=99999", "--rest_api_port must be in [0, 65535]"),
         ("--file_system_poll_wait_seconds=nan", "must be a finite number"),
+        ("--max_warmup_seconds=-1", "--max_warmup_seconds must be a finite"),
+        ("--max_warmup_seconds=inf", "--max_warmup_seconds must be a finite"),
         ("--rest_api_timeout_in_ms=0", "rest_api_timeout_in_ms"),
         ("--xla_cache_dir=/proc/keras_nlg/xla", "--xla_cache_dir can't be created"),
     ],

@@ -1,43 +1,25 @@
-"""`keras_nlg.serving.model_manager`: model configs, version policy, version
-resolution, and hot reload in a running server."""
+"""`keras_nlg.serving.model_manager`: version resolution, warm-up (bounded
+or not), and hot reload in a running server."""
 
+import logging
 import os
 import re
+import shutil
+import threading
 import time
 import urllib.request
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_nlg.export import export_saved_model
+from keras_nlg.export import export_saved_model, wire_contract
 from keras_nlg.serving.client import GrpcClient
 from keras_nlg.serving.errors import ServingError
-from keras_nlg.serving.model_manager import (
-    ModelConfig,
-    ModelManager,
-    _assertion_message,
-)
+from keras_nlg.serving.model_config import ModelConfig
+from keras_nlg.serving.model_manager import ModelManager, _assertion_message
 from tests.serving.conftest import METRICS_PATH
 from tests.serving.wire import raw_predict, served_version
-
-SERVING_CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "serving_configs")
-
-
-def test_bundled_models_config_parses():
-    (config,) = ModelConfig.from_file(os.path.join(SERVING_CONFIGS, "models.config"))
-    assert config.name == "shakespeare" and config.policy == "specific"
-    assert config.labels == {"stable": 1, "canary": 2}
-    assert config.wanted([1, 2, 3]) == [1, 2]
-
-
-@pytest.mark.parametrize(
-    "policy, versions, wanted",
-    [("latest", (), [3]), ("all", (), [1, 2, 3]), ("specific", (2, 7), [2])],
-)
-def test_version_policy(policy, versions, wanted):
-    config = ModelConfig("m", "/nowhere", policy, versions)
-    assert config.wanted([3, 1, 2]) == wanted
-    assert config.wanted([]) == []
 
 
 def test_resolve_names_what_is_missing(tmp_path):
@@ -54,6 +36,71 @@ def test_resolve_names_what_is_missing(tmp_path):
         with pytest.raises(ServingError, match=message) as info:
             manager.resolve(*args)
         assert info.value.code == "NOT_FOUND"
+
+
+class BlockedWarmUp:
+    """A servable whose warm-up runs until `release` is set (a hook, not a
+    sleep), or fails."""
+
+    def __init__(self, fail=False):
+        self.name, self.version = "m", 3
+        self.release = threading.Event()
+        self.fail = fail
+        self.warmup_requests, self.warmup_seconds = 0, None
+
+    def warm_up(self):
+        self.release.wait(60)
+        self.warmup_requests = 16
+        if self.fail:
+            raise RuntimeError("a warm-up request failed")
+        self.warmup_seconds = 1.5
+
+
+def test_a_bounded_warm_up_serves_early_and_finishes_beside(caplog):
+    manager = ModelManager([], max_warmup_seconds=0.0)
+    servable = BlockedWarmUp()
+    assert manager._warm_up(servable) is False  # past the bound: serve now
+    assert servable.warmup_seconds is None
+    with caplog.at_level(logging.INFO, logger="keras_nlg.serving.model_manager"):
+        servable.release.set()
+        (thread,) = [t for t in threading.enumerate() if t.name == "warm-up-m-3"]
+        thread.join(30)
+    assert servable.warmup_seconds == 1.5
+    assert "Warm-up of m version 3 finished after 16 requests in 1.5 s" in caplog.text
+
+
+def test_a_warm_up_that_fails_in_its_bound_fails_the_load():
+    manager = ModelManager([], max_warmup_seconds=30.0)
+    servable = BlockedWarmUp(fail=True)
+    servable.release.set()
+    with pytest.raises(RuntimeError, match="a warm-up request failed"):
+        manager._warm_up(servable)
+    unbounded = BlockedWarmUp()
+    unbounded.release.set()
+    assert ModelManager([])._warm_up(unbounded) is True
+    assert unbounded.warmup_seconds == 1.5
+
+
+@pytest.mark.parametrize("bound", [-1.0, float("nan")])
+def test_max_warmup_seconds_is_checked(bound):
+    with pytest.raises(ValueError, match=f"max_warmup_seconds.*Received: {bound}"):
+        ModelManager([], max_warmup_seconds=bound)
+
+
+def test_a_real_version_serves_before_its_warm_up_ends(saved_model_dir, tmp_path):
+    shutil.copytree(saved_model_dir, tmp_path / "1")
+    manager = ModelManager([ModelConfig("tiny", str(tmp_path))], max_warmup_seconds=0.0)
+    manager.poll()
+    servable = manager.resolve("tiny")  # AVAILABLE at once
+    assert servable.warmup_seconds is None
+    signature = servable.signature("serving_default")
+    inputs = servable.complete_inputs(signature, {"prompt": np.array([b"KING:"])})
+    assert servable.run(signature, inputs)["text"].shape == (1,)
+    (thread,) = [t for t in threading.enumerate() if t.name == "warm-up-tiny-1"]
+    thread.join(300)
+    records = os.path.join(saved_model_dir, wire_contract.WARMUP_FILE)
+    assert servable.warmup_requests == sum(1 for _ in tf.data.TFRecordDataset(records))
+    assert servable.warmup_seconds > 0
 
 
 def test_assertion_message_drops_tensorflows_node_dump():
