@@ -16,6 +16,7 @@ where its curve lies below the MLE curve in the NLL_oracle–NLL_test plane.
     python benchmarks/adversarial.py --out /tmp/adversarial
     python benchmarks/adversarial.py --quick --out /tmp/adversarial-quick
     python benchmarks/adversarial.py --part real_text --out /tmp/adversarial
+    python benchmarks/adversarial.py --part oracle --discriminator cnn --out DIR
 
 The real-text part (E2E references, byte-level tiny Transformer; `--kl-coef`
 and `--mle-steps` set the GAN's guards, and a likelihood model already in
@@ -223,6 +224,12 @@ def main():
     parser.add_argument("--part", choices=["all", "oracle", "real_text"], default="all")
     parser.add_argument("--kl-coef", type=float, default=0.0, help="real-text GAN")
     parser.add_argument("--mle-steps", type=int, default=0, help="real-text GAN")
+    parser.add_argument(
+        "--discriminator",
+        choices=["lstm", "transformer", "cnn"],
+        default="lstm",
+        help="the oracle GAN's discriminator (cnn: SeqGAN's)",
+    )
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.part in ("all", "real_text"):
@@ -260,7 +267,7 @@ def main():
     timings["MLE sweep"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    config = s["gan"]
+    config = s["gan"].replace(discriminator=args.discriminator)
     discriminator = new_discriminator(config, s["vocabulary"])
     trainer = AdversarialTrainer(generator, discriminator, train, fmt, config)
     trainer.compile()

@@ -41,7 +41,7 @@ _FIELDS = {
         positive_float,
         "Adam learning rate (default 1e-4)",
     ),
-    "discriminator": (str, "a new discriminator: transformer (default) or lstm"),
+    "discriminator": (str, "a new discriminator: transformer (default), lstm or cnn"),
     "discriminator_dim": (positive_int, "its width (default 64)"),
     "discriminator_layers": (positive_int, "its blocks, Transformer (default 2)"),
     "max_minutes": (positive_float, "stop after this many minutes (model saved)"),

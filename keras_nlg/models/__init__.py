@@ -3,6 +3,7 @@ GPT-style Transformer, their size presets and GPT-2 checkpoint import; and
 the discriminators (sequence classifiers) of adversarial training."""
 
 from keras_nlg.models.discriminators import (
+    CNNDiscriminator,
     LSTMDiscriminator,
     TransformerDiscriminator,
     build_discriminator,
@@ -17,6 +18,7 @@ from keras_nlg.models.transformer import TransformerLanguageModel
 from keras_nlg.schedules import WarmupCosineDecay  # noqa: F401
 
 __all__ = [
+    "CNNDiscriminator",
     "CacheSpec",
     "CacheTensor",
     "LSTMDiscriminator",

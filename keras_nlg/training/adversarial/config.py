@@ -8,7 +8,7 @@ from keras_nlg.argument_checks import check_number, check_positive_int, fail, is
 from keras_nlg.training.rl.config import ConfigCopies
 
 CREDITS = ("rollout", "prefix")
-DISCRIMINATOR_KINDS = ("transformer", "lstm")
+DISCRIMINATOR_KINDS = ("transformer", "lstm", "cnn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +40,9 @@ class AdversarialConfig(ConfigCopies):
         kl_coef: β ≥ 0 of the KL penalty to the starting generator.
         generator_learning_rate, discriminator_learning_rate: Adam learning
             rates (gradients clipped to global norm 5, as SeqGAN).
-        discriminator: `"transformer"` or `"lstm"` (for a new discriminator).
-        discriminator_dim: its width (hidden size / LSTM units).
+        discriminator: `"transformer"`, `"lstm"` or `"cnn"` (SeqGAN's; for a new
+            discriminator).
+        discriminator_dim: its width (hidden size, LSTM units, CNN embedding).
         discriminator_layers: its encoder blocks (Transformer only).
         max_minutes: stop after this many minutes (the models so far are saved).
         seed: seed of the data order, the samples and the discriminator's

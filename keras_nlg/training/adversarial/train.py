@@ -54,6 +54,8 @@ def new_discriminator(config: AdversarialConfig, vocabulary_size: int):
             hidden_dim=width,
             intermediate_dim=2 * width,
         )
+    elif config.discriminator == "cnn":
+        sizes = dict(embedding_dim=width)  # SeqGAN's widths and filters
     else:
         sizes = dict(embedding_dim=width, units=width)
     return build_discriminator(

@@ -105,14 +105,14 @@ def test_cli_run_and_one_line_errors(trained_model_dir, tmp_path, capsys):
         "--steps", "1", "--steps-per-epoch", "1", "--batch-size", "4",
         "--sample-length", "10", "--discriminator-pretrain-steps", "1",
         "--discriminator-steps", "1", "--rollouts", "1", "--credit", "prefix",
-        "--discriminator", "lstm", "--discriminator-dim", "8",
+        "--discriminator", "cnn", "--discriminator-dim", "8",
     ]  # fmt: skip
     base = ["adversarial-train", "--model", trained_model_dir, "--data", str(data)]
     assert main([*base, "--out", str(tmp_path / "g"), *flags]) == 0
     printed = capsys.readouterr().out
     assert "discriminator accuracy" in printed and str(tmp_path / "g") in printed
     assert load_discriminator(str(tmp_path / "g")).__class__.__name__ == (
-        "LSTMDiscriminator"
+        "CNNDiscriminator"
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("\n", encoding="utf-8")

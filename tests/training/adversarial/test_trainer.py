@@ -256,7 +256,7 @@ def test_impossible_settings_are_named(change, expected):
         ("rollouts", 0),
         ("sample_length", 1),
         ("credit", "bogus"),
-        ("discriminator", "cnn"),
+        ("discriminator", "gru"),
         ("kl_coef", -1.0),
         ("generator_learning_rate", 0.0),
         ("mle_steps", -1),
