@@ -45,8 +45,22 @@ def _full_mask(token_ids, padding_mask):
     return ops.cast(padding_mask, "bool")
 
 
+class _Discriminator(keras.Model):
+    """What the three share: dropout, then a linear head to one logit."""
+
+    def _add_head(self, dropout):
+        """Adds the dropout and the head, then builds the model."""
+        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.head = keras.layers.Dense(1, name="head")
+        self.build()
+
+    def _logit(self, features, training):
+        features = self.dropout_layer(features, training=training)
+        return ops.cast(ops.squeeze(self.head(features), -1), "float32")
+
+
 @keras.saving.register_keras_serializable(package="keras_nlg")
-class TransformerDiscriminator(keras.Model):
+class TransformerDiscriminator(_Discriminator):
     """Bidirectional Transformer encoder → masked mean → logit "real".
 
     Args:
@@ -117,9 +131,7 @@ class TransformerDiscriminator(keras.Model):
         self.final_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, name="final_norm"
         )
-        self.dropout_layer = keras.layers.Dropout(dropout)
-        self.head = keras.layers.Dense(1, name="head")
-        self.build()
+        self._add_head(dropout)
 
     def build(self, input_shape=None):
         if self.built:
@@ -145,15 +157,14 @@ class TransformerDiscriminator(keras.Model):
         pooled = ops.sum(x * weights, axis=1) / ops.maximum(
             ops.sum(weights, axis=1), 1.0
         )
-        pooled = self.dropout_layer(pooled, training=training)
-        return ops.cast(ops.squeeze(self.head(pooled), -1), "float32")
+        return self._logit(pooled, training)
 
     def get_config(self):
         return {**super().get_config(), **settings_config(self, _TRANSFORMER)}
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
-class LSTMDiscriminator(keras.Model):
+class LSTMDiscriminator(_Discriminator):
     """Embedding → LSTM (masked) → logit "real" from the last real step.
 
     Args:
@@ -191,9 +202,7 @@ class LSTMDiscriminator(keras.Model):
             vocabulary_size, embedding_dim, name="embedding"
         )
         self.recurrent = keras.layers.LSTM(units, name="lstm")
-        self.dropout_layer = keras.layers.Dropout(dropout)
-        self.head = keras.layers.Dense(1, name="head")
-        self.build()
+        self._add_head(dropout)
 
     def build(self, input_shape=None):
         if self.built:
@@ -207,15 +216,14 @@ class LSTMDiscriminator(keras.Model):
         mask = _full_mask(token_ids, padding_mask)
         x = self.dropout_layer(self.embedding(token_ids), training=training)
         state = self.recurrent(x, mask=mask, training=training)
-        state = self.dropout_layer(state, training=training)
-        return ops.cast(ops.squeeze(self.head(state), -1), "float32")
+        return self._logit(state, training)
 
     def get_config(self):
         return {**super().get_config(), **settings_config(self, _LSTM)}
 
 
 @keras.saving.register_keras_serializable(package="keras_nlg")
-class CNNDiscriminator(keras.Model):
+class CNNDiscriminator(_Discriminator):
     """Convolutions of several widths → max over time → highway → logit.
 
     Args:
@@ -281,9 +289,7 @@ class CNNDiscriminator(keras.Model):
             features, activation="sigmoid", name="highway_gate"
         )
         self.highway = keras.layers.Dense(features, activation="relu", name="highway")
-        self.dropout_layer = keras.layers.Dropout(dropout)
-        self.head = keras.layers.Dense(1, name="head")
-        self.build()
+        self._add_head(dropout)
 
     def build(self, input_shape=None):
         if self.built:
@@ -313,8 +319,7 @@ class CNNDiscriminator(keras.Model):
         features = ops.concatenate(pooled, axis=-1)
         gate = self.transform_gate(features)
         features = gate * self.highway(features) + (1.0 - gate) * features
-        features = self.dropout_layer(features, training=training)
-        return ops.cast(ops.squeeze(self.head(features), -1), "float32")
+        return self._logit(features, training)
 
     def get_config(self):
         config = settings_config(self, _CNN)
