@@ -26,6 +26,7 @@ killing the child with SIGKILL first when S seconds pass
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,7 @@ class Zygote:
             self.process.stdin.close()
             self.process.wait(timeout=30)
             self.process = None
+        shutil.rmtree(self.outputs, ignore_errors=True)
 
 
 class Forked:
