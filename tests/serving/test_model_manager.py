@@ -17,7 +17,11 @@ from keras_nlg.export import export_saved_model, wire_contract
 from keras_nlg.serving.client import GrpcClient
 from keras_nlg.serving.errors import ServingError
 from keras_nlg.serving.model_config import ModelConfig
-from keras_nlg.serving.model_manager import ModelManager, _assertion_message
+from keras_nlg.serving.model_manager import (
+    ModelManager,
+    Servable,
+    _assertion_message,
+)
 from tests.serving.conftest import METRICS_PATH
 from tests.serving.wire import raw_predict, served_version
 
@@ -87,16 +91,24 @@ def test_max_warmup_seconds_is_checked(bound):
         ModelManager([], max_warmup_seconds=bound)
 
 
-def test_a_real_version_serves_before_its_warm_up_ends(saved_model_dir, tmp_path):
+def test_a_real_version_serves_before_its_warm_up_ends(
+    saved_model_dir, tmp_path, monkeypatch
+):
     shutil.copytree(saved_model_dir, tmp_path / "1")
+    # The warm-up waits for `release` before replaying (a hook, not timing).
+    release, replay = threading.Event(), Servable.warm_up
+    monkeypatch.setattr(
+        Servable, "warm_up", lambda self: release.wait(60) and replay(self)
+    )
     manager = ModelManager([ModelConfig("tiny", str(tmp_path))], max_warmup_seconds=0.0)
     manager.poll()
     servable = manager.resolve("tiny")  # AVAILABLE at once
-    assert servable.warmup_seconds is None
+    assert servable.warmup_seconds is None and servable.warmup_requests == 0
     signature = servable.signature("serving_default")
     inputs = servable.complete_inputs(signature, {"prompt": np.array([b"KING:"])})
     assert servable.run(signature, inputs)["text"].shape == (1,)
     (thread,) = [t for t in threading.enumerate() if t.name == "warm-up-tiny-1"]
+    release.set()
     thread.join(300)
     records = os.path.join(saved_model_dir, wire_contract.WARMUP_FILE)
     assert servable.warmup_requests == sum(1 for _ in tf.data.TFRecordDataset(records))
