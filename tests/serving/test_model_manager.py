@@ -66,8 +66,8 @@ def test_a_bounded_warm_up_serves_early_and_finishes_beside(caplog):
     assert manager._warm_up(servable) is False  # past the bound: serve now
     assert servable.warmup_seconds is None
     with caplog.at_level(logging.INFO, logger="keras_nlg.serving.model_manager"):
-        servable.release.set()
         (thread,) = [t for t in threading.enumerate() if t.name == "warm-up-m-3"]
+        servable.release.set()
         thread.join(30)
     assert servable.warmup_seconds == 1.5
     assert "Warm-up of m version 3 finished after 16 requests in 1.5 s" in caplog.text
