@@ -15,6 +15,7 @@ import time
 
 import tensorflow as tf
 
+from keras_nlg.argument_checks import check_number
 from keras_nlg.export import wire_contract
 from keras_nlg.serving import tensors
 from keras_nlg.serving.errors import ServingError
@@ -208,11 +209,9 @@ class ModelManager:
     """
 
     def __init__(self, configs, max_warmup_seconds=None):
-        if max_warmup_seconds is not None and not max_warmup_seconds >= 0:
-            raise ValueError(
-                "max_warmup_seconds must be a number >= 0, or None for no bound. "
-                f"Received: {max_warmup_seconds!r}"
-            )
+        check_number(
+            "max_warmup_seconds", max_warmup_seconds, 0, strict=False, allow_none=True
+        )
         self.max_warmup_seconds = max_warmup_seconds
         self.configs = {config.name: config for config in configs}
         self._servables = {name: {} for name in self.configs}  # name → version → S
@@ -276,10 +275,8 @@ class ModelManager:
                 servable.warm_up()
             except Exception as error:
                 failures.append(error)
-                if not serving_early.is_set():
-                    return  # raised below, as a load failure
             if not serving_early.is_set():
-                return
+                return  # in time: `_warm_up` reports it (a failure raises)
             logger.log(
                 logging.ERROR if failures else logging.INFO,
                 "Warm-up of %s version %d %s after %d requests in %.1f s",
