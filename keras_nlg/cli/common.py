@@ -86,12 +86,14 @@ SCHEDULE_FIELDS = (
     "warmup_steps",
     "steps_per_epoch",
     "seed",
+    "jit_compile",
 )
 
 
 def add_schedule_arguments(parser, help_texts):
     """Adds --steps | --epochs | --minutes, --batch-size, --sequence-length,
-    --learning-rate, --warmup-steps, --steps-per-epoch and --seed;
+    --learning-rate, --warmup-steps, --steps-per-epoch, --seed and
+    --[no-]jit-compile;
     `help_texts` maps a field of `SCHEDULE_FIELDS` to its help (with that
     command's default)."""
     length = parser.add_mutually_exclusive_group()
@@ -110,6 +112,14 @@ def add_schedule_arguments(parser, help_texts):
         **help_texts,
     }
     for field in SCHEDULE_FIELDS:
+        if field == "jit_compile":
+            parser.add_argument(
+                "--jit-compile",
+                action=argparse.BooleanOptionalAction,
+                help="compile the train step with XLA (default: for runs of 200 "
+                "steps or more and --minutes runs, on one replica)",
+            )
+            continue
         group = length if field in ("steps", "epochs", "minutes") else parser
         group.add_argument(
             "--" + field.replace("_", "-"),

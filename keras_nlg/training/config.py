@@ -42,6 +42,7 @@ from keras_nlg.training.recipes import (
     RECIPES,
     STEPS_PER_EPOCH,
     TRAINING_TOKENIZERS,
+    XLA_MIN_STEPS,
 )
 
 # `minutes` beyond a year is a typo (and 60 × it must stay finite).
@@ -113,6 +114,8 @@ class TrainingConfig:
             values put back after decoding by `generate_for_mrs` and
             `keras-nlg evaluate` (default False: `generate` and the exports
             don't relexicalise yet; see benchmarks/RESULTS.md for its gain).
+        jit_compile: compile the train step with XLA (default: when it
+            pays, see `resolved_jit_compile`).
         seed: seed of weights, data order and samples.
 
     Raises:
@@ -154,6 +157,7 @@ class TrainingConfig:
     sample_prompt: str | None = None
     documents: str | None = None
     delexicalize: bool | None = None
+    jit_compile: bool | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -205,6 +209,12 @@ class TrainingConfig:
             fail("validation_fraction", vf, "in [0, 1)")
         if not is_int(self.seed):
             raise TypeError(f"`seed` must be an int. Received: seed={self.seed!r}")
+        for name in ("delexicalize", "jit_compile"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise TypeError(
+                    f"`{name}` must be True or False. Received: {name}={value!r}"
+                )
         if self.sample_prompt is not None and not isinstance(self.sample_prompt, str):
             raise TypeError(
                 "`sample_prompt` must be a string. "
@@ -265,11 +275,6 @@ class TrainingConfig:
                         f"`{name}` applies to {where} only. Received: "
                         f"{name}={value!r}, recipe={self.recipe!r}"
                     )
-        if self.recipe == "e2e" and not isinstance(self.delexicalize, bool):
-            raise TypeError(
-                "`delexicalize` must be True or False. Received: "
-                f"delexicalize={self.delexicalize!r}"
-            )
         if self.recipe == "e2e" and self.arch != "transformer":
             raise ValueError(
                 "`arch`: --task e2e trains a transformer (--arch lstm is not "
@@ -330,6 +335,20 @@ class TrainingConfig:
         if self.warmup_steps is not None:
             return self.warmup_steps
         return min(200, total_steps // 20)
+
+    def resolved_jit_compile(
+        self, total_steps: int, replicas: int, backend: str = "tensorflow"
+    ) -> bool:
+        """`jit_compile`, else XLA where it pays: on one replica for runs of
+        at least `XLA_MIN_STEPS` steps or sized by `minutes` (TensorFlow;
+        always on JAX, whose un-jitted step runs op by op). Keras' own
+        default turns XLA off without an accelerator; see `XLA_MIN_STEPS`.
+        """
+        if self.jit_compile is not None:
+            return self.jit_compile
+        if backend != "tensorflow":
+            return True
+        return replicas == 1 and (bool(self.minutes) or total_steps >= XLA_MIN_STEPS)
 
     # Copies, dicts and the record in config.json.
 

@@ -104,17 +104,9 @@ def resolve_training_config(
 # (text files: `data_paths`, `corpus_tokens`; E2E: `train_csv`,
 # `validation_csv`, `train_pairs`, `validation_pairs`) and the plan that ran.
 RUN_RECORD_KEYS = (
-    "data_paths",
-    "corpus_tokens",
-    "train_csv",
-    "validation_csv",
-    "train_pairs",
-    "validation_pairs",
-    "planned_epochs",
-    "planned_steps_per_epoch",
-    "total_steps",
-    "replicas",
-    "processes",
+    *("data_paths", "corpus_tokens", "train_csv", "validation_csv", "train_pairs"),
+    *("validation_pairs", "planned_epochs", "planned_steps_per_epoch"),
+    *("total_steps", "replicas", "processes"),
 )
 
 
@@ -238,6 +230,9 @@ def fit_and_save(
         steps_per_epoch=config.resolved_steps_per_epoch(),
         learning_rate=config.resolved_learning_rate(),
         warmup_steps=config.resolved_warmup_steps(total_steps),
+        jit_compile=config.resolved_jit_compile(
+            total_steps, strategy.num_replicas_in_sync, keras.backend.backend()
+        ),
     )
     with strategy.scope(), distribution_scope(distribution):
         model.compile(
@@ -257,6 +252,7 @@ def fit_and_save(
             weighted_metrics=[
                 keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
             ],
+            jit_compile=config.jit_compile,
         )
         # Without a strategy of its own, Keras creates the optimizer's slots
         # inside the first traced train step, and a tf.function that creates

@@ -57,10 +57,12 @@ def test_train_prints_sample_and_paths_then_generate(tmp_path, corpus_file, caps
     assert all(len(r["token_ids"]) == len(r["log_probs"]) for r in records)
 
 
-def test_lstm_arch(tmp_path, corpus_file, capsys):
+def test_lstm_arch_with_xla(tmp_path, corpus_file, capsys):
     out = str(tmp_path / "lstm")
     argv = ["train", "--arch", "lstm", "--data", corpus_file, "--out", out]
-    assert main([*argv, *TINY_FLAGS]) == 0
+    assert main([*argv, *TINY_FLAGS, "--jit-compile"]) == 0
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["training"]["jit_compile"] is True
     assert (
         main(["generate", "--model", out, "--prompt", "a", "--max-new-tokens", "5"])
         == 0

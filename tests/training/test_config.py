@@ -7,6 +7,7 @@ import math
 import pytest
 
 from keras_nlg.training import TrainingConfig
+from keras_nlg.training.recipes import XLA_MIN_STEPS
 from keras_nlg.training.fit import resolve_training_config
 
 
@@ -63,6 +64,19 @@ def test_resolved_sequence_length_and_warmup():
     assert config.replace(warmup_steps=0).resolved_warmup_steps(100) == 0
 
 
+def test_resolved_jit_compile_is_xla_where_it_pays():
+    config = TrainingConfig()
+    assert config.resolved_jit_compile(XLA_MIN_STEPS, replicas=1)
+    assert not config.resolved_jit_compile(XLA_MIN_STEPS - 1, replicas=1)
+    assert not config.resolved_jit_compile(10_000, replicas=2)
+    assert config.replace(minutes=0.5).resolved_jit_compile(3, replicas=1)
+    assert config.resolved_jit_compile(3, replicas=1, backend="jax")
+    assert config.replace(jit_compile=True).resolved_jit_compile(3, replicas=2)
+    assert not config.replace(jit_compile=False).resolved_jit_compile(
+        10_000, replicas=1, backend="jax"
+    )
+
+
 @pytest.mark.parametrize(
     "settings, match",
     [
@@ -103,6 +117,8 @@ def test_a_bad_value_is_a_value_error_naming_it(settings, match):
         (dict(seed=1.0), "seed=1.0"),
         (dict(sample_prompt=3), "sample_prompt=3"),
         (dict(model_overrides=[("dropout", 0.1)]), "model_overrides="),
+        (dict(jit_compile="yes"), "jit_compile='yes'"),
+        (dict(jit_compile=1), "jit_compile=1"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_a_type_error(settings, match):

@@ -66,6 +66,7 @@ def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
         learning_rate=1e-3,
         warmup_steps=0,
         sample_prompt=first_mr + "\n",
+        jit_compile=False,
     )
     metrics = json.load(open(os.path.join(e2e_model.out_dir, "metrics.json")))
     assert np.isfinite(metrics["val_loss"])

@@ -84,7 +84,10 @@ def test_finetune_with_lora_writes_a_merged_model_directory(
     trained_model_dir, new_corpus, tmp_path
 ):
     out = str(tmp_path / "tuned")
-    result = finetune(trained_model_dir, new_corpus, out, lora_rank=2, **FINETUNE)
+    # With XLA, as the default 200-step fine-tune compiles it.
+    settings = dict(FINETUNE, jit_compile=True)
+    result = finetune(trained_model_dir, new_corpus, out, lora_rank=2, **settings)
+    assert result.config["training"]["jit_compile"] is True
     assert result.config["lora"] == {"rank": 2, "alpha": None}
     assert result.config["finetuned_from"].endswith("model")
     loaded = keras_nlg.load(out)

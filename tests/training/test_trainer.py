@@ -43,6 +43,7 @@ def test_model_directory_contents_and_reload(trained_model_dir):
         steps_per_epoch=3,
         learning_rate=1e-3,
         warmup_steps=0,
+        jit_compile=False,  # 6 steps: compiling with XLA wouldn't pay
     )
     metrics = json.load(open(os.path.join(trained_model_dir, "metrics.json")))
     for key in (
@@ -183,6 +184,24 @@ def test_one_step_run_and_a_single_path_string(tmp_path, corpus_file):
     assert result.config["training"]["data_paths"] == [corpus_file]
 
 
+def test_xla_train_step_trains_as_the_graph_one_does(tmp_path, corpus_file):
+    results = {
+        jit: train(
+            str(tmp_path / f"jit{jit}"),
+            data_paths=[corpus_file],
+            **dict(TINY_TRAIN, steps=4, jit_compile=jit),
+        )
+        for jit in (False, True)
+    }
+    assert results[True].model.jit_compile and not results[False].model.jit_compile
+    assert results[True].config["training"]["jit_compile"] is True
+    # Same data, same initial weights: the same losses up to float32 rounding.
+    for key in ("loss", "val_loss"):
+        assert results[True].metrics[key] == pytest.approx(
+            results[False].metrics[key], rel=1e-4
+        ), key
+
+
 def test_context_is_the_trained_sequence_length(tmp_path, corpus_file):
     result = train(
         str(tmp_path / "ctx"),
@@ -199,7 +218,7 @@ def test_a_config_object_with_keyword_overrides(tmp_path, corpus_file):
     result = train(
         str(tmp_path / "cfg"), config, data_paths=[corpus_file], steps=1, verbose=0
     )
-    expected = config.replace(steps=1, warmup_steps=0)
+    expected = config.replace(steps=1, warmup_steps=0, jit_compile=False)
     assert result.training_config == expected
     record = keras_nlg.load(result.out_dir).config["training"]
     assert TrainingConfig.from_record(record) == expected
