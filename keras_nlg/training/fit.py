@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 
 import keras
-import keras_hub
 
 from keras_nlg.generation import sample_continuation
 from keras_nlg.model_directory import (
@@ -44,6 +43,7 @@ from keras_nlg.training.multi_worker import (
     writes_outputs,
 )
 from keras_nlg.training.optimizer import language_model_optimizer
+from keras_nlg.training.perplexity import Perplexity
 
 logger = logging.getLogger(__name__)
 
@@ -249,9 +249,7 @@ def fit_and_save(
             ),
             # weighted_metrics: Keras hands sample weights (the loss mask)
             # only to these; a plain `metrics` entry would average padding in.
-            weighted_metrics=[
-                keras_hub.metrics.Perplexity(from_logits=True, name="perplexity")
-            ],
+            weighted_metrics=[Perplexity()],
             jit_compile=config.jit_compile,
         )
         # Without a strategy of its own, Keras creates the optimizer's slots

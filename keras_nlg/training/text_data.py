@@ -7,6 +7,7 @@ recipe reads CSV pairs instead (`keras_nlg.data.e2e`).
 import os
 
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
+from keras_nlg.data.windows import validation_batch_size
 from keras_nlg.training.fit import fit_and_save
 
 
@@ -34,6 +35,13 @@ def text_file_data(data_paths, tokenizer, config):
         config.batch_size,
         config.validation_fraction,
         seed=config.seed,
+        # Larger batches validate faster; with `validation_steps` (a cap in
+        # batches) they stay training-sized, so the cap means what it says.
+        validation_batch_size=None
+        if config.validation_steps
+        else validation_batch_size(
+            config.batch_size, config.sequence_length, tokenizer.vocabulary_size
+        ),
     )
     record = {
         "data_paths": [os.path.abspath(p) for p in data_paths],

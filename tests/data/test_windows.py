@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_nlg.data import language_model_datasets, read_text_files, tokenize_documents
+from keras_nlg.data.windows import validation_batch_size
 from keras_nlg.tokenizers import ByteTokenizer, GPT2Tokenizer
 from tests.tokenizers.gpt2_files import MERGES, tiny_gpt2_vocabulary
 
@@ -32,6 +33,18 @@ def test_split_by_position_has_no_leakage():
     )
     assert train_tokens.max() < 800 <= validation_tokens.min()
     assert data.validation_windows == len(range(0, 200 - 11 + 1, 10))
+
+
+def test_validation_batches_are_larger_and_hold_every_window():
+    tokens = np.arange(1000, dtype=np.int32)
+    settings = dict(sequence_length=10, batch_size=4, validation_fraction=0.2)
+    data = language_model_datasets(tokens, **settings, validation_batch_size=16)
+    sizes = [len(x) for x, _ in batches(data.validation)]
+    assert sizes == [16, 3] and sum(sizes) == data.validation_windows == 19
+    # 4 training batches, unless the logits would pass 2**26 floats.
+    assert validation_batch_size(24, 64, 258) == 96
+    assert validation_batch_size(8, 1024, 50257) == 8
+    assert validation_batch_size(8, 128, 50257) == 10
 
 
 def test_same_seed_same_batches_different_seed_differs():

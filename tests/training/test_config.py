@@ -7,8 +7,8 @@ import math
 import pytest
 
 from keras_nlg.training import TrainingConfig
-from keras_nlg.training.recipes import XLA_MIN_STEPS
 from keras_nlg.training.fit import resolve_training_config
+from keras_nlg.training.recipes import XLA_MIN_STEPS
 
 
 def test_recipe_defaults_are_filled_in_when_made():
