@@ -43,6 +43,23 @@ def e2e_model(tmp_path_factory, tiny_csv):
     return result
 
 
+def test_xla_trains_the_bucketed_weighted_batches_as_the_graph_does(tmp_path, tiny_csv):
+    # Batches of several lengths (one XLA program each) with a loss mask.
+    metrics = {
+        jit: train_e2e(
+            str(tmp_path / f"jit{jit}"),
+            train_csv=tiny_csv,
+            validation_csv=tiny_csv,
+            **TINY,
+            model_overrides={"dropout": 0.0},  # its random masks differ by program
+            jit_compile=jit,
+        ).metrics
+        for jit in (False, True)
+    }
+    for key in ("loss", "val_loss", "val_perplexity"):
+        assert metrics[True][key] == pytest.approx(metrics[False][key], rel=1e-4)
+
+
 def test_recipe_writes_a_model_directory_with_the_task(e2e_model, tiny_csv):
     loaded = keras_nlg.load(e2e_model.out_dir)
     task = loaded.config["task"]
