@@ -95,15 +95,19 @@ def run_and_exit(argv: list[str] | None = None):
 
     A process that has imported TensorFlow spends about a second (2 CPU
     cores) in the interpreter's teardown, destroying TensorFlow's objects
-    after the command's work is done. Once `main` has returned, every output
-    is written, renamed into place and closed; this flushes the standard
+    after the command's work is done. Once `main` has returned 0, every
+    output is written, renamed into place and closed; this flushes the standard
     streams and logging, runs the `atexit` handlers (temporary directories'
     finalizers among them: `atexit._run_exitfuncs`, the standard library's
     own hook, as no public one exists) and ends the process with
-    `os._exit`, skipping that teardown. An unexpected exception (a bug: a
-    traceback) leaves through the normal exit.
+    `os._exit`, skipping that teardown. Another exit code, or an unexpected
+    exception (a bug: a traceback), leaves through the normal exit.
     """
     code = main(argv)
+    if code != 0:
+        # An error or Ctrl-C may leave writers unclosed (TensorBoard's flush
+        # on close): the normal exit's teardown still finishes them.
+        sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -117,7 +117,8 @@ def add_schedule_arguments(parser, help_texts):
                 "--jit-compile",
                 action=argparse.BooleanOptionalAction,
                 help="compile the train step with XLA (default: for runs of 200 "
-                "steps or more and --minutes runs, on one replica)",
+                "steps or more and --minutes runs, on one replica; else Keras "
+                "decides: off on a CPU-only machine)",
             )
             continue
         group = length if field in ("steps", "epochs", "minutes") else parser

@@ -21,10 +21,11 @@ MAX_VALIDATION_LOGITS = 2**26
 def validation_batch_size(batch_size, sequence_length, vocabulary_size) -> int:
     """Windows per validation batch: `VALIDATION_BATCH_FACTOR` training
     batches, fewer if the logits would pass `MAX_VALIDATION_LOGITS` floats,
-    never fewer than `batch_size` (e.g. GPT-2's 50,257-token vocabulary at
-    1,024 tokens: the training batch size)."""
+    at least one (e.g. GPT-2's 50,257-token vocabulary at 1,024 tokens).
+    A whole number of training batches, so it splits over replicas and
+    processes as the training batch does."""
     fits = MAX_VALIDATION_LOGITS // (sequence_length * vocabulary_size)
-    return max(batch_size, min(VALIDATION_BATCH_FACTOR * batch_size, fits))
+    return batch_size * max(1, min(VALIDATION_BATCH_FACTOR, fits // batch_size))
 
 
 def tokenize_documents(texts: str | list[str], tokenizer) -> np.ndarray:
@@ -110,6 +111,8 @@ def language_model_datasets(
     """
     check_positive_int("sequence_length", sequence_length)
     check_positive_int("batch_size", batch_size)
+    if validation_batch_size is not None:
+        check_positive_int("validation_batch_size", validation_batch_size)
     if not 0.0 <= validation_fraction < 1.0:
         raise ValueError(
             "`validation_fraction` must be in [0, 1). "

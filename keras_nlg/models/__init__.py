@@ -2,6 +2,8 @@
 GPT-style Transformer, their size presets and GPT-2 checkpoint import; and
 the discriminators (sequence classifiers) of adversarial training."""
 
+# Registered here, as the schedule below: `checkpoints/best.keras` names them.
+from keras_nlg.metrics import Perplexity  # noqa: F401
 from keras_nlg.models.discriminators import (
     CNNDiscriminator,
     LSTMDiscriminator,
@@ -13,8 +15,6 @@ from keras_nlg.models.layouts import transformer_layout_map
 from keras_nlg.models.lstm import LSTMLanguageModel
 from keras_nlg.models.presets import PRESETS, build_model, preset_config, preset_names
 from keras_nlg.models.transformer import TransformerLanguageModel
-
-# Registers the schedule that `checkpoints/best.keras` optimizers name.
 from keras_nlg.schedules import WarmupCosineDecay  # noqa: F401
 
 __all__ = [

@@ -338,17 +338,18 @@ class TrainingConfig:
 
     def resolved_jit_compile(
         self, total_steps: int, replicas: int, backend: str = "tensorflow"
-    ) -> bool:
-        """`jit_compile`, else XLA where it pays: on one replica for runs of
-        at least `XLA_MIN_STEPS` steps or sized by `minutes` (TensorFlow;
-        always on JAX, whose un-jitted step runs op by op). Keras' own
-        default turns XLA off without an accelerator; see `XLA_MIN_STEPS`.
+    ) -> bool | str:
+        """`jit_compile` for `model.compile`: as given, else True where XLA
+        pays on any device (TensorFlow, one replica, a run of at least
+        `XLA_MIN_STEPS` steps or sized by `minutes`), else Keras' `"auto"`
+        (off without an accelerator, where a short run wouldn't earn its
+        compile back; on with a GPU; always on JAX). `config.json` records
+        what Keras ran (`model.jit_compile`).
         """
         if self.jit_compile is not None:
             return self.jit_compile
-        if backend != "tensorflow":
-            return True
-        return replicas == 1 and (bool(self.minutes) or total_steps >= XLA_MIN_STEPS)
+        pays = replicas == 1 and (bool(self.minutes) or total_steps >= XLA_MIN_STEPS)
+        return True if backend == "tensorflow" and pays else "auto"
 
     # Copies, dicts and the record in config.json.
 

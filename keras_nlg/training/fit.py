@@ -19,6 +19,7 @@ from collections.abc import Callable
 import keras
 
 from keras_nlg.generation import sample_continuation
+from keras_nlg.metrics import Perplexity
 from keras_nlg.model_directory import (
     is_finished_model_directory,
     save_model_directory,
@@ -43,7 +44,6 @@ from keras_nlg.training.multi_worker import (
     writes_outputs,
 )
 from keras_nlg.training.optimizer import language_model_optimizer
-from keras_nlg.training.perplexity import Perplexity
 
 logger = logging.getLogger(__name__)
 
@@ -230,9 +230,9 @@ def fit_and_save(
         steps_per_epoch=config.resolved_steps_per_epoch(),
         learning_rate=config.resolved_learning_rate(),
         warmup_steps=config.resolved_warmup_steps(total_steps),
-        jit_compile=config.resolved_jit_compile(
-            total_steps, strategy.num_replicas_in_sync, keras.backend.backend()
-        ),
+    )
+    jit_compile = config.resolved_jit_compile(
+        total_steps, strategy.num_replicas_in_sync, keras.backend.backend()
     )
     with strategy.scope(), distribution_scope(distribution):
         model.compile(
@@ -250,13 +250,16 @@ def fit_and_save(
             # weighted_metrics: Keras hands sample weights (the loss mask)
             # only to these; a plain `metrics` entry would average padding in.
             weighted_metrics=[Perplexity()],
-            jit_compile=config.jit_compile,
+            jit_compile=jit_compile,
         )
         # Without a strategy of its own, Keras creates the optimizer's slots
         # inside the first traced train step, and a tf.function that creates
         # variables is traced twice: building them here saves that second
         # trace (about 4 s of every run's start on 2 CPU cores).
         model.optimizer.build(model.trainable_variables)
+    # What Keras runs: "auto" resolved, or XLA turned off where it can't go
+    # (a cuDNN LSTM, op determinism).
+    config = config.replace(jit_compile=bool(model.jit_compile))
     budget = []
     if config.minutes:
         time_budget = plan_time_budget(

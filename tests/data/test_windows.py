@@ -44,7 +44,8 @@ def test_validation_batches_are_larger_and_hold_every_window():
     # 4 training batches, unless the logits would pass 2**26 floats.
     assert validation_batch_size(24, 64, 258) == 96
     assert validation_batch_size(8, 1024, 50257) == 8
-    assert validation_batch_size(8, 128, 50257) == 10
+    assert validation_batch_size(8, 128, 50257) == 8
+    assert validation_batch_size(4, 128, 50257) == 8
 
 
 def test_same_seed_same_batches_different_seed_differs():

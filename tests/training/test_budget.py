@@ -12,6 +12,7 @@ from keras_nlg.training.budget import (
     BudgetPlan,
     Costs,
     TimeBudget,
+    _BatchTimer,
     plan_for_budget,
 )
 from keras_nlg.training.checkpoints import METADATA_FILE, RunBackup
@@ -262,3 +263,13 @@ def test_a_budget_picks_its_own_cadence_unless_given():
     assert (
         TrainingConfig(steps=10).replace(steps=None, minutes=2).steps_per_epoch is None
     )
+
+
+def test_calibration_leaves_out_first_calls_of_new_shapes():
+    # The first (traced) batch, then steps with two first calls of new
+    # length buckets (traced and compiled: seconds) among them.
+    timer = _BatchTimer()
+    timer.seconds["train"] = [5.0, 0.05, 2.5, 0.06, 3.1, 0.05, 0.07]
+    assert timer.seconds_per_batch("train") == 0.06
+    timer.seconds["test"] = [0.02]  # one batch: itself
+    assert timer.seconds_per_batch("test") == 0.02

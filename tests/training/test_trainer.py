@@ -1,5 +1,6 @@
 import json
 import os
+import subprocess
 import sys
 import textwrap
 
@@ -63,6 +64,21 @@ def test_model_directory_contents_and_reload(trained_model_dir):
     )
     ids = np.arange(10, dtype="int32")[None]
     assert loaded.model(ids).shape == best(ids).shape == (1, 10, 258)
+
+
+def test_best_checkpoint_loads_compiled_in_a_fresh_process(trained_model_dir):
+    # It names our metric and schedule: importing the models registers both.
+    script = (
+        "import sys, keras, keras_nlg.models; "
+        "m = keras.saving.load_model(sys.argv[1]); "
+        "print(m.compiled)"
+    )
+    path = os.path.join(trained_model_dir, "checkpoints", "best.keras")
+    done = subprocess.run(
+        [sys.executable, "-c", script, path], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1:] == ["True"], done.stdout
 
 
 def test_tensorboard_has_scalars_learning_rate_throughput_and_text(trained_model_dir):

@@ -4,7 +4,7 @@ import keras
 import keras_hub
 import numpy as np
 
-from keras_nlg.training.perplexity import Perplexity
+from keras_nlg.metrics import Perplexity
 
 
 def numpy_perplexity(batches):

@@ -1,4 +1,9 @@
-"""`Perplexity`: the metric `fit` reports beside the loss."""
+"""`Perplexity`: the metric `fit` reports beside the loss.
+
+Its own module, imported by `keras_nlg.models` (as `keras_nlg.schedules`
+is), so a checkpoint saved compiled (`checkpoints/best.keras`) loads
+wherever our models do, without importing the training package.
+"""
 
 import keras
 from keras import ops
@@ -31,10 +36,10 @@ class Perplexity(keras.metrics.Metric):
         self.count = self.add_variable((), "zeros", dtype=self.dtype, name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        # In the metric's dtype (float32): bfloat16 logits would round the sum.
         nll = keras.losses.sparse_categorical_crossentropy(
-            y_true, y_pred, from_logits=self.from_logits
+            y_true, ops.cast(y_pred, self.dtype), from_logits=self.from_logits
         )
-        nll = ops.cast(nll, self.dtype)
         if sample_weight is None:
             weight = ops.ones_like(nll)
         else:
