@@ -39,7 +39,7 @@ import time
 NANOGPT = {"quick": (72.0, 1.886), "main": (243.0, 1.632)}
 
 # Our commands for the two rows. `main` is the README's main job verbatim.
-_MINI = ["--preset", "mini", "--batch-size", "24", "--learning-rate", "3e-3"]
+_MINI = ["--preset", "mini", "--batch-size", "16", "--learning-rate", "3e-3"]
 _MINI += ["--warmup-steps", "100"]
 ROWS = {
     "quick": ["train", "--out", "{out}", *_MINI, "--minutes", "1"],

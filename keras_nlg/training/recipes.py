@@ -50,7 +50,9 @@ RECIPE_DEFAULTS = {
 # the mini preset (batch 24) takes 54 ms against 75 ms, for ~1.5 s more
 # compiling: even at ~20 ms saved per step that breaks even near 75 steps;
 # 200 leaves a margin for smaller models, which save less per step, and
-# keeps short runs (the test suite's) from paying the compile.
+# keeps short runs (the test suite's) from paying the compile. GPT-2 124M
+# fine-tuning (batch 8 x 256): 8.0 -> 7.2 s per step for ~7 s more compiling,
+# even after ~9 steps (benchmarks/RESULTS.md, nanoGPT section).
 XLA_MIN_STEPS = 200
 # The most steps between validations with `steps` (`minutes` plans its own).
 STEPS_PER_EPOCH = {"lm": 200, "finetune": 200, "e2e": 500}
