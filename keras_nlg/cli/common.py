@@ -116,9 +116,9 @@ def add_schedule_arguments(parser, help_texts):
             parser.add_argument(
                 "--jit-compile",
                 action=argparse.BooleanOptionalAction,
-                help="compile the train step with XLA (default: for runs of 200 "
-                "steps or more and --minutes runs, on one replica; else Keras "
-                "decides: off on a CPU-only machine)",
+                help="compile the train step with XLA (default: on one replica, "
+                "for runs of 200 steps or a minute or more per batch shape; else "
+                "Keras decides: off on a CPU-only machine)",
             )
             continue
         group = length if field in ("steps", "epochs", "minutes") else parser

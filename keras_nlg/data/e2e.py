@@ -144,6 +144,9 @@ class ConditionalData:
     mean_length: float
     longest_prompt: int  # tokens of the longest training MR + separator
     longest_text: int  # tokens of the longest training text + end-of-text
+    # Distinct training batch shapes (length buckets that fill a batch): each
+    # is traced, and under XLA compiled, on its first batch.
+    batch_shapes: int = 1
 
 
 def _ragged(rows, dtype):
@@ -155,7 +158,8 @@ def _ragged(rows, dtype):
 def _to_dataset(
     examples, pad_id, batch_size, multiple, context_length, shuffle_seed=None
 ):
-    """Length-bucketed `(x, y, w)` batches padded to multiples of `multiple`.
+    """Length-bucketed `(x, y, w)` batches padded to multiples of `multiple`,
+    their count and the number of distinct batch shapes.
 
     Bucket uppers are multiples of `multiple`, capped at `context_length` (the
     padding never runs past the model's positions). Training
@@ -196,7 +200,9 @@ def _to_dataset(
         steps = int(sum(-(-count // batch_size) for count in counts))
     # Keras then knows the epoch length (and doesn't warn at its end).
     data = data.apply(tf.data.experimental.assert_cardinality(steps))
-    return data.prefetch(tf.data.AUTOTUNE), steps
+    full = batch_size if shuffle_seed is not None else 1  # training drops partials
+    shapes = int(np.count_nonzero(counts >= full))
+    return data.prefetch(tf.data.AUTOTUNE), steps, shapes
 
 
 def conditional_datasets(
@@ -240,7 +246,7 @@ def conditional_datasets(
             f"model's context_length={context_length}. Use a model with a longer "
             "context."
         )
-    train_data, steps = _to_dataset(
+    train_data, steps, shapes = _to_dataset(
         train,
         tokenizer.padding_id,
         batch_size,
@@ -256,7 +262,7 @@ def conditional_datasets(
         )
     validation_data = None
     if validation:
-        validation_data, _ = _to_dataset(
+        validation_data, _, _ = _to_dataset(
             validation,
             tokenizer.padding_id,
             batch_size,
@@ -271,4 +277,5 @@ def conditional_datasets(
         mean_length=float(np.mean([len(ids) - 1 for ids, _ in train])),
         longest_prompt=max(start for _, start in train),
         longest_text=max(len(ids) - start for ids, start in train),
+        batch_shapes=shapes,
     )

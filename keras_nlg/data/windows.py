@@ -65,6 +65,11 @@ class LanguageModelData:
     def steps_per_epoch(self):
         return self.train_windows // self.batch_size
 
+    @property
+    def batch_shapes(self):
+        """Distinct training batch shapes: one (full, equal windows)."""
+        return 1
+
 
 def _example_fn(tokens, sequence_length):
     """Maps a window start to `(x, y)`, with `y` being `x` shifted by one token."""

@@ -337,18 +337,22 @@ class TrainingConfig:
         return min(200, total_steps // 20)
 
     def resolved_jit_compile(
-        self, total_steps: int, replicas: int, backend: str = "tensorflow"
+        self,
+        total_steps: int,
+        replicas: int,
+        backend: str = "tensorflow",
+        batch_shapes: int = 1,
     ) -> bool | str:
         """`jit_compile` for `model.compile`: as given, else True where XLA
-        pays on any device (TensorFlow, one replica, a run of at least
-        `XLA_MIN_STEPS` steps or sized by `minutes`), else Keras' `"auto"`
-        (off without an accelerator, where a short run wouldn't earn its
-        compile back; on with a GPU; always on JAX). `config.json` records
-        what Keras ran (`model.jit_compile`).
-        """
+        pays (TensorFlow, one replica; per distinct batch shape, each
+        compiled once, `XLA_MIN_STEPS` steps or a minute of `minutes`), else
+        Keras' `"auto"` (off on CPU-only machines, on with a GPU or JAX)."""
         if self.jit_compile is not None:
             return self.jit_compile
-        pays = replicas == 1 and (bool(self.minutes) or total_steps >= XLA_MIN_STEPS)
+        long_enough = total_steps >= XLA_MIN_STEPS * batch_shapes
+        if self.minutes:
+            long_enough = self.minutes >= batch_shapes
+        pays = replicas == 1 and long_enough
         return True if backend == "tensorflow" and pays else "auto"
 
     # Copies, dicts and the record in config.json.

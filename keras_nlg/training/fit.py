@@ -232,7 +232,10 @@ def fit_and_save(
         warmup_steps=config.resolved_warmup_steps(total_steps),
     )
     jit_compile = config.resolved_jit_compile(
-        total_steps, strategy.num_replicas_in_sync, keras.backend.backend()
+        total_steps,
+        strategy.num_replicas_in_sync,
+        keras.backend.backend(),
+        getattr(data, "batch_shapes", 1),
     )
     with strategy.scope(), distribution_scope(distribution):
         model.compile(

@@ -52,7 +52,10 @@ RECIPE_DEFAULTS = {
 # 200 leaves a margin for smaller models, which save less per step, and
 # keeps short runs (the test suite's) from paying the compile. GPT-2 124M
 # fine-tuning (batch 8 x 256): 8.0 -> 7.2 s per step for ~7 s more compiling,
-# even after ~9 steps (benchmarks/RESULTS.md, nanoGPT section).
+# even after ~9 steps (benchmarks/RESULTS.md, nanoGPT section). The rule is
+# per distinct batch shape, each compiled once: the E2E recipe's length
+# buckets (small preset, batch 32: 403 -> 321 ms per step, but 5 shapes
+# compiled in 32 s against 5 s of graph retracing; even near 340 steps).
 XLA_MIN_STEPS = 200
 # The most steps between validations with `steps` (`minutes` plans its own).
 STEPS_PER_EPOCH = {"lm": 200, "finetune": 200, "e2e": 500}

@@ -70,7 +70,14 @@ def test_resolved_jit_compile_is_xla_where_it_pays():
     # Else Keras decides: no XLA on a CPU-only machine, XLA with a GPU.
     assert config.resolved_jit_compile(XLA_MIN_STEPS - 1, replicas=1) == "auto"
     assert config.resolved_jit_compile(10_000, replicas=2) == "auto"
-    assert config.replace(minutes=0.5).resolved_jit_compile(3, replicas=1) is True
+    assert config.replace(minutes=1).resolved_jit_compile(3, replicas=1) is True
+    assert config.replace(minutes=0.5).resolved_jit_compile(3, replicas=1) == "auto"
+    # Per distinct batch shape (E2E length buckets): compiled once each.
+    assert config.resolved_jit_compile(1000, 1, batch_shapes=5) is True
+    assert config.resolved_jit_compile(999, 1, batch_shapes=5) == "auto"
+    assert config.replace(minutes=4).resolved_jit_compile(3, 1, batch_shapes=5) == (
+        "auto"
+    )
     assert config.resolved_jit_compile(10_000, replicas=1, backend="jax") == "auto"
     assert config.replace(jit_compile=True).resolved_jit_compile(3, replicas=2)
     assert not config.replace(jit_compile=False).resolved_jit_compile(
