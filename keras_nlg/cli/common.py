@@ -75,8 +75,8 @@ def given_fields(args, names):
 
 
 # The training-schedule flags `train` and `finetune` share (their defaults
-# differ, so each command passes its own help texts).
-SCHEDULE_FIELDS = (
+# differ, so each command passes its own help texts): numbers, then a switch.
+_NUMBER_FIELDS = (
     "steps",
     "epochs",
     "minutes",
@@ -86,8 +86,8 @@ SCHEDULE_FIELDS = (
     "warmup_steps",
     "steps_per_epoch",
     "seed",
-    "jit_compile",
 )
+SCHEDULE_FIELDS = (*_NUMBER_FIELDS, "jit_compile")
 
 
 def add_schedule_arguments(parser, help_texts):
@@ -111,22 +111,20 @@ def add_schedule_arguments(parser, help_texts):
         "training, at most 200)",
         **help_texts,
     }
-    for field in SCHEDULE_FIELDS:
-        if field == "jit_compile":
-            parser.add_argument(
-                "--jit-compile",
-                action=argparse.BooleanOptionalAction,
-                help="compile the train step with XLA (default: on one replica, "
-                "for runs of 200 steps or a minute or more per batch shape; else "
-                "Keras decides: off on a CPU-only machine)",
-            )
-            continue
+    for field in _NUMBER_FIELDS:
         group = length if field in ("steps", "epochs", "minutes") else parser
         group.add_argument(
             "--" + field.replace("_", "-"),
             type=types.get(field, positive_int),
             help=help_texts.get(field),
         )
+    parser.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        help="compile the train step with XLA (default: on one replica, for runs "
+        "of 200 steps or a minute or more per batch shape; else Keras decides: "
+        "off on a CPU-only machine)",
+    )
 
 
 def add_out_arguments(parser, metavar="DIR", help="model directory to write"):

@@ -116,8 +116,7 @@ def language_model_datasets(
     """
     check_positive_int("sequence_length", sequence_length)
     check_positive_int("batch_size", batch_size)
-    if validation_batch_size is not None:
-        check_positive_int("validation_batch_size", validation_batch_size)
+    check_positive_int("validation_batch_size", validation_batch_size, allow_none=True)
     if not 0.0 <= validation_fraction < 1.0:
         raise ValueError(
             "`validation_fraction` must be in [0, 1). "

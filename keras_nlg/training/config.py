@@ -42,6 +42,7 @@ from keras_nlg.training.recipes import (
     RECIPES,
     STEPS_PER_EPOCH,
     TRAINING_TOKENIZERS,
+    TYPE_RULES,
     XLA_MIN_STEPS,
 )
 
@@ -207,26 +208,12 @@ class TrainingConfig:
         vf = self.validation_fraction
         if vf is not None and (not is_number(vf) or not 0 <= vf < 1):
             fail("validation_fraction", vf, "in [0, 1)")
-        if not is_int(self.seed):
-            raise TypeError(f"`seed` must be an int. Received: seed={self.seed!r}")
-        for name in ("delexicalize", "jit_compile"):
+        for name, is_valid, expected in TYPE_RULES:
             value = getattr(self, name)
-            if value is not None and not isinstance(value, bool):
+            if not is_valid(value):
                 raise TypeError(
-                    f"`{name}` must be True or False. Received: {name}={value!r}"
+                    f"`{name}` must be {expected}. Received: {name}={value!r}"
                 )
-        if self.sample_prompt is not None and not isinstance(self.sample_prompt, str):
-            raise TypeError(
-                "`sample_prompt` must be a string. "
-                f"Received: sample_prompt={self.sample_prompt!r}"
-            )
-        if self.model_overrides is not None and not isinstance(
-            self.model_overrides, dict
-        ):
-            raise TypeError(
-                "`model_overrides` must be a dict of model constructor arguments. "
-                f"Received: model_overrides={self.model_overrides!r}"
-            )
         if self.documents is not None and self.documents not in DOCUMENT_UNITS:
             fail("documents", self.documents, f"one of {DOCUMENT_UNITS}")
         if self.tokenizer is not None and self.tokenizer not in TRAINING_TOKENIZERS:

@@ -171,9 +171,9 @@ def fit_and_save(
     Args:
         model, tokenizer: built (the model inside `strategy`'s scope).
         out_dir: the model directory to write.
-        data: `train` and `validation` datasets of `(x, y)` or
-            `(x, y, sample_weight)` batches, and `steps_per_epoch`; the loss
-            is the mean over weighted tokens.
+        data: `train`/`validation` datasets of `(x, y)` or `(x, y,
+            sample_weight)` batches, `steps_per_epoch`, `batch_shapes` (how
+            many distinct); the loss is the mean over weighted tokens.
         config: the run's `TrainingConfig`, with the defaults that depend on
             the model and data (sequence length, vocabulary size, sample
             prompt) resolved; the training length, learning rate and
@@ -235,7 +235,7 @@ def fit_and_save(
         total_steps,
         strategy.num_replicas_in_sync,
         keras.backend.backend(),
-        getattr(data, "batch_shapes", 1),
+        data.batch_shapes,
     )
     with strategy.scope(), distribution_scope(distribution):
         model.compile(

@@ -1,9 +1,12 @@
 """Each training recipe's defaults and rules, read by `TrainingConfig`.
 
 `"lm"` (`train`), `"finetune"` (`finetune`) and `"e2e"` (`train_e2e`): the
-defaults a recipe fills in, the fields it has no use for, and the settings
-only one recipe takes (see `keras_nlg.training.config`).
+defaults a recipe fills in, the fields it has no use for, the settings
+only one recipe takes, and the fields checked by kind (see
+`keras_nlg.training.config`).
 """
+
+from keras_nlg.argument_checks import is_int
 
 RECIPES = ("lm", "finetune", "e2e")
 # Tokenizers `train` and `train_e2e` can build (evaluation.words has another
@@ -98,4 +101,18 @@ RECIPE_ONLY = {
 POSITIVE_INTS = (
     *("vocabulary_size", "steps", "epochs", "batch_size", "sequence_length"),
     *("validation_steps", "steps_per_epoch", "lora_rank"),
+)
+
+
+def _optional(kind):
+    return lambda value: value is None or isinstance(value, kind)
+
+
+# The fields checked by type (TypeError): name, test, what the error expects.
+TYPE_RULES = (
+    ("seed", is_int, "an int"),
+    ("delexicalize", _optional(bool), "True or False"),
+    ("jit_compile", _optional(bool), "True or False"),
+    ("sample_prompt", _optional(str), "a string"),
+    ("model_overrides", _optional(dict), "a dict of model constructor arguments"),
 )
